@@ -1,0 +1,110 @@
+import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
+import { SecurenodeError } from '../errors.js';
+
+/** The only format this version writes; readers refuse versions they do not know. */
+export const keystoreFormat = 'securenode.keystore';
+export const keystoreVersion = 1;
+
+/** scrypt parameters stored in the file, so that later versions can raise them. */
+export interface KdfParameters {
+  readonly name: 'scrypt';
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+/** The JSON envelope on disk. */
+export interface KeystoreEnvelope {
+  readonly format: typeof keystoreFormat;
+  readonly version: typeof keystoreVersion;
+  readonly kdf: KdfParameters;
+  readonly salt: string;
+  readonly cipher: 'aes-256-gcm';
+  readonly nonce: string;
+  readonly tag: string;
+  readonly ciphertext: string;
+}
+
+/** 2^15 costs about 32 MiB and ~100 ms: slow for a guesser, quick enough for every CLI start. */
+export const defaultKdf: KdfParameters = { name: 'scrypt', N: 2 ** 15, r: 8, p: 1 };
+
+function deriveKey(password: string, salt: Buffer, kdf: KdfParameters): Promise<Buffer> {
+  const options: ScryptOptions = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r };
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFC'), salt, 32, options, (error, key) => (error ? reject(error) : resolve(key)));
+  });
+}
+
+/** The header fields are authenticated too, so that no parameter can be changed unseen. */
+function associatedData(envelope: Pick<KeystoreEnvelope, 'format' | 'version' | 'kdf' | 'salt' | 'cipher'>): Buffer {
+  const { format, version, kdf, salt, cipher } = envelope;
+  return Buffer.from(JSON.stringify({ format, version, kdf: { name: kdf.name, N: kdf.N, r: kdf.r, p: kdf.p }, salt, cipher }));
+}
+
+/** Encrypt a plaintext under a password into a new envelope (fresh salt and nonce every time). */
+export async function sealEnvelope(plaintext: Buffer, password: string, kdf: KdfParameters = defaultKdf): Promise<KeystoreEnvelope> {
+  const salt = randomBytes(16);
+  const nonce = randomBytes(12);
+  const key = await deriveKey(password, salt, kdf);
+  const header = { format: keystoreFormat, version: keystoreVersion, kdf, salt: salt.toString('base64'), cipher: 'aes-256-gcm' } as const;
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(associatedData(header));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { ...header, nonce: nonce.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ciphertext: ciphertext.toString('base64') };
+}
+
+/**
+ * Parse and decrypt an envelope. A damaged file and a wrong password (or an
+ * altered file, which AES-GCM cannot tell apart from one) get distinct codes.
+ */
+export async function openEnvelope(text: string, password: string, path: string): Promise<Buffer> {
+  const envelope = parseEnvelope(text, path);
+  const key = await deriveKey(password, Buffer.from(envelope.salt, 'base64'), envelope.kdf);
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(envelope.nonce, 'base64'));
+  decipher.setAAD(associatedData(envelope));
+  decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
+  try {
+    return Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()]);
+  } catch {
+    throw new SecurenodeError(
+      'ERR_KEYSTORE_WRONG_PASSWORD',
+      `the keystore password is wrong, or the keystore ${path} was altered; nothing was changed`,
+    );
+  }
+}
+
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function parseEnvelope(text: string, path: string): KeystoreEnvelope {
+  const damaged = (why: string): SecurenodeError =>
+    new SecurenodeError('ERR_KEYSTORE_CORRUPT', `the keystore ${path} is damaged (${why}); restore it from a backup or create a new one with 'securenode keystore create'`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw damaged('it is truncated or not a securenode keystore');
+  }
+  if (typeof value !== 'object' || value === null) throw damaged('it is not a securenode keystore');
+  const envelope = value as Partial<Record<keyof KeystoreEnvelope, unknown>>;
+  if (envelope.format !== keystoreFormat) throw damaged('it is not a securenode keystore');
+  if (envelope.version !== keystoreVersion) throw damaged(`format version ${JSON.stringify(envelope.version)} is not supported by this version of securenode`);
+  if (envelope.cipher !== 'aes-256-gcm') throw damaged('unknown cipher');
+  const kdf = envelope.kdf as Partial<KdfParameters> | undefined;
+  if (!kdf || kdf.name !== 'scrypt' || !isPowerOfTwoBetween(kdf.N, 2 ** 14, 2 ** 20) || !isIntBetween(kdf.r, 1, 32) || !isIntBetween(kdf.p, 1, 16)) {
+    throw damaged('unsupported key derivation parameters');
+  }
+  for (const [field, bytes] of [['salt', 16], ['nonce', 12], ['tag', 16]] as const) {
+    const field64 = envelope[field];
+    if (typeof field64 !== 'string' || !base64.test(field64) || Buffer.from(field64, 'base64').length !== bytes) throw damaged(`bad ${field}`);
+  }
+  if (typeof envelope.ciphertext !== 'string' || !base64.test(envelope.ciphertext)) throw damaged('bad ciphertext');
+  return envelope as KeystoreEnvelope;
+}
+
+function isIntBetween(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function isPowerOfTwoBetween(value: unknown, min: number, max: number): value is number {
+  return isIntBetween(value, min, max) && (value & (value - 1)) === 0;
+}

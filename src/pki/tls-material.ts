@@ -1,0 +1,129 @@
+import { randomBytes, type X509Certificate } from 'node:crypto';
+import { issueCertificate, type IssuedCertificate, type SubjectAltName } from './certificate.js';
+import { sha256Fingerprint } from './fingerprint.js';
+import { generateRsaKeyPair, type RsaKeyPair } from './keys.js';
+import { buildPkcs12 } from './pkcs12.js';
+
+/** Subjects and validity of what auto-configuration generates (SPEC 4, the table). */
+export const certificateProfiles = {
+  transportCa: { commonName: 'securenode auto-configuration transport CA', bits: 4096, validityDays: 99 * 365 },
+  httpCa: { commonName: 'securenode auto-configuration HTTP CA', bits: 4096, validityDays: 3 * 365 },
+  transportValidityDays: 99 * 365,
+  httpValidityDays: 2 * 365,
+} as const;
+
+/** Keystore names of the .p12 passwords (the transport truststore is the same file). */
+export const tlsPasswordSettings = {
+  http: 'security.http.ssl.keystore.secure_password',
+  transportKeystore: 'security.transport.ssl.keystore.secure_password',
+  transportTruststore: 'security.transport.ssl.truststore.secure_password',
+} as const;
+
+/** What generateTlsMaterial needs. */
+export interface TlsMaterialOptions {
+  /** The leaf certificates' CN: node.name. */
+  readonly nodeName: string;
+  /** The HTTP certificate's names (see discoverSubjectAltNames). */
+  readonly subjectAltNames: readonly SubjectAltName[];
+  /** 2048 (default), 3072 or 4096. */
+  readonly leafKeySize?: number;
+}
+
+/** The generated CAs, leaves and PKCS#12 files, with their passwords. */
+export interface TlsMaterial {
+  readonly httpCa: IssuedCertificate;
+  readonly http: IssuedCertificate;
+  readonly transportCa: IssuedCertificate;
+  readonly transport: IssuedCertificate;
+  /** PEM of the HTTP CA certificate, for config/certs/http_ca.crt. */
+  readonly httpCaPem: string;
+  /** SHA-256 of the HTTP CA certificate, lowercase hex. */
+  readonly httpCaFingerprint: string;
+  readonly httpP12: Buffer;
+  readonly transportP12: Buffer;
+  /** The .p12 passwords: secrets, for the keystore only. */
+  readonly passwords: { readonly http: string; readonly transport: string };
+}
+
+/** A random password for a .p12 file: 32 bytes, base64url. */
+export function randomP12Password(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Generate the full set of SPEC 4: transport CA and certificate, HTTP CA and
+ * certificate, http.p12 and transport.p12. The four keys are generated at once
+ * on the thread pool; certificates are signed natively.
+ */
+export async function generateTlsMaterial(options: TlsMaterialOptions): Promise<TlsMaterial> {
+  const leafBits = options.leafKeySize ?? 2048;
+  if (![2048, 3072, 4096].includes(leafBits)) throw new TypeError(`leafKeySize must be 2048, 3072 or 4096, not ${leafBits}`);
+  const { transportCa: transportCaProfile, httpCa: httpCaProfile } = certificateProfiles;
+  const [transportCaKeys, httpCaKeys, transportKeys, httpKeys] = await Promise.all([
+    generateRsaKeyPair(transportCaProfile.bits),
+    generateRsaKeyPair(httpCaProfile.bits),
+    generateRsaKeyPair(leafBits),
+    generateRsaKeyPair(leafBits),
+  ]);
+  const transportCa = issueCertificate({ commonName: transportCaProfile.commonName, profile: 'ca', validityDays: transportCaProfile.validityDays, ...transportCaKeys });
+  const httpCa = issueCertificate({ commonName: httpCaProfile.commonName, profile: 'ca', validityDays: httpCaProfile.validityDays, ...httpCaKeys });
+  const transport = issueCertificate({
+    commonName: options.nodeName,
+    profile: 'server-and-client',
+    validityDays: certificateProfiles.transportValidityDays,
+    issuer: transportCa,
+    ...transportKeys,
+  });
+  const http = issueHttpCertificate(httpCa, options, httpKeys);
+  const passwords = { http: randomP12Password(), transport: randomP12Password() };
+  return {
+    httpCa,
+    http,
+    transportCa,
+    transport,
+    httpCaPem: httpCa.certificate.toString(),
+    httpCaFingerprint: sha256Fingerprint(httpCa.certificate),
+    httpP12: buildHttpP12(httpCa, http, passwords.http),
+    transportP12: buildTransportP12(transportCa.certificate, transport, passwords.transport),
+    passwords,
+  };
+}
+
+/** The node's HTTP certificate, signed by the HTTP CA (a joining node gets the CA from the cluster). */
+export function issueHttpCertificate(
+  httpCa: IssuedCertificate,
+  options: TlsMaterialOptions,
+  keys: RsaKeyPair,
+): IssuedCertificate {
+  return issueCertificate({
+    commonName: options.nodeName,
+    profile: 'server',
+    validityDays: certificateProfiles.httpValidityDays,
+    subjectAltNames: options.subjectAltNames,
+    issuer: httpCa,
+    privateKey: keys.privateKey,
+    publicKey: keys.publicKey,
+  });
+}
+
+/** http.p12: entry "http" (key, chain [http, CA]) first, so servers pick it, then "http_ca" (CA key and cert). */
+export function buildHttpP12(httpCa: IssuedCertificate, http: IssuedCertificate, password: string): Buffer {
+  return buildPkcs12(
+    [
+      { kind: 'key', alias: 'http', privateKey: http.privateKey, chain: [http.certificate, httpCa.certificate] },
+      { kind: 'key', alias: 'http_ca', privateKey: httpCa.privateKey, chain: [httpCa.certificate] },
+    ],
+    password,
+  );
+}
+
+/** transport.p12: key entry "transport" and trusted entry "transport_ca"; keystore and truststore at once. */
+export function buildTransportP12(transportCa: X509Certificate, transport: IssuedCertificate, password: string): Buffer {
+  return buildPkcs12(
+    [
+      { kind: 'key', alias: 'transport', privateKey: transport.privateKey, chain: [transport.certificate] },
+      { kind: 'trusted', alias: 'transport_ca', certificate: transportCa },
+    ],
+    password,
+  );
+}

@@ -1,0 +1,107 @@
+import { hostname } from 'node:os';
+
+/** The type of a setting's value, which decides how a string from the environment or -E is read. */
+export type SettingType =
+  | { kind: 'string' }
+  | { kind: 'bool' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'list'; values?: readonly string[] }
+  | { kind: 'duration' };
+
+/** A value as it is kept once validated. */
+export type SettingValue = string | number | boolean | string[];
+
+/** One declared setting: every key is declared once, here. */
+export interface SettingDefinition {
+  readonly key: string;
+  readonly type: SettingType;
+  readonly default?: SettingValue | (() => SettingValue);
+  readonly description: string;
+}
+
+const string = { kind: 'string' } as const;
+const bool = { kind: 'bool' } as const;
+const port = { kind: 'int', min: 0, max: 65535 } as const;
+const list = { kind: 'list' } as const;
+const duration = { kind: 'duration' } as const;
+const oneOf = (...values: string[]): SettingType => ({ kind: 'enum', values });
+
+function sslSettings(layer: 'http' | 'transport'): SettingDefinition[] {
+  const prefix = `security.${layer}.ssl`;
+  return [
+    { key: `${prefix}.enabled`, type: bool, description: `Encrypt ${layer} connections with TLS.` },
+    { key: `${prefix}.keystore.path`, type: string, description: `PKCS#12 file holding the ${layer} key and certificate, relative to the config dir.` },
+    { key: `${prefix}.truststore.path`, type: string, description: `PKCS#12 file holding the CA certificates that ${layer} peers are checked against.` },
+    { key: `${prefix}.verification_mode`, type: oneOf('full', 'certificate', 'none'), description: 'How peers are verified: full (chain and host name), certificate (chain only) or none.' },
+    { key: `${prefix}.certificate`, type: string, description: `PEM certificate for ${layer}, as an alternative to a keystore.` },
+    { key: `${prefix}.key`, type: string, description: `PEM private key for ${layer}, as an alternative to a keystore.` },
+    { key: `${prefix}.certificate_authorities`, type: list, description: `PEM CA certificates trusted for ${layer}.` },
+  ];
+}
+
+/** Every setting securenode knows, with its type, default and a one-line description. */
+export const settingDefinitions: readonly SettingDefinition[] = [
+  { key: 'node.name', type: string, default: () => hostname(), description: 'Name of this node; defaults to the host name.' },
+  { key: 'node.roles', type: { kind: 'list', values: ['master', 'data', 'voting_only'] }, default: ['master', 'data'], description: 'Roles of this node: master, data, voting_only.' },
+  { key: 'node.user', type: string, description: 'Unprivileged user that a node started as root switches to after binding its ports.' },
+  { key: 'node.group', type: string, description: 'Group that a node started as root switches to; key files become readable by it (0640).' },
+  { key: 'cluster.name', type: string, default: 'securenode', description: 'Name of the cluster; every node of a cluster has the same.' },
+  { key: 'cluster.initial_master_nodes', type: list, description: 'Names of the master-eligible nodes that bootstrap a new cluster.' },
+  { key: 'discovery.type', type: oneOf('multi-node', 'single-node'), default: 'multi-node', description: 'single-node forms a cluster of this node alone.' },
+  { key: 'discovery.seed_hosts', type: list, description: 'Transport addresses (host:port) of existing nodes to join.' },
+  { key: 'discovery.seed_providers', type: list, description: 'Sources of further seed hosts.' },
+  { key: 'network.host', type: string, description: 'Address to bind and publish, for HTTP and transport alike.' },
+  { key: 'network.bind_host', type: string, description: 'Address to bind, for HTTP and transport alike.' },
+  { key: 'network.publish_host', type: string, description: 'Address other nodes and clients use to reach this node; added to the HTTP certificate.' },
+  { key: 'http.host', type: string, description: 'Address the HTTPS API binds and publishes.' },
+  { key: 'http.bind_host', type: string, description: 'Address the HTTPS API binds.' },
+  { key: 'http.publish_host', type: string, description: 'Address clients use to reach the HTTPS API; added to the HTTP certificate.' },
+  { key: 'http.port', type: port, default: 9200, description: 'Port of the HTTPS API (0 picks a free port).' },
+  { key: 'http.publish_port', type: port, description: 'Port clients use to reach the HTTPS API, when it differs from http.port.' },
+  { key: 'transport.host', type: string, description: 'Address the node-to-node transport binds and publishes.' },
+  { key: 'transport.port', type: port, default: 9300, description: 'Port of the mutual-TLS transport (0 picks a free port).' },
+  { key: 'path.data', type: string, description: 'Data directory; defaults to <home>/data.' },
+  { key: 'path.logs', type: string, description: 'Log directory; defaults to <home>/logs.' },
+  { key: 'security.enabled', type: bool, description: 'Whether security is on; setting it at all turns auto-configuration off.' },
+  { key: 'security.autoconfiguration.enabled', type: bool, default: true, description: 'Whether the first start configures TLS and the superuser.' },
+  { key: 'security.autoconfiguration.leaf_key_size', type: { kind: 'int', min: 2048, max: 4096 }, default: 2048, description: 'RSA key size of generated leaf certificates: 2048, 3072 or 4096.' },
+  { key: 'security.enrollment.enabled', type: bool, default: false, description: 'Whether enrollment tokens may be created and used.' },
+  ...sslSettings('http'),
+  ...sslSettings('transport'),
+  { key: 'security.rbac.enforce', type: oneOf('on', 'entity', 'both', 'off'), default: 'on', description: 'RBAC on the REST API: on (endpoints), entity, both, or off (authentication only).' },
+  { key: 'security.store.type', type: oneOf('file', 'postgres'), default: 'file', description: 'Where users, roles and keys are kept: the embedded file store or PostgreSQL.' },
+  { key: 'security.store.postgres.host', type: string, default: 'localhost', description: 'PostgreSQL host.' },
+  { key: 'security.store.postgres.port', type: port, default: 5432, description: 'PostgreSQL port.' },
+  { key: 'security.store.postgres.database', type: string, default: 'securenode', description: 'PostgreSQL database.' },
+  { key: 'security.store.postgres.user', type: string, default: 'securenode', description: 'PostgreSQL user.' },
+  { key: 'security.store.postgres.password', type: string, description: 'PostgreSQL password; usually a {vault://...} reference.' },
+  { key: 'security.store.postgres.ssl', type: bool, default: false, description: 'Connect to PostgreSQL over TLS.' },
+  { key: 'security.authc.password_hashing.algorithm', type: oneOf('argon2id'), default: 'argon2id', description: 'Password hash algorithm.' },
+  { key: 'security.authc.cache.ttl', type: duration, default: '20m', description: 'How long a successful password check is cached in memory.' },
+  { key: 'vault.env.prefix', type: string, default: '', description: 'Prefix of environment variables read by {vault://env/...} references.' },
+  { key: 'vault.file.path', type: string, description: 'Directory of files read by {vault://file/...} references.' },
+  { key: 'vault.hcv.address', type: string, description: 'HashiCorp Vault address, e.g. https://vault:8200.' },
+  { key: 'vault.hcv.token', type: string, description: 'HashiCorp Vault token; VAULT_TOKEN is used when unset.' },
+  { key: 'vault.hcv.namespace', type: string, description: 'HashiCorp Vault namespace.' },
+  { key: 'vault.hcv.mount', type: string, default: 'secret', description: 'HashiCorp Vault KV mount.' },
+  { key: 'vault.hcv.kv_version', type: { kind: 'int', min: 1, max: 2 }, default: 1, description: 'HashiCorp Vault KV engine version: 1 or 2.' },
+];
+
+const byKey = new Map(settingDefinitions.map((definition) => [definition.key, definition]));
+
+/** The definition of a key, or undefined when the key is not known. */
+export function findSetting(key: string): SettingDefinition | undefined {
+  return byKey.get(key);
+}
+
+/** The name of the environment variable that sets a key: SECURENODE_ + key, dots as _, upper case. */
+export function environmentName(key: string): string {
+  return `SECURENODE_${key.replace(/\./g, '_').toUpperCase()}`;
+}
+
+/** Environment variables that start with SECURENODE_ but are not settings. */
+export const reservedEnvironmentNames: ReadonlySet<string> = new Set([
+  'SECURENODE_HOME',
+  'SECURENODE_KEYSTORE_PASSWORD',
+]);
