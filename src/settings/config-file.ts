@@ -31,7 +31,7 @@ export async function readConfigFile(path: string): Promise<FileSetting[]> {
 /** Parse securenode.yml text; `source` names the file in messages. */
 export function parseConfigText(text: string, source: string): FileSetting[] {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   const lineOf = (node: { range?: [number, number, number] | null } | null | undefined): number =>
     node?.range ? lineCounter.linePos(node.range[0]).line : 0;
   const [first] = document.errors;

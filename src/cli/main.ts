@@ -1,0 +1,61 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, SecurenodeError } from '../errors.js';
+import { renderSettingsHelp } from './help-settings.js';
+import { processIo, type CliIo } from './io.js';
+import { registerKeystoreCommands } from './keystore-command.js';
+
+/** The package version, shown by --version and in the node's answers. */
+export const version = '0.1.0';
+
+/**
+ * Run the securenode command line and return its exit code. It never calls
+ * process.exit: bin/securenode sets process.exitCode from the result.
+ */
+export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const done = (code: number): void => {
+    exitCode = code;
+  };
+  const program = new Command('securenode')
+    .description('secure on first start: TLS, keystore, superuser and enrollment for a self-hosted node')
+    .version(version)
+    .option('--help-settings', 'list every setting with its type, default and description')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void io.stdout.write(text),
+      writeErr: (text) => void io.stderr.write(text),
+    })
+    .action((options: { helpSettings?: boolean }) => {
+      if (options.helpSettings) {
+        io.stdout.write(renderSettingsHelp());
+        return;
+      }
+      program.help({ error: true });
+    });
+  registerKeystoreCommands(program, io, done);
+  for (const command of program.commands) command.exitOverride();
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+/** Map an error to its exit code and say what happened, in one line, never with a stack trace. */
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message; help and --version are successes.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return ExitCode.ok;
+    if (error.code === 'commander.help') return ExitCode.usage;
+    return ExitCode.usage;
+  }
+  if (error instanceof SecurenodeError) {
+    io.stderr.write(`ERROR: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr.write(`ERROR: unexpected failure: ${message}\n`);
+  return ExitCode.unexpected;
+}

@@ -1,0 +1,25 @@
+/** The securenode library: named re-exports only. */
+export { ExitCode, SecurenodeError, isSecurenodeError, errorExitCodes, type ErrorCode, type ExitCodeValue } from './errors.js';
+export { homePaths, resolveHome, type HomePaths } from './home/layout.js';
+export { ensureHome, type HomeState } from './home/create-home.js';
+export { loadSettings, mergeSettings, type LoadSettingsOptions } from './settings/load.js';
+export { Settings, type SettingOrigin } from './settings/settings.js';
+export { settingDefinitions, findSetting, environmentName, type SettingDefinition, type SettingType, type SettingValue } from './settings/schema.js';
+export { isVaultReference, parseDuration } from './settings/coerce.js';
+export { Keystore, type KeystoreEntry } from './keystore/keystore.js';
+export { generateRsaKeyPair, keyIdentifier, type RsaKeyPair } from './pki/keys.js';
+export { issueCertificate, type IssuedCertificate, type CertificateRequest, type SubjectAltName, type CertificateProfile } from './pki/certificate.js';
+export { discoverSubjectAltNames, type SubjectAltNameSources } from './pki/subject-alt-names.js';
+export { buildPkcs12, type Pkcs12Entry } from './pki/pkcs12.js';
+export { sha256Fingerprint } from './pki/fingerprint.js';
+export {
+  generateTlsMaterial,
+  issueHttpCertificate,
+  buildHttpP12,
+  buildTransportP12,
+  randomP12Password,
+  certificateProfiles,
+  tlsPasswordSettings,
+  type TlsMaterial,
+  type TlsMaterialOptions,
+} from './pki/tls-material.js';
