@@ -38,6 +38,9 @@ export async function readStdinLine(io: CliIo, what: string): Promise<string> {
  */
 export function ask(io: CliIo, question: string, options: { secret?: boolean } = {}): Promise<string> {
   const { stdin, stderr } = io;
+  // Leave echo mode before the question appears: setRawMode waits for pending
+  // output to drain (TCSADRAIN), so an answer typed at once would be echoed.
+  stdin.setRawMode?.(true);
   stderr.write(question);
   return new Promise((resolve, reject) => {
     let answer = '';
@@ -64,7 +67,6 @@ export function ask(io: CliIo, question: string, options: { secret?: boolean } =
         }
       }
     };
-    stdin.setRawMode?.(true);
     stdin.resume();
     stdin.on('data', onData);
   });

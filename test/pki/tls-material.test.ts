@@ -111,8 +111,8 @@ t.test('both .p12 files open with OpenSSL 3 without -legacy, with the expected e
   t.not(material.passwords.http, material.passwords.transport);
   const info = await openssl(['pkcs12', '-info', '-noout', '-in', `${dir}/http.p12`, '-passin', `file:${dir}/http.pw`]);
   t.equal(info.exitCode, 0, info.stderr);
-  t.equal(info.stderr.split('\n').filter((line) => line.startsWith('Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256')).length, 2);
-  t.match(info.stderr, /^MAC: sha256, Iteration 10000$/m);
+  t.equal(info.stderr.split('\n').filter((line) => line.startsWith('Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256')).length, 2);
+  t.match(info.stderr, /^MAC: sha256, Iteration 2048$/m);
   const wrong = await openssl(['pkcs12', '-info', '-noout', '-in', `${dir}/http.p12`, '-passin', 'pass:wrong']);
   t.not(wrong.exitCode, 0, 'a wrong password fails the MAC');
 

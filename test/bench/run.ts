@@ -1,0 +1,59 @@
+// npm run bench: how long the generated TLS set takes (2 CAs, 2 leaves, 2 .p12
+// files), median of 5 runs, with its steps measured separately. A script, not a test.
+import { cpus } from 'node:os';
+import {
+  buildHttpP12,
+  buildTransportP12,
+  discoverSubjectAltNames,
+  generateRsaKeyPair,
+  generateTlsMaterial,
+  issueCertificate,
+  randomP12Password,
+} from '../../src/index.js';
+import { summarize, time } from './stats.js';
+
+const runs = 5;
+const goalMs = 1500;
+const subjectAltNames = discoverSubjectAltNames();
+
+async function stepTimings(): Promise<Record<string, number>> {
+  const timings: Record<string, number> = {};
+  let keys: Awaited<ReturnType<typeof generateRsaKeyPair>>[] = [];
+  timings['4 RSA keys (2x4096, 2x2048, parallel)'] = await time(async () => {
+    keys = await Promise.all([generateRsaKeyPair(4096), generateRsaKeyPair(4096), generateRsaKeyPair(2048), generateRsaKeyPair(2048)]);
+  });
+  const [transportCaKeys, httpCaKeys, transportKeys, httpKeys] = keys as [typeof keys[0], typeof keys[0], typeof keys[0], typeof keys[0]];
+  let issued: ReturnType<typeof issueCertificate>[] = [];
+  timings['4 certificates (forge build, native sign)'] = await time(async () => {
+    const transportCa = issueCertificate({ commonName: 'transport CA', profile: 'ca', validityDays: 36135, ...transportCaKeys });
+    const httpCa = issueCertificate({ commonName: 'HTTP CA', profile: 'ca', validityDays: 1095, ...httpCaKeys });
+    const transport = issueCertificate({ commonName: 'bench', profile: 'server-and-client', validityDays: 36135, issuer: transportCa, ...transportKeys });
+    const http = issueCertificate({ commonName: 'bench', profile: 'server', validityDays: 730, subjectAltNames, issuer: httpCa, ...httpKeys });
+    issued = [transportCa, httpCa, transport, http];
+  });
+  const [transportCa, httpCa, transport, http] = issued as [typeof issued[0], typeof issued[0], typeof issued[0], typeof issued[0]];
+  timings['2 PKCS#12 files'] = await time(async () => {
+    buildHttpP12(httpCa, http, randomP12Password());
+    buildTransportP12(transportCa.certificate, transport, randomP12Password());
+  });
+  return timings;
+}
+
+const totals: number[] = [];
+const steps: Record<string, number[]> = {};
+for (let run = 0; run < runs; run++) {
+  totals.push(await time(() => generateTlsMaterial({ nodeName: 'bench', subjectAltNames })));
+  for (const [name, ms] of Object.entries(await stepTimings())) (steps[name] ??= []).push(ms);
+}
+
+const format = (ms: number) => `${ms.toFixed(0).padStart(6)} ms`;
+const row = (name: string, samples: number[]) => {
+  const { median, min, max } = summarize(samples);
+  return `${name.padEnd(44)} ${format(median)} ${format(min)} ${format(max)}`;
+};
+console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+console.log(`${'what (median of 5)'.padEnd(44)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)}`);
+console.log(row('full TLS set: generateTlsMaterial', totals));
+for (const [name, samples] of Object.entries(steps)) console.log(row(`  step: ${name}`, samples));
+const median = summarize(totals).median;
+console.log(`goal: under ${goalMs} ms -> ${median < goalMs ? 'met' : 'NOT met'} (${median.toFixed(0)} ms)`);
