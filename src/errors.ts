@@ -39,6 +39,11 @@ export const errorExitCodes = {
   ERR_KEYSTORE_SETTING_NAME: ExitCode.usage,
   ERR_PASSWORDS_DIFFER: ExitCode.dataError,
   ERR_INPUT_MISSING: ExitCode.dataError,
+  ERR_STORE_CORRUPT: ExitCode.dataError,
+  ERR_NODE_LOCKED: ExitCode.tempFailure,
+  ERR_ROOT: ExitCode.config,
+  ERR_BOOTSTRAP_PASSWORD: ExitCode.config,
+  ERR_TLS_MATERIAL: ExitCode.config,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

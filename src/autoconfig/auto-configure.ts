@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import { ensureHome } from '../home/create-home.js';
+import { homePaths, resolveHome, type HomePaths } from '../home/layout.js';
+import { Keystore } from '../keystore/keystore.js';
+import { acquireLock } from '../node/data-dir.js';
+import { discoverSubjectAltNames } from '../pki/subject-alt-names.js';
+import { generateTlsMaterial, tlsPasswordSettings } from '../pki/tls-material.js';
+import { firstFinding, isAnyHttpHostSet, type Finding } from '../preflight/checks.js';
+import { gatherFileFacts, keystoreTlsPasswords, probeConfigDir } from '../preflight/gather-facts.js';
+import { loadSettings } from '../settings/load.js';
+import type { Settings } from '../settings/settings.js';
+import { appendConfigBlock, renderConfigBlock } from './config-block.js';
+import { recoverJournal, type Recovery } from './journal.js';
+import { loadTlsFiles, type TlsFiles } from './tls-files.js';
+import { applyConfiguration, type TransactionStep } from './transaction.js';
+
+/** Steps reported while auto-configuration runs, for a spinner or a log. */
+export type AutoConfigureProgress = 'checking' | 'generating-keys' | 'writing-configuration';
+
+/** What autoConfigure needs; everything is optional. */
+export interface AutoConfigureOptions {
+  /** The home; default $SECURENODE_HOME, else ./securenode-home. */
+  readonly home?: string;
+  /** Environment for settings and SECURENODE_KEYSTORE_PASSWORD; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** -E key=value overrides. */
+  readonly overrides?: readonly string[];
+  /** The keystore password; default SECURENODE_KEYSTORE_PASSWORD, else none. */
+  readonly keystorePassword?: string;
+  readonly onProgress?: (step: AutoConfigureProgress) => void;
+  /** Keep the home's lock and return its release function (a node holds it while it runs). */
+  readonly keepLock?: boolean;
+  /** For tests: called after each transaction step; throwing there simulates a failure. */
+  readonly afterStep?: (step: TransactionStep) => Promise<void>;
+}
+
+interface Outcome {
+  readonly paths: HomePaths;
+  /** The settings as they are now (after the block, when it was written). */
+  readonly settings: Settings;
+  /** The keystore as it is now; undefined when the home has none. */
+  readonly keystore: Keystore | undefined;
+  readonly keystorePassword: string;
+  /** The TLS files the settings name; undefined when HTTP TLS is not configured. */
+  readonly tls: TlsFiles | undefined;
+  /** What a crash of an earlier run left, and what was done about it. */
+  readonly recovery: Recovery;
+  /** Present with keepLock: release the home's lock. */
+  readonly releaseLock?: () => Promise<void>;
+}
+
+/** Configured now, or skipped with the finding that says why. */
+export type AutoConfigureResult = (Outcome & { readonly kind: 'configured'; readonly tls: TlsFiles }) | (Outcome & { readonly kind: 'skipped'; readonly finding: Finding });
+
+async function openHomeKeystore(path: string, password: string): Promise<Keystore | undefined> {
+  return (await Keystore.exists(path)) ? Keystore.load(path, password) : undefined;
+}
+
+/**
+ * Secure a node's home on its first start, as Elasticsearch does (SPEC 4): when
+ * the twelve checks find the node new, generate its CAs and certificates, store
+ * their passwords in the keystore and append the settings block to
+ * securenode.yml, as one crash-safe transaction. Prints nothing; returns what
+ * happened and the TLS material, so that any Node.js server can use it.
+ */
+export async function autoConfigure(options: AutoConfigureOptions = {}): Promise<AutoConfigureResult> {
+  const env = options.env ?? process.env;
+  const home = resolveHome(options.home, env);
+  await ensureHome(homePaths(home));
+  const load = async (): Promise<{ settings: Settings; paths: HomePaths }> => {
+    const settings = await loadSettings({ configFile: homePaths(home).configFile, env, overrides: options.overrides ?? [] });
+    return { settings, paths: homePaths(home, { data: settings.string('path.data'), logs: settings.string('path.logs') }) };
+  };
+  let { settings, paths } = await load();
+  const releaseLock = await acquireLock(paths.dataDir);
+  let succeeded = false;
+  try {
+    options.onProgress?.('checking');
+    const recovery = await recoverJournal(paths);
+    if (recovery === 'completed') ({ settings, paths } = await load());
+    const keystorePassword = options.keystorePassword ?? env.SECURENODE_KEYSTORE_PASSWORD ?? '';
+    const facts = await gatherFileFacts(paths, settings);
+    let finding = firstFinding(facts);
+    let keystore: Keystore | undefined;
+    if (!finding) {
+      keystore = await openHomeKeystore(paths.keystoreFile, keystorePassword);
+      finding = firstFinding({ ...facts, configDirProbe: await probeConfigDir(paths.configDir), keystoreTlsPasswords: keystoreTlsPasswords(keystore) });
+    }
+    const lock = options.keepLock ? { releaseLock } : {};
+    if (finding) {
+      keystore ??= facts.keystore.kind === 'regular' && facts.keystore.readable ? await openHomeKeystore(paths.keystoreFile, keystorePassword) : undefined;
+      const tls = await loadTlsFiles(paths, settings, keystore);
+      succeeded = true;
+      return { kind: 'skipped', finding, paths, settings, keystore, keystorePassword, tls, recovery, ...lock };
+    }
+
+    options.onProgress?.('generating-keys');
+    const nodeName = settings.string('node.name')!;
+    const publishHosts = [settings.string('network.publish_host'), settings.string('http.publish_host')].filter((host): host is string => host !== undefined);
+    const material = await generateTlsMaterial({
+      nodeName,
+      subjectAltNames: discoverSubjectAltNames({ publishHosts }),
+      leafKeySize: settings.number('security.autoconfiguration.leaf_key_size')!,
+    });
+
+    options.onProgress?.('writing-configuration');
+    const store = keystore ?? new Keystore();
+    store.setString(tlsPasswordSettings.http, material.passwords.http);
+    store.setString(tlsPasswordSettings.transportKeystore, material.passwords.transport);
+    store.setString(tlsPasswordSettings.transportTruststore, material.passwords.transport);
+    const block = renderConfigBlock({
+      nodeName,
+      generatedAt: new Date(),
+      enrollmentDisabled: settings.bool('security.enrollment.enabled') === false && settings.isSet('security.enrollment.enabled'),
+      cluster: { kind: 'new' },
+      hostConfigured: isAnyHttpHostSet(settings),
+    });
+    await applyConfiguration(
+      paths,
+      {
+        certs: [
+          { name: 'http_ca.crt', data: material.httpCaPem, mode: 0o640 },
+          { name: 'http.p12', data: material.httpP12, mode: 0o600 },
+          { name: 'transport.p12', data: material.transportP12, mode: 0o600 },
+        ],
+        keystore: store,
+        keystorePassword,
+        keystoreMode: 0o600,
+        configText: appendConfigBlock(await readFile(paths.configFile, 'utf8'), block),
+      },
+      options.afterStep,
+    );
+    ({ settings, paths } = await load());
+    const tls: TlsFiles = {
+      httpP12: material.httpP12,
+      httpP12Password: material.passwords.http,
+      transportP12: material.transportP12,
+      transportP12Password: material.passwords.transport,
+      httpCaPem: material.httpCaPem,
+      httpCaFingerprint: material.httpCaFingerprint,
+      transportCaPem: material.transportCa.certificate.toString(),
+    };
+    succeeded = true;
+    return { kind: 'configured', paths, settings, keystore: store, keystorePassword, tls, recovery, ...lock };
+  } finally {
+    if (!options.keepLock || !succeeded) await releaseLock();
+  }
+}

@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { SecurenodeError } from '../errors.js';
+import type { HomePaths } from '../home/layout.js';
+import type { Keystore } from '../keystore/keystore.js';
+import { sha256Fingerprint } from '../pki/fingerprint.js';
+import { readPkcs12Certificates } from '../pki/read-pkcs12.js';
+import { tlsPasswordSettings } from '../pki/tls-material.js';
+import type { Settings } from '../settings/settings.js';
+
+/** What a server needs to speak TLS: the .p12 files with their passwords, and the CAs. */
+export interface TlsFiles {
+  readonly httpP12: Buffer;
+  readonly httpP12Password: string;
+  readonly transportP12: Buffer;
+  readonly transportP12Password: string;
+  /** PEM of the HTTP CA (the CA entry of http.p12): what clients trust. */
+  readonly httpCaPem: string;
+  /** SHA-256 of the HTTP CA certificate, lowercase hex. */
+  readonly httpCaFingerprint: string;
+  /** PEM of the transport CA: the only CA a transport peer may chain to. */
+  readonly transportCaPem: string;
+}
+
+async function readConfigured(paths: HomePaths, relative: string, setting: string): Promise<Buffer> {
+  const path = resolve(paths.configDir, relative);
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new SecurenodeError('ERR_TLS_MATERIAL', `cannot read ${path} (${setting}): ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/**
+ * Load the TLS files the settings name, with their passwords from the keystore;
+ * undefined when HTTP TLS is not configured with a keystore file.
+ */
+export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystore: Keystore | undefined): Promise<TlsFiles | undefined> {
+  const httpPath = settings.string('security.http.ssl.keystore.path');
+  const transportPath = settings.string('security.transport.ssl.keystore.path');
+  if (settings.bool('security.http.ssl.enabled') !== true || !httpPath || !transportPath) return undefined;
+  const httpP12 = await readConfigured(paths, httpPath, 'security.http.ssl.keystore.path');
+  const transportP12 = await readConfigured(paths, transportPath, 'security.transport.ssl.keystore.path');
+  const httpP12Password = keystore?.getString(tlsPasswordSettings.http) ?? '';
+  const transportP12Password = keystore?.getString(tlsPasswordSettings.transportKeystore) ?? '';
+  const httpCa = readPkcs12Certificates(httpP12, httpP12Password, httpPath).find((entry) => entry.alias === 'http_ca');
+  const transportCa = readPkcs12Certificates(transportP12, transportP12Password, transportPath).find((entry) => entry.alias === 'transport_ca');
+  if (!httpCa || !transportCa) {
+    throw new SecurenodeError('ERR_TLS_MATERIAL', `${httpCa ? transportPath : httpPath} holds no ${httpCa ? 'transport_ca' : 'http_ca'} entry; restore the file auto-configuration wrote`);
+  }
+  return {
+    httpP12,
+    httpP12Password,
+    transportP12,
+    transportP12Password,
+    httpCaPem: httpCa.pem,
+    httpCaFingerprint: sha256Fingerprint(httpCa.pem),
+    transportCaPem: transportCa.pem,
+  };
+}

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { templatePath } from '../home/create-home.js';
+
+/** What the first-start banner shows. */
+export interface BannerContent {
+  readonly password: string;
+  readonly fingerprint: string;
+  readonly caPath: string;
+  readonly port: number;
+}
+
+/** How the terminal draws it. */
+export interface TerminalStyle {
+  readonly columns: number;
+  readonly utf8: boolean;
+  readonly color: boolean;
+}
+
+/** A terminal is attached when stdout is a TTY with a width above zero (SPEC 3.2). */
+export function isTerminal(stdout: { isTTY?: boolean; columns?: number }): boolean {
+  return stdout.isTTY === true && (stdout.columns ?? 0) > 0;
+}
+
+/** UTF-8 when the locale says so; colour unless NO_COLOR is set (https://no-color.org). */
+export function terminalStyle(stdout: { columns?: number }, env: NodeJS.ProcessEnv): TerminalStyle {
+  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
+  return { columns: stdout.columns ?? 80, utf8: /utf-?8/i.test(locale), color: env.NO_COLOR === undefined || env.NO_COLOR === '' };
+}
+
+/**
+ * The banner of SPEC 3.2 from templates/banner.txt: a label line, then the value
+ * alone on the next line, indented two spaces, framed by a rule as wide as the
+ * terminal. ASCII symbols when the terminal is not UTF-8; bold only with colour.
+ */
+export function renderBanner(content: BannerContent, style: TerminalStyle): string {
+  const template = readFileSync(templatePath('banner.txt'), 'utf8');
+  const symbols = style.utf8 ? { rule: '\u2501', ok: '\u2705', info: '\u2139\ufe0f ' } : { rule: '-', ok: '->', info: '->' };
+  const values: Record<string, string> = {
+    rule: symbols.rule.repeat(Math.max(1, style.columns)),
+    ok: symbols.ok,
+    info: symbols.info,
+    bold: style.color ? '\u001b[1m' : '',
+    '/bold': style.color ? '\u001b[22m' : '',
+    password: content.password,
+    fingerprint: content.fingerprint,
+    ca_path: content.caPath,
+    port: String(content.port),
+  };
+  return template.replace(/\{\{([a-z_/]+)\}\}/g, (whole, name: string) => values[name] ?? whole);
+}

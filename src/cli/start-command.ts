@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import ora, { type Ora } from 'ora';
+import { autoConfigure, type AutoConfigureProgress, type AutoConfigureResult } from '../autoconfig/auto-configure.js';
+import { SecurenodeError } from '../errors.js';
+import { homePaths, resolveHome } from '../home/layout.js';
+import { Keystore } from '../keystore/keystore.js';
+import { createLogger } from '../logging/logger.js';
+import { loadIdentity } from '../node/data-dir.js';
+import { startNode } from '../node/server.js';
+import { FileStore } from '../security/file-store.js';
+import { createSuperuser } from '../security/superuser.js';
+import { isTerminal, renderBanner, terminalStyle } from './banner.js';
+import { ask, canPrompt, type CliIo } from './io.js';
+import { keystorePasswordVariable } from './keystore-password.js';
+
+interface StartOptions {
+  home?: string;
+  setting: string[];
+  verbose?: boolean;
+  allowRoot?: boolean;
+}
+
+const progressText: Record<AutoConfigureProgress, string> = {
+  checking: 'Checking whether this node starts for the first time',
+  'generating-keys': 'Generating the CAs, TLS certificates and keys',
+  'writing-configuration': 'Writing the certificates, keystore and securenode.yml',
+};
+
+/** The line a skipped auto-configuration is reported with (73 and 78 always, 80 with -v). */
+export function skipMessage(result: Extract<AutoConfigureResult, { kind: 'skipped' }>): string {
+  return `Skipping security auto-configuration because ${result.finding.reason}`;
+}
+
+/** Register `securenode start`. */
+export function registerStartCommand(program: Command, io: CliIo, done: (code: number) => void, version: string): void {
+  program
+    .command('start')
+    .description('start a node; its first start secures it (TLS, keystore, elastic password)')
+    .option('--home <dir>', 'the node home (default: $SECURENODE_HOME, else ./securenode-home)')
+    .option('-E, --setting <key=value>', 'a setting, overriding securenode.yml and the environment (repeatable)', (value: string, all: string[]) => [...all, value], [])
+    .option('-v, --verbose', 'also report why auto-configuration was skipped on a node that is not new')
+    .option('--allow-root', 'run as root anyway (containers that cannot avoid it); warned at every start')
+    .action(async (options: StartOptions) => done(await runStart(options, io, version)));
+}
+
+async function keystorePasswordFor(io: CliIo, keystoreFile: string): Promise<string | undefined> {
+  const given = io.env[keystorePasswordVariable];
+  if (given !== undefined) return given;
+  if (!(await Keystore.exists(keystoreFile)) || !(await Keystore.isPasswordProtected(keystoreFile).catch(() => false))) return undefined;
+  if (!canPrompt(io)) return undefined;
+  return ask(io, 'Enter password for the securenode keystore: ', { secret: true });
+}
+
+async function runStart(options: StartOptions, io: CliIo, version: string): Promise<number> {
+  if (process.geteuid?.() === 0) {
+    if (!options.allowRoot) {
+      throw new SecurenodeError(
+        'ERR_ROOT',
+        "securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), or pass --allow-root if a container leaves no choice",
+      );
+    }
+    io.stderr.write('WARNING: securenode is running as root (--allow-root); run it as a dedicated user instead\n');
+  }
+  const terminal = isTerminal(io.stdout);
+  const home = resolveHome(options.home, io.env);
+  const keystorePassword = await keystorePasswordFor(io, homePaths(home).keystoreFile);
+  // ora loops forever on a terminal of 0 columns; `terminal` already requires a width.
+  const spinner: Ora | undefined = terminal ? ora({ stream: io.stdout, text: progressText.checking, isEnabled: true }).start() : undefined;
+  let result: AutoConfigureResult;
+  try {
+    result = await autoConfigure({
+      home,
+      env: io.env,
+      overrides: options.setting,
+      keepLock: true,
+      onProgress: (step) => {
+        if (spinner) spinner.text = progressText[step];
+      },
+      ...(keystorePassword === undefined ? {} : { keystorePassword }),
+    });
+  } finally {
+    spinner?.stop();
+  }
+  const releaseLock = result.releaseLock!;
+  try {
+    if (result.kind === 'skipped' && (result.finding.exitCode !== 80 || options.verbose)) io.stderr.write(`${skipMessage(result)}\n`);
+    if (!result.tls) {
+      throw new SecurenodeError(
+        'ERR_TLS_MATERIAL',
+        `HTTP TLS is not configured in ${result.paths.configFile} (security.http.ssl.enabled with keystore.path), and securenode never serves plaintext; remove security.* settings from a new node to have it configured automatically`,
+      );
+    }
+    const logger = await createLogger(result.paths.logsDir, { stdout: io.stdout });
+    if (result.kind === 'configured') {
+      logger.info({ event: 'autoconfiguration', certs: result.paths.certsDir, recovery: result.recovery }, 'security auto-configuration generated the TLS certificates and updated securenode.yml');
+    } else if (result.recovery !== 'none') {
+      logger.info({ event: 'autoconfiguration_recovery', recovery: result.recovery }, 'finished an interrupted security auto-configuration');
+    }
+    const store = await FileStore.open(result.paths.dataDir);
+    const identity = await loadIdentity(result.paths.dataDir);
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version });
+    if (store.isEmpty()) {
+      if (terminal) {
+        const password = await createSuperuser(store);
+        io.stdout.write(
+          renderBanner(
+            { password, fingerprint: result.tls.httpCaFingerprint, caPath: `${result.paths.certsDir}/http_ca.crt`, port: node.http.port },
+            terminalStyle(io.stdout, io.env),
+          ),
+        );
+      } else {
+        logger.info(
+          { event: 'no_terminal' },
+          'Auto-configuration will not generate a password for the elastic user, as no terminal is attached to the securenode process (stdout is redirected, piped or has no width). Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.',
+        );
+      }
+    }
+    await waitForStopSignal();
+    logger.info({ event: 'node_stopping' }, 'stopping');
+    await node.close();
+    return 0;
+  } finally {
+    await releaseLock();
+  }
+}
+
+function waitForStopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

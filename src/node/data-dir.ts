@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SecurenodeError } from '../errors.js';
+import { makeDirectory, writeFileAtomic } from '../io/atomic-write.js';
+
+/** The lock file's name; preflight does not count it as node data. */
+export const lockFileName = 'node.lock';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Take the home's lock, so that one node at a time uses it: a file created
+ * exclusively, holding the pid. A lock left by a process that is gone (a crash,
+ * kill -9) is taken over. Returns the function that releases it.
+ */
+export async function acquireLock(dataDir: string): Promise<() => Promise<void>> {
+  await makeDirectory(dataDir, 0o750);
+  const path = join(dataDir, lockFileName);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new SecurenodeError(
+          'ERR_NODE_LOCKED',
+          `another securenode process (pid ${holder}) is using the data dir ${dataDir}; stop it first, or give this node its own --home`,
+        );
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new SecurenodeError('ERR_NODE_LOCKED', `could not take the lock ${path}; another process keeps creating it`);
+}
+
+/** The node's identity and its cluster's, kept in the data dir. */
+export interface NodeIdentity {
+  readonly nodeId: string;
+  readonly clusterUuid: string;
+}
+
+/** Read the node id and cluster uuid, creating them on the first start. */
+export async function loadIdentity(dataDir: string): Promise<NodeIdentity> {
+  const path = join(dataDir, 'node.json');
+  try {
+    const identity = JSON.parse(await readFile(path, 'utf8')) as NodeIdentity;
+    if (typeof identity.nodeId === 'string' && typeof identity.clusterUuid === 'string') return identity;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new SecurenodeError('ERR_STORE_CORRUPT', `the node identity file ${path} is damaged; restore it from a backup`);
+    }
+  }
+  const identity: NodeIdentity = { nodeId: randomUUID(), clusterUuid: randomUUID() };
+  await writeFileAtomic(path, `${JSON.stringify(identity)}\n`, 0o600);
+  return identity;
+}

@@ -1,0 +1,109 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:tls';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { TlsFiles } from '../autoconfig/tls-files.js';
+import type { FileStore } from '../security/file-store.js';
+import { parseDuration } from '../settings/coerce.js';
+import type { Settings } from '../settings/settings.js';
+import { Authenticator } from './authenticator.js';
+import type { NodeIdentity } from './data-dir.js';
+import { registerInfoRoutes, type NodeInfo } from './routes.js';
+import { createTransportServer } from './transport.js';
+
+/** What startNode needs. */
+export interface NodeOptions {
+  readonly settings: Settings;
+  readonly tls: TlsFiles;
+  readonly store: FileStore;
+  readonly identity: NodeIdentity;
+  readonly logger: Logger;
+  readonly version: string;
+}
+
+/** A node that is listening. */
+export interface RunningNode {
+  readonly http: { readonly host: string; readonly port: number };
+  readonly transport: { readonly host: string; readonly port: number };
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const unauthorized = { error: 'Invalid credentials' };
+
+/** The address to bind: the layer's host, else network.bind_host / network.host, else loopback. */
+function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
+  return (
+    (layer === 'http' ? settings.string('http.bind_host') : undefined) ??
+    settings.string(`${layer}.host`) ??
+    settings.string('network.bind_host') ??
+    settings.string('network.host') ??
+    '127.0.0.1'
+  );
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+/**
+ * Start the node: the HTTPS REST API (TLS 1.2 or later, from http.p12) behind
+ * Basic authentication, and the mutual-TLS transport listener.
+ */
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const { settings, tls, logger } = options;
+  const ttl = parseDuration(settings.string('security.authc.cache.ttl')!) ?? 1_200_000;
+  const authenticator = new Authenticator(options.store, ttl);
+  const app = Fastify({
+    https: { pfx: tls.httpP12, passphrase: tls.httpP12Password, minVersion: 'TLSv1.2' },
+    logger: false,
+    bodyLimit: 1024 * 1024,
+  });
+  const info: NodeInfo = {
+    name: settings.string('node.name')!,
+    clusterName: settings.string('cluster.name')!,
+    clusterUuid: options.identity.clusterUuid,
+    nodeId: options.identity.nodeId,
+    version: options.version,
+    roles: settings.list('node.roles'),
+    httpAddress: '',
+    transportAddress: '',
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    const principal = await authenticator.authenticate(request.headers.authorization);
+    if (!principal) {
+      logger.info({ event: 'authentication_failed', source: request.ip, path: request.url.split('?')[0] }, 'authentication failed');
+      return reply.code(401).header('WWW-Authenticate', 'Basic realm="securenode", charset="UTF-8"').send(unauthorized);
+    }
+    request.principal = principal;
+  });
+  registerInfoRoutes(app, info);
+
+  const transport = createTransportServer(tls, { clusterName: info.clusterName, clusterUuid: info.clusterUuid, nodeId: info.nodeId });
+  const httpHost = bindHost(settings, 'http');
+  await app.listen({ port: settings.number('http.port')!, host: httpHost });
+  const httpAddress = app.server.address() as AddressInfo;
+  let transportAddress: AddressInfo;
+  try {
+    transportAddress = await listen(transport, settings.number('transport.port')!, bindHost(settings, 'transport'));
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const hostPort = (address: AddressInfo) => (address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`);
+  info.httpAddress = hostPort(httpAddress);
+  info.transportAddress = hostPort(transportAddress);
+  logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: info.name, cluster: info.clusterName }, 'node started');
+  return {
+    http: { host: httpAddress.address, port: httpAddress.port },
+    transport: { host: transportAddress.address, port: transportAddress.port },
+    app,
+    async close() {
+      await new Promise<void>((resolve) => transport.close(() => resolve()));
+      await app.close();
+    },
+  };
+}
