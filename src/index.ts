@@ -23,3 +23,11 @@ export {
   type TlsMaterial,
   type TlsMaterialOptions,
 } from './pki/tls-material.js';
+export { autoConfigure, type AutoConfigureOptions, type AutoConfigureResult, type AutoConfigureProgress } from './autoconfig/auto-configure.js';
+export { loadTlsFiles, type TlsFiles } from './autoconfig/tls-files.js';
+export { renderConfigBlock, removeConfigBlock, appendConfigBlock, hasConfigBlock, blockSettings, beginMarker, endMarker, type BlockInput } from './autoconfig/config-block.js';
+export { recoverJournal, type Recovery } from './autoconfig/journal.js';
+export { checks, firstFinding, isInitialClusterNode, type Finding, type PreflightFacts } from './preflight/checks.js';
+export { startNode, type NodeOptions, type RunningNode } from './node/server.js';
+export { FileStore, type StoredUser } from './security/file-store.js';
+export { generatePassword, hashPassword, verifyPassword, passwordAlphabet } from './security/password.js';

@@ -31,6 +31,7 @@ export async function ensureHome(paths: HomePaths): Promise<HomeState> {
     await makeDirectory(paths.configDir, 0o750);
     const template = await readFile(templatePath('securenode.yml'));
     await writeFileAtomic(paths.configFile, template, 0o640);
+    await makeDirectory(paths.dataDir, 0o750);
     await makeDirectory(paths.logsDir, 0o750);
   } catch (error) {
     throw new SecurenodeError('ERR_CANT_CREATE', `cannot create the home ${paths.home}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });

@@ -31,9 +31,13 @@ export class Authenticator {
   readonly #cache = new Map<string, { username: string; passwordHash: string; expires: number }>();
   static readonly maxEntries = 10_000;
 
-  constructor(store: FileStore, ttlMs: number) {
+  readonly #verify: typeof verifyPassword;
+
+  /** `verify` is the slow hash check; tests pass one that counts its calls. */
+  constructor(store: FileStore, ttlMs: number, verify: typeof verifyPassword = verifyPassword) {
     this.#store = store;
     this.#ttlMs = ttlMs;
+    this.#verify = verify;
   }
 
   /** The principal for an Authorization header, or undefined. */
@@ -46,7 +50,7 @@ export class Authenticator {
     const cached = this.#cache.get(cacheKey);
     // A changed password hash invalidates the entry, whatever its age.
     if (cached && cached.expires > Date.now() && cached.passwordHash === user.passwordHash) return { user, type: 'realm' };
-    if (!(await verifyPassword(user.passwordHash, credentials.password))) return undefined;
+    if (!(await this.#verify(user.passwordHash, credentials.password))) return undefined;
     if (this.#cache.size >= Authenticator.maxEntries) this.#cache.clear();
     this.#cache.set(cacheKey, { username: user.username, passwordHash: user.passwordHash, expires: Date.now() + this.#ttlMs });
     return { user, type: 'realm' };

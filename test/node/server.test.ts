@@ -1,0 +1,90 @@
+import { Writable } from 'node:stream';
+import { connect } from 'node:tls';
+import t from 'tap';
+import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { loadIdentity } from '../../src/node/data-dir.js';
+import { startNode } from '../../src/node/server.js';
+import { generateTlsMaterial } from '../../src/pki/tls-material.js';
+import { FileStore } from '../../src/security/file-store.js';
+import { hashPassword } from '../../src/security/password.js';
+import { httpsJson } from '../helpers/https.js';
+
+const home = `${t.testdir()}/home`;
+const configured = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', 'node.name=node-a', 'http.host=127.0.0.1'] });
+if (configured.kind !== 'configured') throw new Error('expected a configured home');
+const { paths, tls } = configured;
+const store = await FileStore.open(paths.dataDir);
+await store.putUser({ username: 'elastic', passwordHash: await hashPassword('right-password-1'), roles: ['superuser'], enabled: true });
+const identity = await loadIdentity(paths.dataDir);
+const logged: string[] = [];
+const logger = await createLogger(paths.logsDir, { stdout: new Writable({ write: (chunk, _encoding, done) => (logged.push(String(chunk)), done()) }) });
+const node = await startNode({ settings: configured.settings, tls, store, identity, logger, version: '0.1.0' });
+t.teardown(() => node.close());
+const port = node.http.port;
+
+t.test('GET / with the right password answers the node info', async (t) => {
+  const response = await httpsJson({ port, ca: tls.httpCaPem, auth: 'elastic:right-password-1' });
+  t.equal(response.status, 200);
+  t.same(response.body, { name: 'node-a', cluster_name: 'securenode', cluster_uuid: identity.clusterUuid, version: { number: '0.1.0' }, tagline: 'Secure on first start' });
+});
+
+t.test('no credentials or a wrong password: 401 with WWW-Authenticate, and a log line without the password', async (t) => {
+  for (const auth of [undefined, 'elastic:wrong-password', 'ghost:right-password-1']) {
+    const response = await httpsJson({ port, ca: tls.httpCaPem, ...(auth ? { auth } : {}), path: '/_cluster/health' });
+    t.equal(response.status, 401, String(auth));
+    t.same(response.body, { error: 'Invalid credentials' });
+    t.equal(response.headers['www-authenticate'], 'Basic realm="securenode", charset="UTF-8"');
+  }
+  t.ok(logged.some((line) => line.includes('"event":"authentication_failed"')));
+  t.notOk(logged.some((line) => line.includes('wrong-password') || line.includes('right-password')), 'no password in any log line');
+});
+
+t.test('the other routes', async (t) => {
+  const auth = 'elastic:right-password-1';
+  const me = await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/_security/_authenticate' });
+  t.same(me.body, {
+    username: 'elastic', roles: ['superuser'], full_name: null, email: null, enabled: true,
+    authentication_realm: { name: 'default_native', type: 'native' }, authentication_type: 'realm',
+  });
+  const health = await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/_cluster/health' });
+  t.match(health.body, { cluster_name: 'securenode', status: 'green', number_of_nodes: 1, nodes: [{ id: identity.nodeId, name: 'node-a', state: 'connected' }] });
+  const local = await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/_nodes/_local' });
+  t.same(local.body, {
+    cluster_name: 'securenode',
+    nodes: { [identity.nodeId]: { name: 'node-a', version: '0.1.0', roles: ['master', 'data'], http: { publish_address: `127.0.0.1:${port}` }, transport: { publish_address: `127.0.0.1:${node.transport.port}` } } },
+  });
+  t.equal((await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/nope' })).status, 404);
+});
+
+t.test('TLS 1.1 is refused; a client trusting another CA is refused', async (t) => {
+  const attempt = (options: object) =>
+    new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ...options }, () => {
+        resolve('connected');
+        socket.end();
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+  t.equal(await attempt({ ca: tls.httpCaPem }), 'connected');
+  t.not(await attempt({ ca: tls.httpCaPem, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }), 'connected');
+  t.equal(await attempt({ ca: tls.transportCaPem }), 'SELF_SIGNED_CERT_IN_CHAIN', 'the chain ends in the HTTP CA, which this client does not trust');
+});
+
+t.test('transport: mutual TLS with the transport CA only', async (t) => {
+  const dial = (options: object) =>
+    new Promise<string>((resolve) => {
+      let text = '';
+      const socket = connect({ host: '127.0.0.1', port: node.transport.port, ca: tls.transportCaPem, checkServerIdentity: () => undefined, ...options });
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+    });
+  const hello = await dial({ pfx: tls.transportP12, passphrase: tls.transportP12Password });
+  t.same(JSON.parse(hello), { cluster_name: 'securenode', cluster_uuid: identity.clusterUuid, node_id: identity.nodeId });
+  t.equal(await dial({}), 'error ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'no client certificate: refused');
+  const stranger = await generateTlsMaterial({ nodeName: 'stranger', subjectAltNames: [] });
+  // In TLS 1.3 the client may finish before the server's verdict arrives: it sees the alert or a bare close, never a greeting.
+  const refused = await dial({ pfx: stranger.transportP12, passphrase: stranger.passwords.transport });
+  t.ok(['', 'error ERR_SSL_TLSV13_ALERT_UNKNOWN_CA', 'error ECONNRESET'].includes(refused), `a certificate from another CA is refused (${JSON.stringify(refused)})`);
+});

@@ -1,0 +1,26 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import t from 'tap';
+import { FileStore } from '../../src/security/file-store.js';
+
+t.test('an empty store, a user written atomically at 0600, read back', async (t) => {
+  const dir = t.testdir();
+  const store = await FileStore.open(dir);
+  t.equal(store.isEmpty(), true);
+  t.equal(store.getUser('elastic'), undefined);
+  t.equal(store.getUser('constructor'), undefined, 'no prototype keys');
+  await store.putUser({ username: 'elastic', passwordHash: '$argon2id$x', roles: ['superuser'], enabled: true });
+  t.equal((await stat(store.path)).mode & 0o777, 0o600);
+  const again = await FileStore.open(dir);
+  t.equal(again.isEmpty(), false);
+  t.same(again.getUser('elastic'), { username: 'elastic', passwordHash: '$argon2id$x', roles: ['superuser'], enabled: true });
+  t.notMatch(await readFile(store.path, 'utf8'), /password"/, 'only a hash field, no password field');
+});
+
+t.test('a damaged store is a clear error', async (t) => {
+  const dir = t.testdir({ 'security.json': '{"version":1,' });
+  await t.rejects(FileStore.open(dir), { code: 'ERR_STORE_CORRUPT', message: `the security store ${dir}/security.json is damaged; restore it from a backup` });
+  await writeFile(`${dir}/security.json`, '{"version":2,"users":{}}');
+  await t.rejects(FileStore.open(dir), { code: 'ERR_STORE_CORRUPT' });
+  const notDir = t.testdir({ 'security.json': { inner: 'x' } });
+  await t.rejects(FileStore.open(notDir), { code: 'ERR_IO' });
+});
