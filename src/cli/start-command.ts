@@ -61,6 +61,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     }
     io.stderr.write('WARNING: securenode is running as root (--allow-root); run it as a dedicated user instead\n');
   }
+  // Listen for stop signals before anything else, so that a signal at any instant stops the node cleanly.
+  const stopSignal = listenForStopSignal();
   const terminal = isTerminal(io.stdout);
   const home = resolveHome(options.home, io.env);
   const keystorePassword = await keystorePasswordFor(io, homePaths(home).keystoreFile);
@@ -82,6 +84,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     spinner?.stop();
   }
   const releaseLock = result.releaseLock!;
+  // A terminal that disappears must not crash the node on its next log line; the log file keeps them.
+  io.stdout.on('error', () => {});
   try {
     if (result.kind === 'skipped' && (result.finding.exitCode !== 80 || options.verbose)) io.stderr.write(`${skipMessage(result)}\n`);
     if (!result.tls) {
@@ -115,7 +119,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
         );
       }
     }
-    await waitForStopSignal();
+    await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
     await node.close();
     return 0;
@@ -124,14 +128,11 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
   }
 }
 
-function waitForStopSignal(): Promise<void> {
+function listenForStopSignal(): Promise<void> {
   return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // SIGHUP: the terminal went away. The handlers stay installed while the node
+    // shuts down, so that a second signal (the hang-up that follows a closing
+    // terminal) cannot kill it before it releases the home's lock.
+    for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => resolve());
   });
 }

@@ -1,0 +1,39 @@
+import t from 'tap';
+import { isTerminal, renderBanner, terminalStyle } from '../../src/cli/banner.js';
+
+const content = { password: 'Abc*-_=+0123456789xy', fingerprint: 'ab'.repeat(32), caPath: '/h/config/certs/http_ca.crt', port: 9200 };
+
+t.test('a terminal is a TTY with a width above zero', async (t) => {
+  t.equal(isTerminal({ isTTY: true, columns: 80 }), true);
+  t.equal(isTerminal({ isTTY: true, columns: 0 }), false, 'a 0-column terminal (Docker without -t, some CI) is no terminal: ora would loop forever');
+  t.equal(isTerminal({ isTTY: true }), false);
+  t.equal(isTerminal({ isTTY: false, columns: 80 }), false);
+  t.equal(isTerminal({}), false);
+});
+
+t.test('style: UTF-8 from the locale, colour unless NO_COLOR', async (t) => {
+  t.same(terminalStyle({ columns: 120 }, { LANG: 'en_US.UTF-8' }), { columns: 120, utf8: true, color: true });
+  t.same(terminalStyle({ columns: 120 }, { LC_ALL: 'C', LANG: 'en_US.UTF-8' }), { columns: 120, utf8: false, color: true }, 'LC_ALL wins');
+  t.same(terminalStyle({}, { LANG: 'C.utf8', NO_COLOR: '1' }), { columns: 80, utf8: true, color: false });
+});
+
+t.test('UTF-8 with colour: label lines, values alone and indented two spaces, rules as wide as the terminal', async (t) => {
+  const banner = renderBanner(content, { columns: 50, utf8: true, color: true });
+  const lines = banner.split('\n');
+  t.equal(lines.filter((line) => line === '━'.repeat(50)).length, 2);
+  const label = lines.findIndex((line) => line.includes('Password for the elastic user (reset with `securenode reset-password -u elastic`):'));
+  t.equal(lines[label + 1], `  ${content.password}`);
+  t.match(lines[label], /^ℹ️ {2}\u001b\[1mPassword/);
+  const fingerprint = lines.findIndex((line) => line.includes('HTTP CA certificate SHA-256 fingerprint:'));
+  t.equal(lines[fingerprint + 1], `  ${content.fingerprint}`);
+  t.match(banner, '  curl --cacert /h/config/certs/http_ca.crt -u elastic https://localhost:9200/\n');
+  t.match(banner, /^\n\n\n\n━/, 'four blank lines before');
+});
+
+t.test('ASCII without colour: no escape sequences, no multibyte symbols', async (t) => {
+  const banner = renderBanner(content, { columns: 30, utf8: false, color: false });
+  t.notMatch(banner, /\u001b/);
+  t.notMatch(banner, /[^\x00-\x7f]/);
+  t.match(banner, `${'-'.repeat(30)}\n-> securenode security features have been automatically configured!\n`);
+  t.match(banner, '-> Password for the elastic user (reset with `securenode reset-password -u elastic`):\n  Abc*-_=+0123456789xy\n');
+});

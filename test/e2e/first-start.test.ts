@@ -1,0 +1,143 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import t from 'tap';
+import { homePaths } from '../../src/home/layout.js';
+import { runCli } from '../helpers/cli.js';
+import { snapshot } from '../helpers/home-snapshot.js';
+import { nodeOwnedDir, startNodeProcess, unprivilegedUser } from '../helpers/node-process.js';
+import { openssl } from '../helpers/openssl.js';
+
+const curl = (port: number, ca: string, args: string[], path = '/') =>
+  execa('curl', ['-sS', '--cacert', ca, '-w', '\n%{http_code}', ...args, `https://localhost:${port}${path}`], { reject: false });
+
+/** The value on the line after a banner label (SPEC 3.2: label line, then the value alone, indented two spaces). */
+function bannerValue(output: string, label: string): string | undefined {
+  const lines = output.split(/\r?\n/);
+  const index = lines.findIndex((line) => line.includes(label));
+  return index < 0 ? undefined : /^ {2}(\S+)$/.exec(lines[index + 1] ?? '')?.[1];
+}
+
+t.test('first start at a terminal: banner, password, fingerprint, TLS; a second start changes nothing', async (t) => {
+  const home = `${await nodeOwnedDir()}/home`;
+  const paths = homePaths(home);
+  const ca = `${paths.certsDir}/http_ca.crt`;
+  const node = await startNodeProcess(home, { terminal: true });
+  t.teardown(() => node.signal('SIGKILL'));
+  const port = await node.httpPort();
+  await node.waitFor(/HTTP CA certificate SHA-256 fingerprint:[^\n]*\r?\n {2}[0-9a-f]{64}\r?\n[\s\S]*━{100}/);
+  const output = node.output();
+  const password = bannerValue(output, 'Password for the elastic user (reset with `securenode reset-password -u elastic`):');
+  const fingerprint = bannerValue(output, 'HTTP CA certificate SHA-256 fingerprint:');
+  t.match(password, /^[A-Za-z0-9*\-_=+]{20}$/, 'a 20-character password alone on its line');
+  t.match(output, '✅ securenode security features have been automatically configured!');
+  t.match(output, `${'━'.repeat(100)}\r\n`, 'the rule is as wide as the terminal');
+
+  const info = await curl(port, ca, ['-u', `elastic:${password}`]);
+  t.equal(info.exitCode, 0, info.stderr);
+  const [body, status] = info.stdout.split('\n');
+  t.equal(status, '200');
+  t.match(JSON.parse(body!), { cluster_name: 'securenode', version: { number: '0.1.0' }, tagline: 'Secure on first start' });
+  const wrong = await curl(port, ca, ['-u', 'elastic:not-the-password']);
+  t.equal(wrong.stdout, '{"error":"Invalid credentials"}\n401');
+
+  const { stdout: opensslFingerprint } = await openssl(['x509', '-noout', '-fingerprint', '-sha256', '-in', ca]);
+  t.equal(fingerprint, opensslFingerprint.replace(/^sha256 Fingerprint=/i, '').replace(/:/g, '').toLowerCase(), 'the printed fingerprint is http_ca.crt\'s');
+
+  const served = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', ca, '-verify_return_error', '-showcerts'], '');
+  t.match(served.stdout, /Verify return code: 0 \(ok\)/, 'the served chain verifies with openssl');
+  const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(served.stdout)![0];
+  const sans = (await openssl(['x509', '-noout', '-ext', 'subjectAltName'], leaf)).stdout;
+  t.match(sans, 'DNS:localhost');
+  t.match(sans, 'IP Address:127.0.0.1');
+
+  // The .p12 files open with OpenSSL 3 using their passwords from the keystore (read as the CLI reads it).
+  for (const [file, setting] of [['http.p12', 'security.http.ssl.keystore.secure_password'], ['transport.p12', 'security.transport.ssl.keystore.secure_password']]) {
+    const secret = (await runCli(['keystore', 'show', setting!, '--home', home])).stdout.trimEnd();
+    const opened = await openssl(['pkcs12', '-info', '-noout', '-in', `${paths.certsDir}/${file}`, '-passin', 'stdin'], `${secret}\n`);
+    t.equal(opened.exitCode, 0, `${file} opens without -legacy`);
+    t.notMatch(output, secret, `the ${file} password never reached the terminal`);
+  }
+  // Nothing that holds a key is readable by others, nor is the certs dir.
+  for (const name of await readdir(paths.certsDir)) t.equal((await stat(`${paths.certsDir}/${name}`)).mode & 0o007, 0, `${name} is not readable by others`);
+  t.equal((await stat(paths.certsDir)).mode & 0o777, 0o750);
+  t.equal((await stat(paths.keystoreFile)).mode & 0o777, 0o600);
+  t.notMatch(await readFile(`${paths.logsDir}/securenode.log`, 'utf8'), password!, 'the password is not in the log file');
+
+  await node.stop();
+  const before = await snapshot(paths.configDir);
+  const second = await startNodeProcess(home, { terminal: true });
+  t.teardown(() => second.signal('SIGKILL'));
+  const secondPort = await second.httpPort();
+  t.notMatch(second.output(), 'Password for the elastic user', 'no banner on a second start');
+  t.equal((await curl(secondPort, ca, ['-u', `elastic:${password}`])).stdout.split('\n')[1], '200', 'the printed password still works');
+  await second.stop();
+  t.same(await snapshot(paths.configDir), before, 'the second start changed nothing in config/');
+});
+
+t.test('first start with output redirected: TLS applied, no secret printed, one line naming the tools', async (t) => {
+  const home = `${await nodeOwnedDir()}/home`;
+  const node = await startNodeProcess(home, { terminal: false });
+  t.teardown(() => node.signal('SIGKILL'));
+  const port = await node.httpPort();
+  await node.waitFor(/"event":"no_terminal"/);
+  const output = node.output();
+  t.notMatch(output, 'Password for the elastic user');
+  t.match(output, 'Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.');
+  const unauthenticated = await curl(port, `${homePaths(home).certsDir}/http_ca.crt`, []);
+  t.equal(unauthenticated.stdout, '{"error":"Invalid credentials"}\n401', 'HTTPS with a verified chain, never plaintext');
+  const plain = await execa('curl', ['-sS', `http://localhost:${port}/`], { reject: false });
+  t.not(plain.exitCode, 0, 'plain HTTP gets no answer');
+  for (const setting of ['security.http.ssl.keystore.secure_password', 'security.transport.ssl.keystore.secure_password']) {
+    const secret = (await runCli(['keystore', 'show', setting, '--home', home])).stdout.trimEnd();
+    t.notMatch(output, secret, `${setting} is not in the output`);
+  }
+  const users = JSON.parse(await readFile(`${homePaths(home).dataDir}/node.json`, 'utf8'));
+  t.ok(users.clusterUuid, 'the node has its identity');
+  await t.rejects(readFile(`${homePaths(home).dataDir}/security.json`), { code: 'ENOENT' }, 'no password was generated or stored');
+});
+
+t.test('a second node on the same home is refused while the first runs', async (t) => {
+  const home = `${await nodeOwnedDir()}/home`;
+  const first = await startNodeProcess(home, { terminal: false });
+  t.teardown(() => first.signal('SIGKILL'));
+  await first.httpPort();
+  const second = await startNodeProcess(home, { terminal: false });
+  const { code } = await second.exited();
+  t.equal(code, 75);
+  t.match(second.output(), /^ERROR: another securenode process \(pid \d+\) is using the data dir .*\/home\/data; stop it first, or give this node its own --home\n$/);
+});
+
+t.test('kill -9 at random instants of the first start always recovers at the next start', async (t) => {
+  for (let round = 0; round < 6; round++) {
+    const home = `${await nodeOwnedDir()}/home`;
+    const victim = await startNodeProcess(home, { terminal: false });
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 1500)));
+    victim.signal('SIGKILL');
+    await victim.exited();
+    const next = await startNodeProcess(home, { terminal: false });
+    t.teardown(() => next.signal('SIGKILL'));
+    const port = await next.httpPort(60_000);
+    const answer = await curl(port, `${homePaths(home).certsDir}/http_ca.crt`, []);
+    t.equal(answer.stdout.split('\n')[1], '401', `round ${round}: the next start serves TLS`);
+    const leftovers = Object.keys(await snapshot(homePaths(home).configDir)).filter((name) => /\.tmp|\.orig|journal|probe/.test(name));
+    t.same(leftovers, [], `round ${round}: no half-written files left`);
+    const yml = await readFile(homePaths(home).configFile, 'utf8');
+    t.equal(yml.split('BEGIN SECURITY AUTO CONFIGURATION').length, 2, `round ${round}: exactly one block`);
+    await next.stop();
+  }
+});
+
+t.test('securenode refuses to run as root', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+  const home = `${t.testdir()}/home`;
+  const result = await runCli(['start', '--home', home]);
+  t.same(result, {
+    exitCode: 78,
+    stdout: '',
+    stderr: "ERROR: securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), or pass --allow-root if a container leaves no choice\n",
+  });
+  await t.rejects(stat(home), { code: 'ENOENT' }, 'nothing was created');
+});
+
+t.test('the runner is unprivileged when it must be', async (t) => {
+  t.equal(unprivilegedUser === undefined, process.getuid?.() !== 0);
+});

@@ -1,0 +1,79 @@
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import t from 'tap';
+import { homePaths } from '../../src/home/layout.js';
+import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
+
+/** A home whose config dir the node's user owns, made by `keystore create` as that user. */
+async function newHome(): Promise<string> {
+  const home = `${await nodeOwnedDir()}/home`;
+  const created = await runCliAsNodeUser(['keystore', 'create', '--home', home]);
+  if (created.exitCode !== 0) throw new Error(created.stderr);
+  return home;
+}
+
+t.test('a YAML syntax error exits 78 naming the file and line, without a stack trace', async (t) => {
+  const home = await newHome();
+  const { configFile } = homePaths(home);
+  await writeFile(configFile, 'cluster.name: ok\nnode.name: [unclosed\n');
+  const result = await runCliAsNodeUser(['start', '--home', home]);
+  t.same(result, {
+    exitCode: 78,
+    stdout: '',
+    stderr: `ERROR: ${configFile}:3:1: securenode.yml is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]\n`,
+  });
+});
+
+t.test('an unknown key from the file, the environment or -E exits 78 naming the nearest key', async (t) => {
+  const home = await newHome();
+  const { configFile } = homePaths(home);
+  t.same(await runCliAsNodeUser(['start', '--home', home, '-E', 'http.prot=9201']), {
+    exitCode: 78,
+    stdout: '',
+    stderr: "ERROR: -E http.prot: unknown setting 'http.prot'; did you mean 'http.port'? (securenode --help-settings lists every setting)\n",
+  });
+  t.same(await runCliAsNodeUser(['start', '--home', home], { SECURENODE_CLUSTER_NAM: 'x' }), {
+    exitCode: 78,
+    stdout: '',
+    stderr: 'ERROR: environment variable SECURENODE_CLUSTER_NAM: unknown setting; did you mean SECURENODE_CLUSTER_NAME? (securenode --help-settings lists every setting)\n',
+  });
+  await writeFile(configFile, 'cluster:\n  nmae: x\n');
+  t.same(await runCliAsNodeUser(['start', '--home', home]), {
+    exitCode: 78,
+    stdout: '',
+    stderr: `ERROR: ${configFile}:2: unknown setting 'cluster.nmae'; did you mean 'cluster.name'? (securenode --help-settings lists every setting)\n`,
+  });
+  t.equal((await runCliAsNodeUser(['start', '--home', home, '-E', 'nonsense'])).exitCode, 64, '-E without = is a usage error');
+});
+
+t.test('skip reasons: 80 only with -v; 78 always; a node without TLS never starts in plaintext', async (t) => {
+  const home = await newHome();
+  const off = await runCliAsNodeUser(['start', '--home', home, '-v', '-E', 'security.autoconfiguration.enabled=false']);
+  t.same(off, {
+    exitCode: 78,
+    stdout: '',
+    stderr: `Skipping security auto-configuration because security.autoconfiguration.enabled is false\nERROR: HTTP TLS is not configured in ${homePaths(home).configFile} (security.http.ssl.enabled with keystore.path), and securenode never serves plaintext; remove security.* settings from a new node to have it configured automatically\n`,
+  });
+  const quiet = await runCliAsNodeUser(['start', '--home', home, '-E', 'security.autoconfiguration.enabled=false']);
+  t.notMatch(quiet.stderr, 'Skipping', 'an 80 finding is reported only with -v');
+
+  const { configFile, configDir } = homePaths(home);
+  await mkdir(`${home}/elsewhere`);
+  await rename(configFile, `${home}/elsewhere/securenode.yml`);
+  await symlink(`${home}/elsewhere/securenode.yml`, configFile);
+  const linked = await runCliAsNodeUser(['start', '--home', home]);
+  t.equal(linked.exitCode, 78);
+  t.match(linked.stderr, `Skipping security auto-configuration because the configuration file ${configDir}/securenode.yml is missing or is not a regular file (a symbolic link counts as not regular)\n`);
+});
+
+t.test('a node that is not new says why only with -v, and starts with its configuration', async (t) => {
+  const home = await newHome();
+  const first = await startNodeProcess(home, { terminal: false });
+  t.teardown(() => first.signal('SIGKILL'));
+  await first.httpPort();
+  await first.stop();
+  const verbose = await startNodeProcess(home, { terminal: false, args: ['-v'] });
+  t.teardown(() => verbose.signal('SIGKILL'));
+  await verbose.httpPort();
+  t.match(verbose.output(), `Skipping security auto-configuration because the data path ${homePaths(home).dataDir} is not empty: it appears that the node is not starting up for the first time\n`);
+  await verbose.stop();
+});

@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, chown, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { securenodeBin, shellQuote } from './cli.js';
+
+/** Tests run the node as this user when they run as root (CI): the node refuses root. */
+export const unprivilegedUser = process.getuid?.() === 0 ? (process.env.SECURENODE_TEST_USER ?? 'nobody') : undefined;
+
+async function ids(user: string): Promise<{ uid: number; gid: number }> {
+  const [uid, gid] = await Promise.all([execa('id', ['-u', user]), execa('id', ['-g', user])]);
+  return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
+}
+
+/** A new directory in the system temp dir that the node's user owns; homes go inside it. */
+export async function nodeOwnedDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'securenode-test-'));
+  if (unprivilegedUser) {
+    const { uid, gid } = await ids(unprivilegedUser);
+    await chown(dir, uid, gid);
+  }
+  return dir;
+}
+
+/**
+ * The argv that runs `argv` as the unprivileged user (setpriv) with exactly
+ * `env`: `env -i` also drops the test runner's own NODE_OPTIONS hooks.
+ */
+export async function asNodeUser(argv: string[], env: Record<string, string>): Promise<string[]> {
+  const clean = ['env', '-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), ...argv];
+  if (!unprivilegedUser) return clean;
+  const { uid, gid } = await ids(unprivilegedUser);
+  return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...clean];
+}
+
+/** A running `securenode start`. */
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Resolve with the first match of `pattern` in the output, polling until the deadline. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** The HTTPS port from the node_started log line. */
+  httpPort(timeoutMs?: number): Promise<number>;
+  /** Send a signal to the whole process group (script and the node alike). */
+  signal(name: NodeJS.Signals): void;
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then wait until the process is gone and the home's lock is released. */
+  stop(): Promise<void>;
+}
+
+/** Start `securenode start --home HOME ARGS` as the unprivileged user, on a 100x40 pseudo-terminal or redirected. */
+export async function startNodeProcess(
+  home: string,
+  options: { terminal: boolean; args?: string[]; env?: Record<string, string> },
+): Promise<NodeProcess> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env };
+  const command = [process.execPath, securenodeBin, 'start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', ...(options.args ?? [])];
+  const argv = options.terminal
+    ? await asNodeUser(['script', '-qec', `stty cols 100 rows 40; exec ${command.map(shellQuote).join(' ')}`, '/dev/null'], env)
+    : await asNodeUser(command, env);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  const listeners = new Set<() => void>();
+  const append = (chunk: Buffer): void => {
+    output += chunk.toString('utf8');
+    for (const listener of listeners) listener();
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let ended = false;
+  void exit.then(() => {
+    ended = true;
+    for (const listener of listeners) listener();
+  });
+  const waitFor = (pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const match = pattern.exec(output);
+        if (match) return done(() => resolve(match));
+        if (ended) return done(() => reject(new Error(`the node exited before ${pattern}; output: ${output}`)));
+      };
+      const timer = setTimeout(() => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output: ${output}`))), timeoutMs);
+      const done = (settle: () => void): void => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        settle();
+      };
+      listeners.add(check);
+      check();
+    });
+  return {
+    child,
+    output: () => output,
+    waitFor,
+    httpPort: async (timeoutMs) => Number((await waitFor(/"event":"node_started","http":"[^"]*:(\d+)"/, timeoutMs))[1]),
+    signal: (name) => {
+      try {
+        process.kill(-child.pid!, name);
+      } catch {
+        // already gone
+      }
+    },
+    exited: () => exit,
+    stop: async () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await exit;
+      const lock = join(home, 'data', 'node.lock');
+      const deadline = Date.now() + 15_000;
+      while (await access(lock).then(() => true, () => false)) {
+        if (Date.now() > deadline) throw new Error(`the node did not release ${lock}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
+}
+
+/** Run `securenode ARGS` to completion as the unprivileged user, without a terminal. */
+export async function runCliAsNodeUser(args: string[], env: Record<string, string> = {}) {
+  const argv = await asNodeUser([process.execPath, securenodeBin, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...env });
+  const result = await execa(argv[0]!, argv.slice(1), { reject: false, input: '', stripFinalNewline: false });
+  return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+}
