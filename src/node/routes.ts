@@ -21,13 +21,17 @@ declare module 'fastify' {
 
 /** GET /, /_security/_authenticate, /_cluster/health and /_nodes/_local. */
 export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
-  app.get('/', async () => ({
+  // The node info never changes while the node runs: serialize it once.
+  const rootBody = JSON.stringify({
     name: info.name,
     cluster_name: info.clusterName,
     cluster_uuid: info.clusterUuid,
     version: { number: info.version },
     tagline: 'Secure on first start',
-  }));
+  });
+  app.get('/', (_request, reply) => {
+    reply.type('application/json; charset=utf-8').send(rootBody);
+  });
 
   app.get('/_security/_authenticate', async (request) => {
     const { user, type } = request.principal!;

@@ -72,13 +72,21 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     httpAddress: '',
     transportAddress: '',
   };
-  app.addHook('onRequest', async (request, reply) => {
-    const principal = await authenticator.authenticate(request.headers.authorization);
-    if (!principal) {
-      logger.info({ event: 'authentication_failed', source: request.ip, path: request.url.split('?')[0] }, 'authentication failed');
-      return reply.code(401).header('WWW-Authenticate', 'Basic realm="securenode", charset="UTF-8"').send(unauthorized);
+  app.addHook('onRequest', (request, reply, done) => {
+    // A cached credential is checked synchronously; only a miss goes to the slow hash.
+    const cached = authenticator.authenticateCached(request.headers.authorization);
+    if (cached) {
+      request.principal = cached;
+      return done();
     }
-    request.principal = principal;
+    authenticator.authenticate(request.headers.authorization).then((principal) => {
+      if (principal) {
+        request.principal = principal;
+        return done();
+      }
+      logger.info({ event: 'authentication_failed', source: request.ip, path: request.url.split('?')[0] }, 'authentication failed');
+      reply.code(401).header('WWW-Authenticate', 'Basic realm="securenode", charset="UTF-8"').send(unauthorized);
+    }, done);
   });
   registerInfoRoutes(app, info);
 

@@ -18,7 +18,7 @@ function bannerValue(output: string, label: string): string | undefined {
 }
 
 t.test('first start at a terminal: banner, password, fingerprint, TLS; a second start changes nothing', async (t) => {
-  const home = `${await nodeOwnedDir()}/home`;
+  const home = `${await nodeOwnedDir(t)}/home`;
   const paths = homePaths(home);
   const ca = `${paths.certsDir}/http_ca.crt`;
   const node = await startNodeProcess(home, { terminal: true });
@@ -75,7 +75,7 @@ t.test('first start at a terminal: banner, password, fingerprint, TLS; a second 
 });
 
 t.test('first start with output redirected: TLS applied, no secret printed, one line naming the tools', async (t) => {
-  const home = `${await nodeOwnedDir()}/home`;
+  const home = `${await nodeOwnedDir(t)}/home`;
   const node = await startNodeProcess(home, { terminal: false });
   t.teardown(() => node.signal('SIGKILL'));
   const port = await node.httpPort();
@@ -97,7 +97,7 @@ t.test('first start with output redirected: TLS applied, no secret printed, one 
 });
 
 t.test('a second node on the same home is refused while the first runs', async (t) => {
-  const home = `${await nodeOwnedDir()}/home`;
+  const home = `${await nodeOwnedDir(t)}/home`;
   const first = await startNodeProcess(home, { terminal: false });
   t.teardown(() => first.signal('SIGKILL'));
   await first.httpPort();
@@ -109,7 +109,7 @@ t.test('a second node on the same home is refused while the first runs', async (
 
 t.test('kill -9 at random instants of the first start always recovers at the next start', async (t) => {
   for (let round = 0; round < 6; round++) {
-    const home = `${await nodeOwnedDir()}/home`;
+    const home = `${await nodeOwnedDir(t)}/home`;
     const victim = await startNodeProcess(home, { terminal: false });
     await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 1500)));
     victim.signal('SIGKILL');

@@ -4,15 +4,15 @@ import { homePaths } from '../../src/home/layout.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
 
 /** A home whose config dir the node's user owns, made by `keystore create` as that user. */
-async function newHome(): Promise<string> {
-  const home = `${await nodeOwnedDir()}/home`;
+async function newHome(t: { teardown(fn: () => unknown): void }): Promise<string> {
+  const home = `${await nodeOwnedDir(t)}/home`;
   const created = await runCliAsNodeUser(['keystore', 'create', '--home', home]);
   if (created.exitCode !== 0) throw new Error(created.stderr);
   return home;
 }
 
 t.test('a YAML syntax error exits 78 naming the file and line, without a stack trace', async (t) => {
-  const home = await newHome();
+  const home = await newHome(t);
   const { configFile } = homePaths(home);
   await writeFile(configFile, 'cluster.name: ok\nnode.name: [unclosed\n');
   const result = await runCliAsNodeUser(['start', '--home', home]);
@@ -24,7 +24,7 @@ t.test('a YAML syntax error exits 78 naming the file and line, without a stack t
 });
 
 t.test('an unknown key from the file, the environment or -E exits 78 naming the nearest key', async (t) => {
-  const home = await newHome();
+  const home = await newHome(t);
   const { configFile } = homePaths(home);
   t.same(await runCliAsNodeUser(['start', '--home', home, '-E', 'http.prot=9201']), {
     exitCode: 78,
@@ -46,7 +46,7 @@ t.test('an unknown key from the file, the environment or -E exits 78 naming the 
 });
 
 t.test('skip reasons: 80 only with -v; 78 always; a node without TLS never starts in plaintext', async (t) => {
-  const home = await newHome();
+  const home = await newHome(t);
   const off = await runCliAsNodeUser(['start', '--home', home, '-v', '-E', 'security.autoconfiguration.enabled=false']);
   t.same(off, {
     exitCode: 78,
@@ -66,7 +66,7 @@ t.test('skip reasons: 80 only with -v; 78 always; a node without TLS never start
 });
 
 t.test('a node that is not new says why only with -v, and starts with its configuration', async (t) => {
-  const home = await newHome();
+  const home = await newHome(t);
   const first = await startNodeProcess(home, { terminal: false });
   t.teardown(() => first.signal('SIGKILL'));
   await first.httpPort();

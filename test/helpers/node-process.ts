@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, chown, mkdtemp } from 'node:fs/promises';
+import { access, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,9 +13,10 @@ async function ids(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
 }
 
-/** A new directory in the system temp dir that the node's user owns; homes go inside it. */
-export async function nodeOwnedDir(): Promise<string> {
+/** A new directory in the system temp dir that the node's user owns, removed after the test; homes go inside it. */
+export async function nodeOwnedDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'securenode-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   if (unprivilegedUser) {
     const { uid, gid } = await ids(unprivilegedUser);
     await chown(dir, uid, gid);

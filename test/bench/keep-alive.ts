@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const serveScript = fileURLToPath(new URL('./serve.js', import.meta.url));
+
+async function serve(mode: 'node' | 'bare', home: string, password: string): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, [serveScript, mode, home, password], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code})`)));
+  });
+  return { port, stop: () => child.kill() };
+}
+
+/** Requests per second over keep-alive connections for `seconds`, on loopback only. */
+async function requestsPerSecond(port: number, headers: Record<string, string>, seconds: number): Promise<number> {
+  const result = await autocannon({ url: `https://127.0.0.1:${port}/`, connections: 16, duration: seconds, headers, tlsOptions: { rejectUnauthorized: false } } as autocannon.Options);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/**
+ * Authenticated keep-alive GET / on the node as a ratio to a bare https server
+ * with the same key and certificate, measured alternately in the same run.
+ */
+export async function keepAliveRatio(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[] }> {
+  const password = 'bench-password-1';
+  const node = await serve('node', home, password);
+  const bare = await serve('bare', home, password);
+  const auth = { authorization: `Basic ${Buffer.from(`elastic:${password}`).toString('base64')}` };
+  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const nodeRate = await requestsPerSecond(node.port, auth, seconds);
+      const bareRate = await requestsPerSecond(bare.port, {}, seconds);
+      samples.node.push(nodeRate);
+      samples.bare.push(bareRate);
+      samples.ratio.push(nodeRate / bareRate);
+    }
+  } finally {
+    node.stop();
+    bare.stop();
+  }
+  return samples;
+}

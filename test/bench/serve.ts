@@ -1,0 +1,29 @@
+// Bench helper, run as a child process: serve `node` (securenode's node, with a
+// user) or `bare` (a plain Node https server with the same key and certificate)
+// and print the port. Both answer GET / with a small JSON body.
+import { createServer } from 'node:https';
+import { Writable } from 'node:stream';
+import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { loadIdentity } from '../../src/node/data-dir.js';
+import { startNode } from '../../src/node/server.js';
+import { FileStore } from '../../src/security/file-store.js';
+import { hashPassword } from '../../src/security/password.js';
+
+const [mode, home, password] = process.argv.slice(2) as ['node' | 'bare', string, string];
+const result = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', 'http.host=127.0.0.1'] });
+const tls = result.tls!;
+if (mode === 'bare') {
+  const body = JSON.stringify({ name: 'bare', cluster_name: 'securenode', tagline: 'Secure on first start' });
+  const server = createServer({ pfx: tls.httpP12, passphrase: tls.httpP12Password, minVersion: 'TLSv1.2' }, (_request, response) => {
+    response.setHeader('content-type', 'application/json; charset=utf-8');
+    response.end(body);
+  });
+  server.listen(0, '127.0.0.1', () => console.log((server.address() as { port: number }).port));
+} else {
+  const store = await FileStore.open(result.paths.dataDir);
+  if (!store.getUser('elastic')) await store.putUser({ username: 'elastic', passwordHash: await hashPassword(password), roles: ['superuser'], enabled: true });
+  const logger = await createLogger(result.paths.logsDir, { stdout: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+  const node = await startNode({ settings: result.settings, tls, store, identity: await loadIdentity(result.paths.dataDir), logger, version: 'bench' });
+  console.log(node.http.port);
+}
