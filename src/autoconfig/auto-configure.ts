@@ -8,6 +8,7 @@ import { generateTlsMaterial, tlsPasswordSettings } from '../pki/tls-material.js
 import { firstFinding, isAnyHttpHostSet, type Finding } from '../preflight/checks.js';
 import { gatherFileFacts, keystoreTlsPasswords, probeConfigDir } from '../preflight/gather-facts.js';
 import { loadSettings } from '../settings/load.js';
+import { resolveVaultReferences } from '../settings/vault/resolve.js';
 import type { Settings } from '../settings/settings.js';
 import { appendConfigBlock, renderConfigBlock } from './config-block.js';
 import { recoverJournal, type Recovery } from './journal.js';
@@ -30,6 +31,8 @@ export interface AutoConfigureOptions {
   readonly onProgress?: (step: AutoConfigureProgress) => void;
   /** Keep the home's lock and return its release function (a node holds it while it runs). */
   readonly keepLock?: boolean;
+  /** The fetch that hcv references use; default the global fetch. */
+  readonly fetch?: typeof fetch;
   /** For tests: called after each transaction step; throwing there simulates a failure. */
   readonly afterStep?: (step: TransactionStep) => Promise<void>;
 }
@@ -67,17 +70,20 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
   const env = options.env ?? process.env;
   const home = resolveHome(options.home, env);
   await ensureHome(homePaths(home));
-  const load = async (): Promise<{ settings: Settings; paths: HomePaths }> => {
-    const settings = await loadSettings({ configFile: homePaths(home).configFile, env, overrides: options.overrides ?? [] });
-    return { settings, paths: homePaths(home, { data: settings.string('path.data'), logs: settings.string('path.logs') }) };
+  // Settings as written (vault references kept) and resolved (in memory only, SPEC 8), each reference read once.
+  const memo = new Map<string, string>();
+  const load = async (): Promise<{ raw: Settings; settings: Settings; paths: HomePaths }> => {
+    const raw = await loadSettings({ configFile: homePaths(home).configFile, env, overrides: options.overrides ?? [] });
+    const settings = await resolveVaultReferences(raw, { env, memo, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    return { raw, settings, paths: homePaths(home, { data: settings.string('path.data'), logs: settings.string('path.logs') }) };
   };
-  let { settings, paths } = await load();
+  let { raw, settings, paths } = await load();
   const releaseLock = await acquireLock(paths.dataDir);
   let succeeded = false;
   try {
     options.onProgress?.('checking');
     const recovery = await recoverJournal(paths);
-    if (recovery === 'completed') ({ settings, paths } = await load());
+    if (recovery === 'completed') ({ raw, settings, paths } = await load());
     const keystorePassword = options.keystorePassword ?? env.SECURENODE_KEYSTORE_PASSWORD ?? '';
     const facts = await gatherFileFacts(paths, settings);
     let finding = firstFinding(facts);
@@ -109,7 +115,8 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
     store.setString(tlsPasswordSettings.transportKeystore, material.passwords.transport);
     store.setString(tlsPasswordSettings.transportTruststore, material.passwords.transport);
     const block = renderConfigBlock({
-      nodeName,
+      // A node.name given as a reference is written as the reference: no resolved value reaches the file.
+      nodeName: raw.string('node.name')!,
       generatedAt: new Date(),
       enrollmentDisabled: settings.bool('security.enrollment.enabled') === false && settings.isSet('security.enrollment.enabled'),
       cluster: { kind: 'new' },

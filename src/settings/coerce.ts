@@ -1,14 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import type { SettingDefinition, SettingType, SettingValue } from './schema.js';
 
-/** A vault reference is kept as written until the vault issue's resolver reads it. */
-const vaultReference = /^\{vault:\/\/[^{}]*\}$/;
-
-/** Whether a string is a {vault://...} reference. */
-export function isVaultReference(value: string): boolean {
-  return vaultReference.test(value);
-}
-
 /** A value read as its type, or what the type expected instead. */
 export type Coerced = { ok: true; value: SettingValue } | { ok: false; expected: string };
 

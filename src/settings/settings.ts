@@ -33,6 +33,16 @@ export class Settings {
     return this.#origins.get(key);
   }
 
+  /** The same settings with some explicit values replaced (resolved vault references), origins kept. */
+  withValues(updates: ReadonlyMap<string, SettingValue>): Settings {
+    return new Settings(new Map([...this.#values, ...updates]), this.#origins);
+  }
+
+  /** The explicit value only, without the default. */
+  explicit(key: string): SettingValue | undefined {
+    return this.#values.get(key);
+  }
+
   /** The explicit value, else the declared default, else undefined. */
   get(key: string): SettingValue | undefined {
     const definition = findSetting(key);
