@@ -45,6 +45,7 @@ export const errorExitCodes = {
   ERR_BOOTSTRAP_PASSWORD: ExitCode.config,
   ERR_TLS_MATERIAL: ExitCode.config,
   ERR_VAULT: ExitCode.config,
+  ERR_FILE_MODES: ExitCode.config,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

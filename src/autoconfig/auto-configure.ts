@@ -39,8 +39,10 @@ export interface AutoConfigureOptions {
 
 interface Outcome {
   readonly paths: HomePaths;
-  /** The settings as they are now (after the block, when it was written). */
+  /** The settings as they are now (after the block, when it was written), vault references resolved. */
   readonly settings: Settings;
+  /** The same settings as written, references unresolved: for anything that is logged or written. */
+  readonly rawSettings: Settings;
   /** The keystore as it is now; undefined when the home has none. */
   readonly keystore: Keystore | undefined;
   readonly keystorePassword: string;
@@ -97,7 +99,7 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       keystore ??= facts.keystore.kind === 'regular' && facts.keystore.readable ? await openHomeKeystore(paths.keystoreFile, keystorePassword) : undefined;
       const tls = await loadTlsFiles(paths, settings, keystore);
       succeeded = true;
-      return { kind: 'skipped', finding, paths, settings, keystore, keystorePassword, tls, recovery, ...lock };
+      return { kind: 'skipped', finding, paths, settings, rawSettings: raw, keystore, keystorePassword, tls, recovery, ...lock };
     }
 
     options.onProgress?.('generating-keys');
@@ -137,7 +139,7 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       },
       options.afterStep,
     );
-    ({ settings, paths } = await load());
+    ({ raw, settings, paths } = await load());
     const tls: TlsFiles = {
       httpP12: material.httpP12,
       httpP12Password: material.passwords.http,
@@ -148,7 +150,7 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       transportCaPem: material.transportCa.certificate.toString(),
     };
     succeeded = true;
-    return { kind: 'configured', paths, settings, keystore: store, keystorePassword, tls, recovery, ...lock };
+    return { kind: 'configured', paths, settings, rawSettings: raw, keystore: store, keystorePassword, tls, recovery, ...lock };
   } finally {
     if (!options.keepLock || !succeeded) await releaseLock();
   }

@@ -3,7 +3,8 @@ import { templatePath } from '../home/create-home.js';
 
 /** What the first-start banner shows. */
 export interface BannerContent {
-  readonly password: string;
+  /** A generated password is shown; one the operator gave is only named by its source. */
+  readonly password: { readonly kind: 'generated'; readonly value: string } | { readonly kind: 'given'; readonly source: string };
   readonly fingerprint: string;
   readonly caPath: string;
   readonly port: number;
@@ -35,13 +36,18 @@ export function terminalStyle(stdout: { columns?: number }, env: NodeJS.ProcessE
 export function renderBanner(content: BannerContent, style: TerminalStyle): string {
   const template = readFileSync(templatePath('banner.txt'), 'utf8');
   const symbols = style.utf8 ? { rule: '\u2501', ok: '\u2705', info: '\u2139\ufe0f ' } : { rule: '-', ok: '->', info: '->' };
+  const [bold, unbold] = style.color ? ['\u001b[1m', '\u001b[22m'] : ['', ''];
+  const passwordItem =
+    content.password.kind === 'generated'
+      ? `${symbols.info} ${bold}Password for the elastic user (reset with \`securenode reset-password -u elastic\`):${unbold}\n  ${content.password.value}`
+      : `${symbols.info} ${bold}The elastic user has the password given in ${content.password.source} (not shown).${unbold}`;
   const values: Record<string, string> = {
     rule: symbols.rule.repeat(Math.max(1, style.columns)),
     ok: symbols.ok,
     info: symbols.info,
-    bold: style.color ? '\u001b[1m' : '',
-    '/bold': style.color ? '\u001b[22m' : '',
-    password: content.password,
+    bold,
+    '/bold': unbold,
+    password_item: passwordItem,
     fingerprint: content.fingerprint,
     ca_path: content.caPath,
     port: String(content.port),

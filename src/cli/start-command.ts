@@ -1,3 +1,5 @@
+import { lstat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import { autoConfigure, type AutoConfigureProgress, type AutoConfigureResult } from '../autoconfig/auto-configure.js';
@@ -7,14 +9,17 @@ import { Keystore } from '../keystore/keystore.js';
 import { createLogger } from '../logging/logger.js';
 import { loadIdentity } from '../node/data-dir.js';
 import { startNode } from '../node/server.js';
+import { checkModes } from '../home/check-modes.js';
+import { readBootstrapPassword } from '../security/bootstrap.js';
 import { FileStore } from '../security/file-store.js';
-import { createSuperuser } from '../security/superuser.js';
-import { isTerminal, renderBanner, terminalStyle } from './banner.js';
+import { isTerminal } from './banner.js';
+import { prepareFirstUser, showFirstUser } from './first-user.js';
 import { ask, canPrompt, type CliIo } from './io.js';
 import { keystorePasswordVariable } from './keystore-password.js';
 
 interface StartOptions {
   home?: string;
+  credentialsFile?: string;
   setting: string[];
   verbose?: boolean;
   allowRoot?: boolean;
@@ -39,6 +44,7 @@ export function registerStartCommand(program: Command, io: CliIo, done: (code: n
     .option('--home <dir>', 'the node home (default: $SECURENODE_HOME, else ./securenode-home)')
     .option('-E, --setting <key=value>', 'a setting, overriding securenode.yml and the environment (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('-v, --verbose', 'also report why auto-configuration was skipped on a node that is not new')
+    .option('--credentials-file <path>', 'write the first-start credentials to this new file (mode 0600) instead of the terminal')
     .option('--allow-root', 'run as root anyway (containers that cannot avoid it); warned at every start')
     .action(async (options: StartOptions) => done(await runStart(options, io, version)));
 }
@@ -65,6 +71,12 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
   const stopSignal = listenForStopSignal();
   const terminal = isTerminal(io.stdout);
   const home = resolveHome(options.home, io.env);
+  if (options.credentialsFile) {
+    options.credentialsFile = resolve(options.credentialsFile);
+    if (await lstat(options.credentialsFile).then(() => true, () => false)) {
+      throw new SecurenodeError('ERR_CANT_CREATE', `the credentials file ${options.credentialsFile} already exists; securenode never overwrites one: move it away or name a new file`);
+    }
+  }
   const keystorePassword = await keystorePasswordFor(io, homePaths(home).keystoreFile);
   // ora loops forever on a terminal of 0 columns; `terminal` already requires a width.
   const spinner: Ora | undefined = terminal ? ora({ stream: io.stdout, text: progressText.checking, isEnabled: true }).start() : undefined;
@@ -101,24 +113,18 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       logger.info({ event: 'autoconfiguration_recovery', recovery: result.recovery }, 'finished an interrupted security auto-configuration');
     }
     const store = await FileStore.open(result.paths.dataDir);
+    await checkModes(result.paths, { group: result.settings.isSet('node.group') });
+    const firstUser = {
+      io, terminal, store, tls: result.tls, paths: result.paths, logger,
+      bootstrap: await readBootstrapPassword(io.env, result.keystore),
+      credentialsFile: options.credentialsFile,
+    };
+    const plan = await prepareFirstUser(firstUser);
     const identity = await loadIdentity(result.paths.dataDir);
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version });
-    if (store.isEmpty()) {
-      if (terminal) {
-        const password = await createSuperuser(store);
-        io.stdout.write(
-          renderBanner(
-            { password, fingerprint: result.tls.httpCaFingerprint, caPath: `${result.paths.certsDir}/http_ca.crt`, port: node.http.port },
-            terminalStyle(io.stdout, io.env),
-          ),
-        );
-      } else {
-        logger.info(
-          { event: 'no_terminal' },
-          'Auto-configuration will not generate a password for the elastic user, as no terminal is attached to the securenode process (stdout is redirected, piped or has no width). Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.',
-        );
-      }
-    }
+    // Names as written: a name that is a vault reference is logged as the reference.
+    const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names });
+    await showFirstUser(firstUser, plan, node.http.port);
     await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
     await node.close();

@@ -19,6 +19,8 @@ export interface NodeOptions {
   readonly identity: NodeIdentity;
   readonly logger: Logger;
   readonly version: string;
+  /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
+  readonly names?: { readonly node: string; readonly cluster: string };
 }
 
 /** A node that is listening. */
@@ -104,7 +106,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const hostPort = (address: AddressInfo) => (address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`);
   info.httpAddress = hostPort(httpAddress);
   info.transportAddress = hostPort(transportAddress);
-  logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: info.name, cluster: info.clusterName }, 'node started');
+  logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {
     http: { host: httpAddress.address, port: httpAddress.port },
     transport: { host: transportAddress.address, port: transportAddress.port },

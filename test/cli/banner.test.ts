@@ -1,7 +1,7 @@
 import t from 'tap';
-import { isTerminal, renderBanner, terminalStyle } from '../../src/cli/banner.js';
+import { isTerminal, renderBanner, terminalStyle, type BannerContent } from '../../src/cli/banner.js';
 
-const content = { password: 'Abc*-_=+0123456789xy', fingerprint: 'ab'.repeat(32), caPath: '/h/config/certs/http_ca.crt', port: 9200 };
+const content: BannerContent = { password: { kind: 'generated', value: 'Abc*-_=+0123456789xy' }, fingerprint: 'ab'.repeat(32), caPath: '/h/config/certs/http_ca.crt', port: 9200 };
 
 t.test('a terminal is a TTY with a width above zero', async (t) => {
   t.equal(isTerminal({ isTTY: true, columns: 80 }), true);
@@ -22,7 +22,7 @@ t.test('UTF-8 with colour: label lines, values alone and indented two spaces, ru
   const lines = banner.split('\n');
   t.equal(lines.filter((line) => line === '━'.repeat(50)).length, 2);
   const label = lines.findIndex((line) => line.includes('Password for the elastic user (reset with `securenode reset-password -u elastic`):'));
-  t.equal(lines[label + 1], `  ${content.password}`);
+  t.equal(lines[label + 1], '  Abc*-_=+0123456789xy');
   t.match(lines[label], /^ℹ️ {2}\u001b\[1mPassword/);
   const fingerprint = lines.findIndex((line) => line.includes('HTTP CA certificate SHA-256 fingerprint:'));
   t.equal(lines[fingerprint + 1], `  ${content.fingerprint}`);
@@ -36,4 +36,10 @@ t.test('ASCII without colour: no escape sequences, no multibyte symbols', async 
   t.notMatch(banner, /[^\x00-\x7f]/);
   t.match(banner, `${'-'.repeat(30)}\n-> securenode security features have been automatically configured!\n`);
   t.match(banner, '-> Password for the elastic user (reset with `securenode reset-password -u elastic`):\n  Abc*-_=+0123456789xy\n');
+});
+
+t.test('a password the operator gave is named by its source, never shown', async (t) => {
+  const banner = renderBanner({ ...content, password: { kind: 'given', source: 'ELASTIC_PASSWORD' } }, { columns: 30, utf8: false, color: false });
+  t.match(banner, '-> The elastic user has the password given in ELASTIC_PASSWORD (not shown).\n');
+  t.notMatch(banner, 'Abc*-_=+0123456789xy');
 });

@@ -3,12 +3,11 @@ import { execa } from 'execa';
 import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
 import { runCli } from '../helpers/cli.js';
+import { curl } from '../helpers/curl.js';
 import { snapshot } from '../helpers/home-snapshot.js';
 import { nodeOwnedDir, startNodeProcess, unprivilegedUser } from '../helpers/node-process.js';
 import { openssl } from '../helpers/openssl.js';
 
-const curl = (port: number, ca: string, args: string[], path = '/') =>
-  execa('curl', ['-sS', '--cacert', ca, '-w', '\n%{http_code}', ...args, `https://localhost:${port}${path}`], { reject: false });
 
 /** The value on the line after a banner label (SPEC 3.2: label line, then the value alone, indented two spaces). */
 function bannerValue(output: string, label: string): string | undefined {

@@ -122,8 +122,8 @@ export async function startNodeProcess(
 }
 
 /** Run `securenode ARGS` to completion as the unprivileged user, without a terminal. */
-export async function runCliAsNodeUser(args: string[], env: Record<string, string> = {}) {
+export async function runCliAsNodeUser(args: string[], env: Record<string, string> = {}, input = '') {
   const argv = await asNodeUser([process.execPath, securenodeBin, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...env });
-  const result = await execa(argv[0]!, argv.slice(1), { reject: false, input: '', stripFinalNewline: false });
+  const result = await execa(argv[0]!, argv.slice(1), { reject: false, input, stripFinalNewline: false });
   return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }

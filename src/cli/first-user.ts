@@ -1,0 +1,101 @@
+import { open } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { TlsFiles } from '../autoconfig/tls-files.js';
+import { SecurenodeError } from '../errors.js';
+import type { HomePaths } from '../home/layout.js';
+import { checkBootstrapPassword, type BootstrapPassword } from '../security/bootstrap.js';
+import type { FileStore } from '../security/file-store.js';
+import { generatePassword, hashPassword, verifyPassword } from '../security/password.js';
+import { superuserName } from '../security/superuser.js';
+import { renderBanner, terminalStyle, type BannerContent } from './banner.js';
+import type { CliIo } from './io.js';
+
+/** What the first-user steps need. */
+export interface FirstUserContext {
+  readonly io: CliIo;
+  readonly terminal: boolean;
+  readonly store: FileStore;
+  readonly tls: TlsFiles;
+  readonly paths: HomePaths;
+  readonly logger: Logger;
+  readonly bootstrap: BootstrapPassword | undefined;
+  readonly credentialsFile: string | undefined;
+}
+
+/** What the step before the node starts decided; the step after it shows it. */
+export type FirstUserPlan = { readonly kind: 'none' } | { readonly kind: 'show'; readonly password: BannerContent['password'] };
+
+async function writeCredentialsFile(path: string, content: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (error) {
+    throw new SecurenodeError('ERR_CANT_CREATE', `cannot create the credentials file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; securenode never overwrites one`);
+  }
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function storeSuperuser(store: FileStore, password: string): Promise<void> {
+  await store.putUser({ username: superuserName, passwordHash: await hashPassword(password), roles: ['superuser'], enabled: true });
+}
+
+/**
+ * Before the node listens. An empty store (the first start of a new cluster)
+ * gets the elastic user with the bootstrap password when one is given (refused
+ * under 12 characters); a generated password is planned for the terminal or
+ * --credentials-file. A later start ignores a bootstrap password, saying so
+ * without its value.
+ */
+export async function prepareFirstUser(context: FirstUserContext): Promise<FirstUserPlan> {
+  const { store, logger, bootstrap, credentialsFile } = context;
+  if (!store.isEmpty()) {
+    const elastic = store.getUser(superuserName);
+    if (bootstrap && elastic && !(await verifyPassword(elastic.passwordHash, bootstrap.password))) {
+      logger.info({ event: 'bootstrap_password_ignored', source: bootstrap.source }, `the bootstrap password from ${bootstrap.source} was ignored: it applies only to an empty security store, and the elastic user exists; use \`securenode reset-password -u elastic\` to change it`);
+    }
+    if (credentialsFile) logger.info({ event: 'credentials_file_unused', path: credentialsFile }, 'not the first start of a new cluster: nothing was written to the credentials file');
+    return { kind: 'none' };
+  }
+  if (bootstrap) {
+    checkBootstrapPassword(bootstrap);
+    await storeSuperuser(store, bootstrap.password);
+    logger.info({ event: 'bootstrap_password_applied', source: bootstrap.source }, `the elastic user was created with the bootstrap password from ${bootstrap.source}`);
+    return { kind: 'show', password: { kind: 'given', source: bootstrap.source } };
+  }
+  if (context.terminal || credentialsFile) return { kind: 'show', password: { kind: 'generated', value: generatePassword() } };
+  logger.info(
+    { event: 'no_terminal' },
+    'Auto-configuration will not generate a password for the elastic user, as no terminal is attached to the securenode process (stdout is redirected, piped or has no width). Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.',
+  );
+  return { kind: 'none' };
+}
+
+/**
+ * Once the node listens: store a generated password and show the first-start
+ * credentials, to --credentials-file (written first, so that a password is
+ * stored only once it has somewhere to go) or to the terminal, never both and
+ * never elsewhere. Generated after listening, a password is never lost to a
+ * node that failed to start.
+ */
+export async function showFirstUser(context: FirstUserContext, plan: FirstUserPlan, port: number): Promise<void> {
+  if (plan.kind === 'none') return;
+  const { io, store, logger, credentialsFile } = context;
+  const { password } = plan;
+  const content: BannerContent = { password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, port };
+  if (credentialsFile) {
+    await writeCredentialsFile(credentialsFile, `${renderBanner(content, { columns: 80, utf8: false, color: false }).trim()}\n`);
+    if (password.kind === 'generated') await storeSuperuser(store, password.value);
+    logger.info({ event: 'credentials_file_written', path: credentialsFile }, `the first-start credentials were written to ${credentialsFile} (mode 0600)`);
+    if (context.terminal) io.stdout.write(`\nThe elastic password and the HTTP CA fingerprint were written to ${credentialsFile} (mode 0600).\n`);
+    return;
+  }
+  if (!context.terminal) return;
+  if (password.kind === 'generated') await storeSuperuser(store, password.value);
+  io.stdout.write(renderBanner(content, terminalStyle(io.stdout, io.env)));
+}
