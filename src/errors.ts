@@ -46,6 +46,7 @@ export const errorExitCodes = {
   ERR_TLS_MATERIAL: ExitCode.config,
   ERR_VAULT: ExitCode.config,
   ERR_FILE_MODES: ExitCode.config,
+  ERR_CONFIG_OWNER: ExitCode.config,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

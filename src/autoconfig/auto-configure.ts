@@ -112,6 +112,8 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
     });
 
     options.onProgress?.('writing-configuration');
+    // With node.group, the group may read the secrets (0640); otherwise only the owner (0600).
+    const secretMode = settings.isSet('node.group') ? 0o640 : 0o600;
     const store = keystore ?? new Keystore();
     store.setString(tlsPasswordSettings.http, material.passwords.http);
     store.setString(tlsPasswordSettings.transportKeystore, material.passwords.transport);
@@ -129,12 +131,12 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       {
         certs: [
           { name: 'http_ca.crt', data: material.httpCaPem, mode: 0o640 },
-          { name: 'http.p12', data: material.httpP12, mode: 0o600 },
-          { name: 'transport.p12', data: material.transportP12, mode: 0o600 },
+          { name: 'http.p12', data: material.httpP12, mode: secretMode },
+          { name: 'transport.p12', data: material.transportP12, mode: secretMode },
         ],
         keystore: store,
         keystorePassword,
-        keystoreMode: 0o600,
+        keystoreMode: secretMode,
         configText: appendConfigBlock(await readFile(paths.configFile, 'utf8'), block),
       },
       options.afterStep,

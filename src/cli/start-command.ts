@@ -1,5 +1,6 @@
-import { lstat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { lstat, stat } from 'node:fs/promises';
+import type { Server } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import { autoConfigure, type AutoConfigureProgress, type AutoConfigureResult } from '../autoconfig/auto-configure.js';
@@ -8,7 +9,9 @@ import { homePaths, resolveHome } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
 import { createLogger } from '../logging/logger.js';
 import { loadIdentity } from '../node/data-dir.js';
-import { startNode } from '../node/server.js';
+import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
+import { bindHost, startNode } from '../node/server.js';
+import { loadSettings, mergeSettings } from '../settings/load.js';
 import { checkModes } from '../home/check-modes.js';
 import { readBootstrapPassword } from '../security/bootstrap.js';
 import { FileStore } from '../security/file-store.js';
@@ -58,19 +61,12 @@ async function keystorePasswordFor(io: CliIo, keystoreFile: string): Promise<str
 }
 
 async function runStart(options: StartOptions, io: CliIo, version: string): Promise<number> {
-  if (process.geteuid?.() === 0) {
-    if (!options.allowRoot) {
-      throw new SecurenodeError(
-        'ERR_ROOT',
-        "securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), or pass --allow-root if a container leaves no choice",
-      );
-    }
-    io.stderr.write('WARNING: securenode is running as root (--allow-root); run it as a dedicated user instead\n');
-  }
+  const home = resolveHome(options.home, io.env);
+  const bound = await handleRoot(options, io, home);
   // Listen for stop signals before anything else, so that a signal at any instant stops the node cleanly.
   const stopSignal = listenForStopSignal();
   const terminal = isTerminal(io.stdout);
-  const home = resolveHome(options.home, io.env);
+  await checkConfigDirOwner(homePaths(home).configDir);
   if (options.credentialsFile) {
     options.credentialsFile = resolve(options.credentialsFile);
     if (await lstat(options.credentialsFile).then(() => true, () => false)) {
@@ -123,7 +119,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     const identity = await loadIdentity(result.paths.dataDir);
     // Names as written: a name that is a vault reference is logged as the reference.
     const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names });
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, ...(bound ? { bound } : {}) });
+    if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
     await showFirstUser(firstUser, plan, node.http.port);
     await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
@@ -141,4 +138,50 @@ function listenForStopSignal(): Promise<void> {
     // terminal) cannot kill it before it releases the home's lock.
     for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => resolve());
   });
+}
+
+/** Settings as written, before any secret is read: for the ports to bind and node.user. */
+async function readPlainSettings(configFile: string, env: NodeJS.ProcessEnv, overrides: string[]) {
+  const exists = await lstat(configFile).then(() => true, () => false);
+  return exists ? loadSettings({ configFile, env, overrides }) : mergeSettings(configFile, [], env, overrides);
+}
+
+/**
+ * Root is refused (SPEC 9), unless node.user is set: then the node binds its
+ * ports as root and becomes that user before it reads any secret. --allow-root
+ * runs as root anyway, with a warning at every start.
+ */
+async function handleRoot(options: StartOptions, io: CliIo, home: string): Promise<{ http: Server; transport: Server } | undefined> {
+  if (process.geteuid?.() !== 0) return undefined;
+  const settings = await readPlainSettings(homePaths(home).configFile, io.env, options.setting);
+  const user = settings.string('node.user');
+  if (user) {
+    const bound = {
+      http: await bindPort(settings.number('http.port')!, bindHost(settings, 'http')),
+      transport: await bindPort(settings.number('transport.port')!, bindHost(settings, 'transport')),
+    };
+    dropPrivileges(user, settings.string('node.group'));
+    return bound;
+  }
+  if (!options.allowRoot) {
+    throw new SecurenodeError(
+      'ERR_ROOT',
+      "securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), set node.user to have it drop to that user after binding its ports, or pass --allow-root if a container leaves no choice",
+    );
+  }
+  io.stderr.write('WARNING: securenode is running as root (--allow-root); run it as a dedicated user instead, or set node.user\n');
+  return undefined;
+}
+
+/** A config dir that belongs to another user than the one running is refused, naming both. */
+async function checkConfigDirOwner(configDir: string): Promise<void> {
+  // A home closed to this user hides its config dir: then the home's owner is the one to name.
+  const owner = await stat(configDir).then((info) => info.uid, () => stat(dirname(configDir)).then((info) => info.uid, () => undefined));
+  const me = process.geteuid?.();
+  if (owner === undefined || me === undefined || owner === me) return;
+  const [ownerName, myName] = [userName(owner), userName(me)];
+  throw new SecurenodeError(
+    'ERR_CONFIG_OWNER',
+    `the config dir ${configDir} is owned by ${ownerName} (uid ${owner}), but securenode runs as ${myName} (uid ${me}); start it as ${ownerName} (su ${ownerName} -c 'securenode start'), or give the home to ${myName} (chown -R ${myName} ${dirname(configDir)})`,
+  );
 }

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Server } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -19,6 +19,8 @@ export interface NodeOptions {
   readonly identity: NodeIdentity;
   readonly logger: Logger;
   readonly version: string;
+  /** Ports bound before privileges were dropped; the servers take them over instead of binding. */
+  readonly bound?: { readonly http: NetServer; readonly transport: NetServer };
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
   readonly names?: { readonly node: string; readonly cluster: string };
 }
@@ -34,7 +36,7 @@ export interface RunningNode {
 const unauthorized = { error: 'Invalid credentials' };
 
 /** The address to bind: the layer's host, else network.bind_host / network.host, else loopback. */
-function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
+export function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
   return (
     (layer === 'http' ? settings.string('http.bind_host') : undefined) ??
     settings.string(`${layer}.host`) ??
@@ -44,10 +46,13 @@ function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
   );
 }
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+/** Listen on a port, or on the handle of a server bound earlier (before dropping root). */
+function listen(server: Server | NetServer, port: number, host: string, bound?: NetServer): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+    const ready = (): void => resolve(server.address() as AddressInfo);
+    if (bound) server.listen(bound, ready);
+    else server.listen(port, host, ready);
   });
 }
 
@@ -93,12 +98,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   registerInfoRoutes(app, info);
 
   const transport = createTransportServer(tls, { clusterName: info.clusterName, clusterUuid: info.clusterUuid, nodeId: info.nodeId });
-  const httpHost = bindHost(settings, 'http');
-  await app.listen({ port: settings.number('http.port')!, host: httpHost });
-  const httpAddress = app.server.address() as AddressInfo;
+  await app.ready();
+  const httpAddress = await listen(app.server, settings.number('http.port')!, bindHost(settings, 'http'), options.bound?.http);
   let transportAddress: AddressInfo;
   try {
-    transportAddress = await listen(transport, settings.number('transport.port')!, bindHost(settings, 'transport'));
+    transportAddress = await listen(transport, settings.number('transport.port')!, bindHost(settings, 'transport'), options.bound?.transport);
   } catch (error) {
     await app.close();
     throw error;

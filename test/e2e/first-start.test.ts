@@ -132,7 +132,7 @@ t.test('securenode refuses to run as root', { skip: process.getuid?.() !== 0 && 
   t.same(result, {
     exitCode: 78,
     stdout: '',
-    stderr: "ERROR: securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), or pass --allow-root if a container leaves no choice\n",
+    stderr: "ERROR: securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), set node.user to have it drop to that user after binding its ports, or pass --allow-root if a container leaves no choice\n",
   });
   await t.rejects(stat(home), { code: 'ENOENT' }, 'nothing was created');
 });

@@ -53,13 +53,15 @@ export interface NodeProcess {
 /** Start `securenode start --home HOME ARGS` as the unprivileged user, on a 100x40 pseudo-terminal or redirected. */
 export async function startNodeProcess(
   home: string,
-  options: { terminal: boolean; args?: string[]; env?: Record<string, string> },
+  options: { terminal: boolean; args?: string[]; env?: Record<string, string>; asRoot?: boolean },
 ): Promise<NodeProcess> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env };
   const command = [process.execPath, securenodeBin, 'start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', ...(options.args ?? [])];
   const argv = options.terminal
     ? await asNodeUser(['script', '-qec', `stty cols 100 rows 40; exec ${command.map(shellQuote).join(' ')}`, '/dev/null'], env)
-    : await asNodeUser(command, env);
+    : options.asRoot
+      ? ['env', '-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), ...command]
+      : await asNodeUser(command, env);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   const listeners = new Set<() => void>();
