@@ -53,16 +53,11 @@ export function registerKeystoreCommands(program: Command, io: CliIo, done: (cod
     .option('--stdin', 'read the value from standard input (all of it, less one trailing newline)')
     .option('-f, --force', 'overwrite the setting if it exists')
     .action(async (name: string, options: HomeOption & { stdin?: boolean; force?: boolean }) => {
-      checkSettingName(name);
-      const path = keystorePath(options);
-      const { keystore: store, password } = await openKeystore(io, path);
-      await checkOverwrite(io, store, name, options.force);
-      let value: string;
-      if (options.stdin) value = (await readAllStdin(io)).toString('utf8').replace(/\r?\n$/, '');
-      else if (canPrompt(io)) value = await ask(io, `Enter value for ${name}: `, { secret: true });
-      else value = await readStdinLine(io, `the value of ${name}`);
-      store.setString(name, value);
-      await store.save(path, password);
+      await addSetting(io, keystorePath(options), name, options.force, async (store) => {
+        if (options.stdin) store.setString(name, (await readAllStdin(io)).toString('utf8').replace(/\r?\n$/, ''));
+        else if (canPrompt(io)) store.setString(name, await ask(io, `Enter value for ${name}: `, { secret: true }));
+        else store.setString(name, await readStdinLine(io, `the value of ${name}`));
+      });
       done(0);
     });
 
@@ -70,18 +65,13 @@ export function registerKeystoreCommands(program: Command, io: CliIo, done: (cod
     .description('add a setting holding the bytes of a file')
     .option('-f, --force', 'overwrite the setting if it exists')
     .action(async (name: string, file: string, options: HomeOption & { force?: boolean }) => {
-      checkSettingName(name);
-      const path = keystorePath(options);
-      const { keystore: store, password } = await openKeystore(io, path);
-      await checkOverwrite(io, store, name, options.force);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (error) {
-        throw new SecurenodeError('ERR_IO', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; nothing was changed`);
-      }
-      store.setFile(name, bytes);
-      await store.save(path, password);
+      await addSetting(io, keystorePath(options), name, options.force, async (store) => {
+        try {
+          store.setFile(name, await readFile(file));
+        } catch (error) {
+          throw new SecurenodeError('ERR_IO', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; nothing was changed`);
+        }
+      });
       done(0);
     });
 
@@ -132,10 +122,15 @@ export function registerKeystoreCommands(program: Command, io: CliIo, done: (cod
     });
 }
 
-async function checkOverwrite(io: CliIo, store: Keystore, name: string, force: boolean | undefined): Promise<void> {
-  if (!store.has(name) || force) return;
-  if (canPrompt(io) && (await confirm(io, `Setting ${name} already exists. Overwrite?`))) return;
-  throw new SecurenodeError('ERR_KEYSTORE_SETTING_EXISTS', `the setting ${name} already exists in the keystore; nothing was changed (use -f to overwrite it)`);
+/** add and add-file: check the name, open the keystore, ask before overwriting, set the value, save. */
+async function addSetting(io: CliIo, path: string, name: string, force: boolean | undefined, setValue: (store: Keystore) => Promise<void>): Promise<void> {
+  checkSettingName(name);
+  const { keystore: store, password } = await openKeystore(io, path);
+  if (store.has(name) && !force && !(canPrompt(io) && (await confirm(io, `Setting ${name} already exists. Overwrite?`)))) {
+    throw new SecurenodeError('ERR_KEYSTORE_SETTING_EXISTS', `the setting ${name} already exists in the keystore; nothing was changed (use -f to overwrite it)`);
+  }
+  await setValue(store);
+  await store.save(path, password);
 }
 
 function missingSetting(name: string, path: string): SecurenodeError {
