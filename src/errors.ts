@@ -47,6 +47,7 @@ export const errorExitCodes = {
   ERR_VAULT: ExitCode.config,
   ERR_FILE_MODES: ExitCode.config,
   ERR_CONFIG_OWNER: ExitCode.config,
+  ERR_RESET_FAILED: ExitCode.tempFailure,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

@@ -25,11 +25,24 @@ export async function readAllStdin(io: CliIo): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The first line of stdin, without its line ending. */
+const stdinLines = new WeakMap<CliIo, Promise<string[]>>();
+
+/**
+ * The next line of stdin (a pipe or a file), without its line ending: successive
+ * calls answer successive questions, as a person would at a terminal.
+ */
 export async function readStdinLine(io: CliIo, what: string): Promise<string> {
-  const text = (await readAllStdin(io)).toString('utf8');
-  if (text.length === 0) throw new SecurenodeError('ERR_INPUT_MISSING', `expected ${what} on standard input, but it was empty`);
-  return text.split(/\r?\n/, 1)[0]!;
+  let lines = stdinLines.get(io);
+  if (!lines) {
+    lines = readAllStdin(io).then((bytes) => {
+      const text = bytes.toString('utf8');
+      return text.length === 0 ? [] : text.replace(/\r?\n$/, '').split(/\r?\n/);
+    });
+    stdinLines.set(io, lines);
+  }
+  const line = (await lines).shift();
+  if (line === undefined) throw new SecurenodeError('ERR_INPUT_MISSING', `expected ${what} on standard input, but it was empty`);
+  return line;
 }
 
 /**

@@ -3,6 +3,7 @@ import { ExitCode, SecurenodeError } from '../errors.js';
 import { renderSettingsHelp } from './help-settings.js';
 import { processIo, type CliIo } from './io.js';
 import { registerKeystoreCommands } from './keystore-command.js';
+import { registerResetPasswordCommand } from './reset-password-command.js';
 import { registerStartCommand } from './start-command.js';
 
 /** The package version, shown by --version and in the node's answers. */
@@ -35,6 +36,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     });
   registerStartCommand(program, io, done, version);
   registerKeystoreCommands(program, io, done);
+  registerResetPasswordCommand(program, io, done);
   for (const command of program.commands) command.exitOverride();
 
   try {

@@ -8,7 +8,8 @@ import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
 import { createLogger } from '../logging/logger.js';
-import { loadIdentity } from '../node/data-dir.js';
+import { loadIdentity, removeNodeAddress, writeNodeAddress } from '../node/data-dir.js';
+import { newOperatorKey, operatorKeySetting } from '../security/operator-token.js';
 import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
 import { bindHost, startNode } from '../node/server.js';
 import { loadSettings, mergeSettings } from '../settings/load.js';
@@ -116,15 +117,18 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       credentialsFile: options.credentialsFile,
     };
     const plan = await prepareFirstUser(firstUser);
+    const operatorKey = await ensureOperatorKey(result);
     const identity = await loadIdentity(result.paths.dataDir);
     // Names as written: a name that is a vault reference is logged as the reference.
     const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, ...(bound ? { bound } : {}) });
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, ...(bound ? { bound } : {}) });
+    await writeNodeAddress(result.paths.dataDir, node.http.port);
     if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
     await showFirstUser(firstUser, plan, node.http.port);
     await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
     await node.close();
+    await removeNodeAddress(result.paths.dataDir);
     return 0;
   } finally {
     await releaseLock();
@@ -184,4 +188,16 @@ async function checkConfigDirOwner(configDir: string): Promise<void> {
     'ERR_CONFIG_OWNER',
     `the config dir ${configDir} is owned by ${ownerName} (uid ${owner}), but securenode runs as ${myName} (uid ${me}); start it as ${ownerName} (su ${ownerName} -c 'securenode start'), or give the home to ${myName} (chown -R ${myName} ${dirname(configDir)})`,
   );
+}
+
+/** The local operator's signing key, created in the keystore on the first start that lacks it. */
+async function ensureOperatorKey(result: AutoConfigureResult): Promise<Buffer> {
+  const keystore = result.keystore ?? new Keystore();
+  let key = keystore.getString(operatorKeySetting);
+  if (key === undefined) {
+    key = newOperatorKey();
+    keystore.setString(operatorKeySetting, key);
+    await keystore.save(result.paths.keystoreFile, result.keystorePassword, result.settings.isSet('node.group') ? 0o640 : 0o600);
+  }
+  return Buffer.from(key, 'base64');
 }

@@ -5,7 +5,8 @@ import { verifyPassword } from '../security/password.js';
 /** Who a request authenticated as. */
 export interface Principal {
   readonly user: StoredUser;
-  readonly type: 'realm';
+  /** realm: a user's password; operator: a local tool that proved it can read the keystore. */
+  readonly type: 'realm' | 'operator';
 }
 
 /** The credentials of an Authorization: Basic header, or undefined when it is not one. */

@@ -66,3 +66,35 @@ export async function loadIdentity(dataDir: string): Promise<NodeIdentity> {
   await writeFileAtomic(path, `${JSON.stringify(identity)}\n`, 0o600);
   return identity;
 }
+
+/** Where a running node listens, for the companion tools (removed when it stops). */
+export interface NodeAddress {
+  readonly pid: number;
+  readonly httpPort: number;
+}
+
+const addressFile = (dataDir: string): string => join(dataDir, 'node.address.json');
+
+export async function writeNodeAddress(dataDir: string, httpPort: number): Promise<void> {
+  await writeFileAtomic(addressFile(dataDir), `${JSON.stringify({ pid: process.pid, httpPort })}\n`, 0o640);
+}
+
+export async function removeNodeAddress(dataDir: string): Promise<void> {
+  await rm(addressFile(dataDir), { force: true });
+}
+
+/** The pid that holds the home's lock, when that process is alive; else undefined. */
+export async function lockHolder(dataDir: string): Promise<number | undefined> {
+  const pid = Number.parseInt(await readFile(join(dataDir, lockFileName), 'utf8').catch(() => ''), 10);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
+/** The address a running node recorded, if the node that recorded it is still alive. */
+export async function readNodeAddress(dataDir: string): Promise<NodeAddress | undefined> {
+  try {
+    const address = JSON.parse(await readFile(addressFile(dataDir), 'utf8')) as NodeAddress;
+    return isAlive(address.pid) ? address : undefined;
+  } catch {
+    return undefined;
+  }
+}

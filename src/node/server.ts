@@ -8,7 +8,9 @@ import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
 import { Authenticator } from './authenticator.js';
 import type { NodeIdentity } from './data-dir.js';
+import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { registerInfoRoutes, type NodeInfo } from './routes.js';
+import { registerUserRoutes } from './user-routes.js';
 import { createTransportServer } from './transport.js';
 
 /** What startNode needs. */
@@ -19,6 +21,8 @@ export interface NodeOptions {
   readonly identity: NodeIdentity;
   readonly logger: Logger;
   readonly version: string;
+  /** The local operator's signing key (from the keystore); without it no tool can act as the operator. */
+  readonly operatorKey?: Buffer;
   /** Ports bound before privileges were dropped; the servers take them over instead of binding. */
   readonly bound?: { readonly http: NetServer; readonly transport: NetServer };
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
@@ -34,6 +38,9 @@ export interface RunningNode {
 }
 
 const unauthorized = { error: 'Invalid credentials' };
+
+/** Who the local operator acts as: a superuser that exists only in memory. */
+const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['superuser'], enabled: true } as const;
 
 /** The address to bind: the layer's host, else network.bind_host / network.host, else loopback. */
 export function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
@@ -79,7 +86,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     httpAddress: '',
     transportAddress: '',
   };
+  const ledger = new NonceLedger();
+  const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
   app.addHook('onRequest', (request, reply, done) => {
+    const header = request.headers.authorization;
+    // The local operator: a signed single-use token, from loopback only (SPEC 7).
+    if (options.operatorKey && header?.startsWith('Operator ')) {
+      const path = request.url.split('?')[0]!;
+      if (loopback.has(request.socket.remoteAddress ?? '') && verifyOperatorToken(options.operatorKey, header.slice('Operator '.length), request.method, path, ledger)) {
+        request.principal = { user: operatorUser, type: 'operator' };
+        logger.info({ event: 'operator_authenticated', path }, 'local operator authenticated');
+        return done();
+      }
+    }
     // A cached credential is checked synchronously; only a miss goes to the slow hash.
     const cached = authenticator.authenticateCached(request.headers.authorization);
     if (cached) {
@@ -96,6 +115,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }, done);
   });
   registerInfoRoutes(app, info);
+  registerUserRoutes(app, options.store, logger);
 
   const transport = createTransportServer(tls, { clusterName: info.clusterName, clusterUuid: info.clusterUuid, nodeId: info.nodeId });
   await app.ready();

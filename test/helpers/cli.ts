@@ -33,12 +33,13 @@ export function shellQuote(word: string): string {
  * answer each prompt only once it has appeared, as a person types. Returns the
  * exit code and everything the terminal showed.
  */
-export function runInTerminal(
+export async function runInTerminal(
   args: string[],
-  options: { env?: Record<string, string>; answers?: { prompt: RegExp; answer: string }[]; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; answers?: { prompt: RegExp; answer: string }[]; timeoutMs?: number; wrap?: (argv: string[]) => Promise<string[]> } = {},
 ): Promise<{ exitCode: number | null; output: string }> {
   const command = `stty cols 100 rows 40; exec ${[process.execPath, securenodeBin, ...args].map(shellQuote).join(' ')}`;
-  const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const argv = await (options.wrap ?? (async (plain: string[]) => plain))(['script', '-qec', command, '/dev/null']);
+  const child = spawn(argv[0]!, argv.slice(1), { env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
   const answers = [...(options.answers ?? [])];
   let output = '';
   let answeredUpTo = 0;

@@ -129,3 +129,9 @@ export async function runCliAsNodeUser(args: string[], env: Record<string, strin
   const result = await execa(argv[0]!, argv.slice(1), { reject: false, input, stripFinalNewline: false });
   return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
+
+/** Run `securenode ARGS` as the unprivileged user on a 100x40 pseudo-terminal, answering prompts as they appear. */
+export async function runInTerminalAsNodeUser(args: string[], answers: { prompt: RegExp; answer: string }[]) {
+  const { runInTerminal } = await import('./cli.js');
+  return runInTerminal(args, { answers, wrap: (argv) => asNodeUser(argv, { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' }) });
+}

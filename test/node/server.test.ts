@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import t from 'tap';
 import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
@@ -7,6 +10,7 @@ import { loadIdentity } from '../../src/node/data-dir.js';
 import { startNode } from '../../src/node/server.js';
 import { generateTlsMaterial } from '../../src/pki/tls-material.js';
 import { FileStore } from '../../src/security/file-store.js';
+import { createOperatorToken } from '../../src/security/operator-token.js';
 import { hashPassword } from '../../src/security/password.js';
 import { httpsJson } from '../helpers/https.js';
 
@@ -19,7 +23,8 @@ await store.putUser({ username: 'elastic', passwordHash: await hashPassword('rig
 const identity = await loadIdentity(paths.dataDir);
 const logged: string[] = [];
 const logger = await createLogger(paths.logsDir, { stdout: new Writable({ write: (chunk, _encoding, done) => (logged.push(String(chunk)), done()) }) });
-const node = await startNode({ settings: configured.settings, tls, store, identity, logger, version: '0.1.0' });
+const operatorKey = randomBytes(32);
+const node = await startNode({ settings: configured.settings, tls, store, identity, logger, version: '0.1.0', operatorKey });
 t.teardown(() => node.close());
 const port = node.http.port;
 
@@ -87,4 +92,55 @@ t.test('transport: mutual TLS with the transport CA only', async (t) => {
   // In TLS 1.3 the client may finish before the server's verdict arrives: it sees the alert or a bare close, never a greeting.
   const refused = await dial({ pfx: stranger.transportP12, passphrase: stranger.passwords.transport });
   t.ok(['', 'error ERR_SSL_TLSV13_ALERT_UNKNOWN_CA', 'error ECONNRESET'].includes(refused), `a certificate from another CA is refused (${JSON.stringify(refused)})`);
+});
+
+function post(options: { path: string; body: string; authorization: string; host?: string }) {
+  return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    const outgoing = httpsRequest(
+      { host: options.host ?? '127.0.0.1', port, path: options.path, method: 'POST', servername: 'localhost', ca: tls.httpCaPem, agent: false, headers: { authorization: options.authorization, 'content-type': 'application/json' } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(options.body);
+  });
+}
+
+t.test('the password route: operator tokens once, from loopback; validation; permissions', async (t) => {
+  await store.putUser({ username: 'reader', passwordHash: await hashPassword('reader-password-1'), roles: ['read-only'], enabled: true });
+  const path = '/_security/user/reader/_password';
+  const token = createOperatorToken(operatorKey, 'POST', path);
+  const changed = await post({ path, body: JSON.stringify({ password: 'reader-password-2' }), authorization: `Operator ${token}` });
+  t.same(changed, { status: 200, body: {} });
+  t.equal((await httpsJson({ port, ca: tls.httpCaPem, auth: 'reader:reader-password-2', path: '/_security/_authenticate' })).status, 200);
+  const replay = await post({ path, body: JSON.stringify({ password: 'reader-password-3' }), authorization: `Operator ${token}` });
+  t.equal(replay.status, 401, 'a token is single-use');
+  const wrongPath = await post({ path: '/_security/user/elastic/_password', body: JSON.stringify({ password: 'x'.repeat(12) }), authorization: `Operator ${createOperatorToken(operatorKey, 'POST', path)}` });
+  t.equal(wrongPath.status, 401, 'a token is bound to its path');
+
+  const basic = (auth: string) => `Basic ${Buffer.from(auth).toString('base64')}`;
+  t.same(await post({ path, body: JSON.stringify({ password: 'short' }), authorization: basic('elastic:right-password-1') }), { status: 400, body: { error: "invalid field 'password': the password must be a string of 12 to 1024 characters" } });
+  t.same(await post({ path, body: JSON.stringify({}), authorization: basic('elastic:right-password-1') }), { status: 400, body: { error: "invalid field 'password': the password must be a string of 12 to 1024 characters" } });
+  t.same(await post({ path: '/_security/user/elastic/_password', body: JSON.stringify({ password: 'reader-takes-over' }), authorization: basic('reader:reader-password-2') }), { status: 403, body: { error: 'reader, you do not have permissions to create this resource' } });
+  t.same(await post({ path, body: JSON.stringify({ password: 'reader-password-4' }), authorization: basic('reader:reader-password-2') }), { status: 200, body: {} }, 'a user changes their own password');
+  t.same(await post({ path: '/_security/user/ghost/_password', body: JSON.stringify({ password: 'x'.repeat(12) }), authorization: basic('elastic:right-password-1') }), { status: 404, body: { error: 'user [ghost] not found' } });
+});
+
+const external = Object.values(networkInterfaces()).flat().find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+t.test('an operator token from a non-loopback address is refused', { skip: !external && 'no non-loopback IPv4 address here' }, async (t) => {
+  const other = await startNode({ settings: configured.settings.withValues(new Map<string, string | number>([['http.host', external!], ['http.port', 0], ['transport.port', 0]])), tls, store, identity, logger, version: '0.1.0', operatorKey });
+  t.teardown(() => other.close());
+  const path = '/_security/user/reader/_password';
+  const refused = await new Promise<number>((resolve, reject) => {
+    const outgoing = httpsRequest(
+      { host: external, port: other.http.port, path, method: 'POST', servername: 'localhost', ca: tls.httpCaPem, agent: false, headers: { authorization: `Operator ${createOperatorToken(operatorKey, 'POST', path)}`, 'content-type': 'application/json' } },
+      (response) => (response.resume(), resolve(response.statusCode ?? 0)),
+    );
+    outgoing.on('error', reject);
+    outgoing.end(JSON.stringify({ password: 'y'.repeat(12) }));
+  });
+  t.equal(refused, 401);
 });

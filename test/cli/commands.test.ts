@@ -1,0 +1,68 @@
+// The commands run in this process (through run(), with an injected io), so that
+// their code counts in coverage; test/e2e/ runs the same commands as real processes.
+import { readFile } from 'node:fs/promises';
+import t from 'tap';
+import { run } from '../../src/cli/main.js';
+import { homePaths } from '../../src/home/layout.js';
+import { httpsJson } from '../helpers/https.js';
+import { memoryIo } from '../helpers/memory-io.js';
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+t.test('start, reset-password online and offline, in process', async (t) => {
+  const home = `${t.testdir()}/home`;
+  const credentials = `${t.testdir()}/credentials.txt`;
+  const node = memoryIo({ ELASTIC_PASSWORD: 'in-process-pass-1' });
+  const started = run(['start', '--allow-root', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', '-E', 'http.host=127.0.0.1', '-v', '--credentials-file', credentials], node.io);
+  await until(() => node.stdout().includes('"event":"node_started"'), 'the node to start');
+  const port = Number(/"http":"127\.0\.0\.1:(\d+)"/.exec(node.stdout())![1]);
+  const ca = await readFile(`${homePaths(home).certsDir}/http_ca.crt`, 'utf8');
+  await until(() => node.stdout().includes('"event":"credentials_file_written"'), 'the credentials file');
+  t.match(await readFile(credentials, 'utf8'), 'The elastic user has the password given in ELASTIC_PASSWORD (not shown).');
+  t.equal((await httpsJson({ port, ca, auth: 'elastic:in-process-pass-1' })).status, 200);
+
+  const online = memoryIo();
+  t.equal(await run(['reset-password', '-u', 'elastic', '-b', '-s', '--home', home], online.io), 0, online.stderr());
+  const password = online.stdout().trim();
+  t.equal((await httpsJson({ port, ca, auth: `elastic:${password}` })).status, 200);
+  t.equal((await httpsJson({ port, ca, auth: 'elastic:in-process-pass-1' })).status, 401);
+
+  process.emit('SIGTERM');
+  t.equal(await started, 0);
+  t.match(node.stdout(), '"event":"node_stopping"');
+
+  const offline = memoryIo({}, 'y\n');
+  t.equal(await run(['reset-password', '-u', 'elastic', '--home', home], offline.io), 0, offline.stderr());
+  t.match(offline.stdout(), /^Password for the \[elastic\] user successfully reset\.\nNew value: \S{20}\n$/);
+  const cancelled = memoryIo({}, 'no\n');
+  t.equal(await run(['reset-password', '-u', 'elastic', '-i', '--home', home], cancelled.io), 0);
+  t.equal(cancelled.stdout(), 'User cancelled operation\n');
+
+  const again = memoryIo({ ELASTIC_PASSWORD: 'another-password-2' });
+  const restarted = run(['start', '--allow-root', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', '-v', '--credentials-file', `${credentials}.2`], again.io);
+  await until(() => again.stdout().includes('"event":"node_started"'), 'the second start');
+  await until(() => again.stdout().includes('"event":"credentials_file_unused"'), 'the second start to finish its first-user step');
+  t.match(again.stderr(), 'Skipping security auto-configuration because the data path');
+  t.match(again.stdout(), '"event":"bootstrap_password_ignored"');
+  process.emit('SIGTERM');
+  t.equal(await restarted, 0);
+});
+
+t.test('errors map to exit codes in process, never with a stack trace', async (t) => {
+  const home = `${t.testdir()}/home`;
+  const usage = memoryIo();
+  t.equal(await run(['reset-password', '-u', 'elastic', '-a', '-i', '--home', home], usage.io), 64);
+  t.equal(usage.stderr(), 'ERROR: You can only run the tool in one of [auto] or [interactive] modes\n');
+  const missing = memoryIo();
+  t.equal(await run(['reset-password', '-u', 'elastic', '-b', '--home', home], missing.io), 78, 'no home: no securenode.yml');
+  t.match(missing.stderr(), /^ERROR: the configuration file .* does not exist/);
+  const odd = memoryIo();
+  t.equal(await run(['start', '--allow-root', '--home', home, '--credentials-file', '/'], odd.io), 73);
+  t.equal(odd.stderr().split('\n').filter(Boolean).at(-1), 'ERROR: the credentials file / already exists; securenode never overwrites one: move it away or name a new file');
+});
