@@ -74,6 +74,10 @@ export async function openEnvelope(text: string, password: string, path: string)
 }
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** 256 MiB of scrypt memory at most, 8 times the default. */
+const maxKdfMemory = 256 * 1024 * 1024;
+/** 64 times the default's N·r·p at most. */
+const maxKdfWork = 64 * 2 ** 15 * 8;
 
 function parseEnvelope(text: string, path: string): KeystoreEnvelope {
   const damaged = (why: string): SecurenodeError =>
@@ -90,7 +94,16 @@ function parseEnvelope(text: string, path: string): KeystoreEnvelope {
   if (envelope.version !== keystoreVersion) throw damaged(`format version ${JSON.stringify(envelope.version)} is not supported by this version of securenode`);
   if (envelope.cipher !== 'aes-256-gcm') throw damaged('unknown cipher');
   const kdf = envelope.kdf as Partial<KdfParameters> | undefined;
-  if (!kdf || kdf.name !== 'scrypt' || !isPowerOfTwoBetween(kdf.N, 2 ** 14, 2 ** 20) || !isIntBetween(kdf.r, 1, 32) || !isIntBetween(kdf.p, 1, 16)) {
+  // Bounded before any work: a tampered file must not make scrypt allocate gigabytes (128·N·r bytes) or spin for minutes.
+  if (
+    !kdf ||
+    kdf.name !== 'scrypt' ||
+    !isPowerOfTwoBetween(kdf.N, 2 ** 14, 2 ** 20) ||
+    !isIntBetween(kdf.r, 1, 32) ||
+    !isIntBetween(kdf.p, 1, 16) ||
+    128 * kdf.N * kdf.r > maxKdfMemory ||
+    kdf.N * kdf.r * kdf.p > maxKdfWork
+  ) {
     throw damaged('unsupported key derivation parameters');
   }
   for (const [field, bytes] of [['salt', 16], ['nonce', 12], ['tag', 16]] as const) {
