@@ -16,6 +16,7 @@ import { loadSettings, mergeSettings } from '../settings/load.js';
 import { checkModes } from '../home/check-modes.js';
 import { readBootstrapPassword } from '../security/bootstrap.js';
 import { FileStore } from '../security/file-store.js';
+import { isAnyHttpHostSet } from '../preflight/checks.js';
 import { isTerminal } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
 import { ask, canPrompt, type CliIo } from './io.js';
@@ -160,8 +161,10 @@ async function handleRoot(options: StartOptions, io: CliIo, home: string): Promi
   const settings = await readPlainSettings(homePaths(home).configFile, io.env, options.setting);
   const user = settings.string('node.user');
   if (user) {
+    // A home that looks new will get `http.host: 0.0.0.0` from auto-configuration: bind as it will be configured.
+    const looksNew = !isAnyHttpHostSet(settings) && !settings.isSet('security.enabled') && !settings.isAnySetUnder('security.http.ssl') && !settings.isAnySetUnder('security.transport.ssl');
     const bound = {
-      http: await bindPort(settings.number('http.port')!, bindHost(settings, 'http')),
+      http: await bindPort(settings.number('http.port')!, looksNew ? '0.0.0.0' : bindHost(settings, 'http')),
       transport: await bindPort(settings.number('transport.port')!, bindHost(settings, 'transport')),
     };
     dropPrivileges(user, settings.string('node.group'));

@@ -91,8 +91,8 @@ t.test('first start with output redirected: TLS applied, no secret printed, one 
     const secret = (await runCli(['keystore', 'show', setting, '--home', home])).stdout.trimEnd();
     t.notMatch(output, secret, `${setting} is not in the output`);
   }
-  const users = JSON.parse(await readFile(`${homePaths(home).dataDir}/node.json`, 'utf8'));
-  t.ok(users.clusterUuid, 'the node has its identity');
+  const identity = JSON.parse(await readFile(`${homePaths(home).dataDir}/node.json`, 'utf8'));
+  t.match(identity.clusterUuid, /^[0-9a-f-]{36}$/, 'the node has its identity');
   await t.rejects(readFile(`${homePaths(home).dataDir}/security.json`), { code: 'ENOENT' }, 'no password was generated or stored');
 });
 

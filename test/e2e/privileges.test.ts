@@ -19,6 +19,7 @@ t.test('started as root with node.user, the node binds, then runs as that user',
   const node = await startNodeProcess(home, { terminal: false, asRoot: true, args: ['-E', `node.user=${user}`], env: { ELASTIC_PASSWORD: 'dropped-privs-1' } });
   t.teardown(() => node.signal('SIGKILL'));
   const port = await node.httpPort();
+  t.match(node.output(), /"event":"node_started","http":"0\.0\.0\.0:\d+"/, 'the first start binds as auto-configuration configures it (http.host: 0.0.0.0)');
   await node.waitFor(/"event":"privileges_dropped"/);
   const uid = String(process.getuid?.() === 0 ? (await import('node:child_process')).execFileSync('id', ['-u', user]).toString().trim() : '');
   const ids = await uidsOf(node.child.pid!);
