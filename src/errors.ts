@@ -48,6 +48,7 @@ export const errorExitCodes = {
   ERR_FILE_MODES: ExitCode.config,
   ERR_CONFIG_OWNER: ExitCode.config,
   ERR_RESET_FAILED: ExitCode.tempFailure,
+  ERR_LISTEN: ExitCode.unavailable,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

@@ -8,6 +8,7 @@ import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
 import { Authenticator } from './authenticator.js';
 import type { NodeIdentity } from './data-dir.js';
+import { SecurenodeError } from '../errors.js';
 import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { registerInfoRoutes, type NodeInfo } from './routes.js';
 import { registerUserRoutes } from './user-routes.js';
@@ -39,6 +40,14 @@ export interface RunningNode {
 
 const unauthorized = { error: 'Invalid credentials' };
 
+/** A port that cannot be had, said in words with the setting to change. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const why: Record<string, string> = { EADDRINUSE: 'another process already listens there', EACCES: 'ports below 1024 need privileges', EADDRNOTAVAIL: 'no interface of this machine has that address' };
+  const reason = why[error.code ?? ''];
+  if (!reason) return error;
+  return new SecurenodeError('ERR_LISTEN', `cannot listen on ${host}:${port}: ${reason} (${error.code}); stop the other process, or choose another address or port (http.port, transport.port, http.host, transport.host)`);
+}
+
 /** Who the local operator acts as: a superuser that exists only in memory. */
 const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['superuser'], enabled: true } as const;
 
@@ -56,7 +65,7 @@ export function bindHost(settings: Settings, layer: 'http' | 'transport'): strin
 /** Listen on a port, or on the handle of a server bound earlier (before dropping root). */
 function listen(server: Server | NetServer, port: number, host: string, bound?: NetServer): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
     const ready = (): void => resolve(server.address() as AddressInfo);
     if (bound) server.listen(bound, ready);
     else server.listen(port, host, ready);

@@ -77,3 +77,15 @@ t.test('a node that is not new says why only with -v, and starts with its config
   t.match(verbose.output(), `Skipping security auto-configuration because the data path ${homePaths(home).dataDir} is not empty: it appears that the node is not starting up for the first time\n`);
   await verbose.stop();
 });
+
+t.test('a port in use is said in words, with the settings to change (exit 69)', async (t) => {
+  const { createServer } = await import('node:net');
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const { port } = taken.address() as { port: number };
+  const home = await newHome(t);
+  const result = await runCliAsNodeUser(['start', '--home', home, '-E', `http.port=${port}`, '-E', 'http.host=127.0.0.1', '-E', 'transport.port=0'], { ELASTIC_PASSWORD: 'port-in-use-12' });
+  t.equal(result.exitCode, 69);
+  t.equal(result.stderr, `ERROR: cannot listen on 127.0.0.1:${port}: another process already listens there (EADDRINUSE); stop the other process, or choose another address or port (http.port, transport.port, http.host, transport.host)\n`);
+});
