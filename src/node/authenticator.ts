@@ -57,8 +57,11 @@ export class Authenticator {
 
   /** The principal for an Authorization header, or undefined; pays the slow hash only on a cache miss. */
   async authenticate(header: string | undefined): Promise<Principal | undefined> {
-    const hit = this.authenticateCached(header);
-    if (hit) return hit;
+    return this.authenticateCached(header) ?? this.verifyAndCache(header);
+  }
+
+  /** After a cache miss: check the password with the slow hash, and cache a success. */
+  async verifyAndCache(header: string | undefined): Promise<Principal | undefined> {
     const credentials = parseBasic(header);
     if (!credentials) return undefined;
     const user = this.#store.getUser(credentials.username);

@@ -114,7 +114,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       request.principal = cached;
       return done();
     }
-    authenticator.authenticate(request.headers.authorization).then((principal) => {
+    authenticator.verifyAndCache(request.headers.authorization).then((principal) => {
       if (principal) {
         request.principal = principal;
         return done();
