@@ -49,6 +49,10 @@ export const errorExitCodes = {
   ERR_CONFIG_OWNER: ExitCode.config,
   ERR_RESET_FAILED: ExitCode.tempFailure,
   ERR_LISTEN: ExitCode.unavailable,
+  ERR_ENROLLMENT_TOKEN: ExitCode.dataError,
+  ERR_ENROLLMENT_UNREACHABLE: ExitCode.unavailable,
+  ERR_ENROLLMENT_DISABLED: ExitCode.config,
+  ERR_ENROLLMENT_FAILED: ExitCode.cantCreate,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

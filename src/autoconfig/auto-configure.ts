@@ -150,6 +150,7 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       httpCaPem: material.httpCaPem,
       httpCaFingerprint: material.httpCaFingerprint,
       transportCaPem: material.transportCa.certificate.toString(),
+      httpCertificatePem: material.http.certificate.toString(),
     };
     succeeded = true;
     return { kind: 'configured', paths, settings, rawSettings: raw, keystore: store, keystorePassword, tls, recovery, ...lock };

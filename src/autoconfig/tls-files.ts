@@ -20,6 +20,8 @@ export interface TlsFiles {
   readonly httpCaFingerprint: string;
   /** PEM of the transport CA: the only CA a transport peer may chain to. */
   readonly transportCaPem: string;
+  /** PEM of the node's HTTP certificate: the names it covers decide the enrollment addresses. */
+  readonly httpCertificatePem: string;
 }
 
 async function readConfigured(paths: HomePaths, relative: string, setting: string): Promise<Buffer> {
@@ -43,9 +45,11 @@ export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystor
   const transportP12 = await readConfigured(paths, transportPath, 'security.transport.ssl.keystore.path');
   const httpP12Password = keystore?.getString(tlsPasswordSettings.http) ?? '';
   const transportP12Password = keystore?.getString(tlsPasswordSettings.transportKeystore) ?? '';
-  const httpCa = readPkcs12Certificates(httpP12, httpP12Password, httpPath).find((entry) => entry.alias === 'http_ca');
+  const httpEntries = readPkcs12Certificates(httpP12, httpP12Password, httpPath);
+  const httpCa = httpEntries.find((entry) => entry.alias === 'http_ca');
+  const httpCertificate = httpEntries.find((entry) => entry.alias === 'http');
   const transportCa = readPkcs12Certificates(transportP12, transportP12Password, transportPath).find((entry) => entry.alias === 'transport_ca');
-  if (!httpCa || !transportCa) {
+  if (!httpCa || !transportCa || !httpCertificate) {
     throw new SecurenodeError('ERR_TLS_MATERIAL', `${httpCa ? transportPath : httpPath} holds no ${httpCa ? 'transport_ca' : 'http_ca'} entry; restore the file auto-configuration wrote`);
   }
   return {
@@ -56,5 +60,6 @@ export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystor
     httpCaPem: httpCa.pem,
     httpCaFingerprint: sha256Fingerprint(httpCa.pem),
     transportCaPem: transportCa.pem,
+    httpCertificatePem: httpCertificate.pem,
   };
 }

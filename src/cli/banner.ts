@@ -8,6 +8,8 @@ export interface BannerContent {
   readonly fingerprint: string;
   readonly caPath: string;
   readonly port: number;
+  /** A client enrollment token, when enrollment is enabled. */
+  readonly clientToken?: string;
 }
 
 /** How the terminal draws it. */
@@ -48,6 +50,9 @@ export function renderBanner(content: BannerContent, style: TerminalStyle): stri
     bold,
     '/bold': unbold,
     password_item: passwordItem,
+    client_token_item: content.clientToken
+      ? `\n${symbols.info} ${bold}Client enrollment token (valid for the next 30 minutes):${unbold}\n  ${content.clientToken}\n  A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n`
+      : '',
     fingerprint: content.fingerprint,
     ca_path: content.caPath,
     port: String(content.port),

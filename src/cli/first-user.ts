@@ -83,11 +83,12 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
  * never elsewhere. Generated after listening, a password is never lost to a
  * node that failed to start.
  */
-export async function showFirstUser(context: FirstUserContext, plan: FirstUserPlan, port: number): Promise<void> {
+export async function showFirstUser(context: FirstUserContext, plan: FirstUserPlan, port: number, clientToken: () => Promise<string | undefined>): Promise<void> {
   if (plan.kind === 'none') return;
   const { io, store, logger, credentialsFile } = context;
   const { password } = plan;
-  const content: BannerContent = { password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, port };
+  const token = await clientToken();
+  const content: BannerContent = { password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, port, ...(token ? { clientToken: token } : {}) };
   if (credentialsFile) {
     await writeCredentialsFile(credentialsFile, `${renderBanner(content, { columns: 80, utf8: false, color: false }).trim()}\n`);
     if (password.kind === 'generated') await storeSuperuser(store, password.value);

@@ -3,6 +3,7 @@ import { ExitCode, SecurenodeError } from '../errors.js';
 import { renderSettingsHelp } from './help-settings.js';
 import { processIo, type CliIo } from './io.js';
 import { registerKeystoreCommands } from './keystore-command.js';
+import { registerEnrollmentCommands } from './enrollment-commands.js';
 import { registerResetPasswordCommand } from './reset-password-command.js';
 import { registerStartCommand } from './start-command.js';
 
@@ -37,6 +38,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   registerStartCommand(program, io, done, version);
   registerKeystoreCommands(program, io, done);
   registerResetPasswordCommand(program, io, done);
+  registerEnrollmentCommands(program, io, done);
   for (const command of program.commands) command.exitOverride();
 
   try {

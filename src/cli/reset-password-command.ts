@@ -1,17 +1,14 @@
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import type { Command } from 'commander';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome, type HomePaths } from '../home/layout.js';
-import { acquireLock, lockHolder, readNodeAddress } from '../node/data-dir.js';
+import { acquireLock, lockHolder } from '../node/data-dir.js';
 import { minimumPasswordLength } from '../security/bootstrap.js';
 import { FileStore } from '../security/file-store.js';
-import { createOperatorToken, operatorKeySetting } from '../security/operator-token.js';
 import { generatePassword, hashPassword } from '../security/password.js';
 import { loadSettings } from '../settings/load.js';
 import { resolveVaultReferences } from '../settings/vault/resolve.js';
 import { ask, canPrompt, confirm, readStdinLine, type CliIo } from './io.js';
-import { openKeystore } from './keystore-password.js';
+import { answerError, operatorRequest } from './operator-client.js';
 
 interface ResetOptions {
   username: string;
@@ -101,39 +98,11 @@ async function resetPassword(options: ResetOptions, io: CliIo): Promise<number> 
   return 0;
 }
 
-/** The node runs: ask it, as the local operator, over HTTPS on loopback, trusting only the home's HTTP CA. */
+/** The node runs: ask it, as the local operator. */
 async function resetOnline(io: CliIo, paths: HomePaths, user: string, password: string, url: string | undefined, configuredPort: number): Promise<void> {
-  const address = await readNodeAddress(paths.dataDir);
-  const target = new URL(url ?? `https://localhost:${address?.httpPort ?? configuredPort}`);
-  const { keystore } = await openKeystore(io, paths.keystoreFile);
-  const key = keystore.getString(operatorKeySetting);
-  if (!key) throw new Error(`the keystore holds no ${operatorKeySetting}; start the node once to create it`);
-  const ca = await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8');
   const path = `/_security/user/${encodeURIComponent(user)}/_password`;
-  const token = createOperatorToken(Buffer.from(key, 'base64'), 'POST', path);
-  const body = JSON.stringify({ password });
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const outgoing = request(
-      { host: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname, port: target.port || 443, servername: 'localhost', path, method: 'POST', ca, agent: false, timeout: 35_000, headers: { authorization: `Operator ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (response) => {
-        let received = '';
-        response.on('data', (chunk: Buffer) => (received += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: received }));
-      },
-    );
-    outgoing.on('timeout', () => outgoing.destroy(new Error('the node did not answer within 35 s')));
-    outgoing.on('error', (error: NodeJS.ErrnoException) => reject(new Error(`could not reach the node at ${target.origin} (${error.code ?? error.message})`)));
-    outgoing.end(body);
-  });
-  if (status !== 200) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text;
-    } catch {
-      // not JSON: keep the text
-    }
-    throw new Error(`the node answered ${status}: ${message}`);
-  }
+  const answer = await operatorRequest(io, paths, { method: 'POST', path, body: { password }, configuredPort, ...(url ? { url } : {}) });
+  if (answer.status !== 200) throw new Error(answerError(answer));
 }
 
 /** The node is stopped: change the embedded store directly, holding the home's lock so that no node starts meanwhile. */

@@ -10,6 +10,8 @@ import { Keystore } from '../keystore/keystore.js';
 import { createLogger } from '../logging/logger.js';
 import { loadIdentity, removeNodeAddress, writeNodeAddress } from '../node/data-dir.js';
 import { newOperatorKey, operatorKeySetting } from '../security/operator-token.js';
+import { tokenHashKeySetting } from '../security/api-keys.js';
+import { createClientEnrollmentToken } from '../enrollment/create-token.js';
 import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
 import { bindHost, startNode } from '../node/server.js';
 import { loadSettings, mergeSettings } from '../settings/load.js';
@@ -118,14 +120,18 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       credentialsFile: options.credentialsFile,
     };
     const plan = await prepareFirstUser(firstUser);
-    const operatorKey = await ensureOperatorKey(result);
+    const { operatorKey, tokenHashKey } = await ensureNodeKeys(result);
     const identity = await loadIdentity(result.paths.dataDir);
     // Names as written: a name that is a vault reference is logged as the reference.
     const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, ...(bound ? { bound } : {}) });
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, tokenHashKey, ...(bound ? { bound } : {}) });
     await writeNodeAddress(result.paths.dataDir, node.http.port);
     if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
-    await showFirstUser(firstUser, plan, node.http.port);
+    await showFirstUser(firstUser, plan, node.http.port, async () =>
+      result.settings.bool('security.enrollment.enabled') === true
+        ? createClientEnrollmentToken({ store, hashKey: tokenHashKey, addresses: node.enrollmentAddresses, fingerprint: result.tls!.httpCaFingerprint, version, ttlMs: 30 * 60_000, creator: '_local_operator' })
+        : undefined,
+    );
     await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
     await node.close();
@@ -193,14 +199,12 @@ async function checkConfigDirOwner(configDir: string): Promise<void> {
   );
 }
 
-/** The local operator's signing key, created in the keystore on the first start that lacks it. */
-async function ensureOperatorKey(result: AutoConfigureResult): Promise<Buffer> {
+/** The node's own keys in the keystore (operator signing, token hashing), created on the first start that lacks them. */
+async function ensureNodeKeys(result: AutoConfigureResult): Promise<{ operatorKey: Buffer; tokenHashKey: Buffer }> {
   const keystore = result.keystore ?? new Keystore();
-  let key = keystore.getString(operatorKeySetting);
-  if (key === undefined) {
-    key = newOperatorKey();
-    keystore.setString(operatorKeySetting, key);
-    await keystore.save(result.paths.keystoreFile, result.keystorePassword, result.settings.isSet('node.group') ? 0o640 : 0o600);
-  }
-  return Buffer.from(key, 'base64');
+  const missing = [operatorKeySetting, tokenHashKeySetting].filter((name) => !keystore.has(name));
+  for (const name of missing) keystore.setString(name, newOperatorKey());
+  if (missing.length > 0) await keystore.save(result.paths.keystoreFile, result.keystorePassword, result.settings.isSet('node.group') ? 0o640 : 0o600);
+  const read = (name: string) => Buffer.from(keystore.getString(name)!, 'base64');
+  return { operatorKey: read(operatorKeySetting), tokenHashKey: read(tokenHashKeySetting) };
 }

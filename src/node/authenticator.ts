@@ -1,12 +1,15 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import type { StoredApiKey } from '../security/api-keys.js';
 import type { FileStore, StoredUser } from '../security/file-store.js';
 import { verifyPassword } from '../security/password.js';
 
 /** Who a request authenticated as. */
 export interface Principal {
   readonly user: StoredUser;
-  /** realm: a user's password; operator: a local tool that proved it can read the keystore. */
-  readonly type: 'realm' | 'operator';
+  /** realm: a password; operator: a local tool that proved it can read the keystore; api_key; service_token. */
+  readonly type: 'realm' | 'operator' | 'api_key' | 'service_token';
+  readonly apiKey?: StoredApiKey;
+  readonly tokenName?: string;
 }
 
 /** The credentials of an Authorization: Basic header, or undefined when it is not one. */

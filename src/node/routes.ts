@@ -11,6 +11,7 @@ export interface NodeInfo {
   readonly roles: readonly string[];
   httpAddress: string;
   transportAddress: string;
+  enrollmentAddresses: readonly string[];
 }
 
 declare module 'fastify' {
@@ -34,14 +35,16 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
   });
 
   app.get('/_security/_authenticate', async (request) => {
-    const { user, type } = request.principal!;
+    const { user, type, apiKey, tokenName } = request.principal!;
     return {
+      ...(apiKey ? { api_key: { id: apiKey.id, name: apiKey.name } } : {}),
+      ...(tokenName ? { token: { name: tokenName, type: '_service_account' } } : {}),
       username: user.username,
       roles: user.roles,
       full_name: user.fullName ?? null,
       email: user.email ?? null,
       enabled: user.enabled,
-      authentication_realm: { name: 'default_native', type: 'native' },
+      authentication_realm: type === 'realm' ? { name: 'default_native', type: 'native' } : { name: `_${type}`, type: `_${type}` },
       authentication_type: type,
     };
   });
@@ -61,7 +64,7 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
         name: info.name,
         version: info.version,
         roles: info.roles,
-        http: { publish_address: info.httpAddress },
+        http: { publish_address: info.httpAddress, enrollment_addresses: info.enrollmentAddresses },
         transport: { publish_address: info.transportAddress },
       },
     },

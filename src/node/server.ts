@@ -12,6 +12,12 @@ import { SecurenodeError } from '../errors.js';
 import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { registerInfoRoutes, type NodeInfo } from './routes.js';
 import { registerUserRoutes } from './user-routes.js';
+import { registerApiKeyRoutes } from './api-key-routes.js';
+import { registerEnrollRoutes } from './enroll-routes.js';
+import { authenticateToken, scopedPath } from './token-authenticator.js';
+import { enrollmentAddresses } from '../enrollment/addresses.js';
+import { actionFor } from '../security/rbac-matcher.js';
+import { X509Certificate } from 'node:crypto';
 import { createTransportServer } from './transport.js';
 
 /** What startNode needs. */
@@ -22,6 +28,8 @@ export interface NodeOptions {
   readonly identity: NodeIdentity;
   readonly logger: Logger;
   readonly version: string;
+  /** The key that hashes API key and service token secrets (from the keystore); without it neither is accepted. */
+  readonly tokenHashKey?: Buffer;
   /** The local operator's signing key (from the keystore); without it no tool can act as the operator. */
   readonly operatorKey?: Buffer;
   /** Ports bound before privileges were dropped; the servers take them over instead of binding. */
@@ -34,6 +42,8 @@ export interface NodeOptions {
 export interface RunningNode {
   readonly http: { readonly host: string; readonly port: number };
   readonly transport: { readonly host: string; readonly port: number };
+  /** The addresses an enrollment token names (SPEC 6). */
+  readonly enrollmentAddresses: readonly string[];
   readonly app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -47,6 +57,9 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   if (!reason) return error;
   return new SecurenodeError('ERR_LISTEN', `cannot listen on ${host}:${port}: ${reason} (${error.code}); stop the other process, or choose another address or port (http.port, transport.port, http.host, transport.host)`);
 }
+
+/** The schemes a client may use, one challenge each. */
+const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bearer realm="securenode"'];
 
 /** Who the local operator acts as: a superuser that exists only in memory. */
 const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['superuser'], enabled: true } as const;
@@ -94,6 +107,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     roles: settings.list('node.roles'),
     httpAddress: '',
     transportAddress: '',
+    enrollmentAddresses: [],
   };
   const ledger = new NonceLedger();
   const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -105,6 +119,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (loopback.has(request.socket.remoteAddress ?? '') && verifyOperatorToken(options.operatorKey, header.slice('Operator '.length), request.method, path, ledger)) {
         request.principal = { user: operatorUser, type: 'operator' };
         logger.info({ event: 'operator_authenticated', path }, 'local operator authenticated');
+        return done();
+      }
+    }
+    if (options.tokenHashKey && (header?.startsWith('ApiKey ') || header?.startsWith('Bearer '))) {
+      const principal = authenticateToken(options.store, options.tokenHashKey, header);
+      if (principal) {
+        // An enrollment key opens its enroll endpoint and nothing else.
+        const only = principal.apiKey && scopedPath(principal.apiKey);
+        if (only && request.url.split('?')[0] !== only) {
+          reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
+          return;
+        }
+        request.principal = principal;
         return done();
       }
     }
@@ -120,11 +147,21 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         return done();
       }
       logger.info({ event: 'authentication_failed', source: request.ip, path: request.url.split('?')[0] }, 'authentication failed');
-      reply.code(401).header('WWW-Authenticate', 'Basic realm="securenode", charset="UTF-8"').send(unauthorized);
+      reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
     }, done);
+  });
+  // An unexpected failure is logged (its message, never a request body) and answered without detail.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
+    logger.error({ event: 'request_failed', path: request.url.split('?')[0], error: error.message }, 'request failed');
+    return reply.code(500).send({ error: 'internal error; see the node log' });
   });
   registerInfoRoutes(app, info);
   registerUserRoutes(app, options.store, logger);
+  if (options.tokenHashKey) {
+    registerApiKeyRoutes(app, options.store, options.tokenHashKey, logger);
+    registerEnrollRoutes(app, { store: options.store, hashKey: options.tokenHashKey, enabled: settings.bool('security.enrollment.enabled') === true, httpCaPem: tls.httpCaPem, logger });
+  }
 
   const transport = createTransportServer(tls, { clusterName: info.clusterName, clusterUuid: info.clusterUuid, nodeId: info.nodeId });
   await app.ready();
@@ -138,11 +175,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   const hostPort = (address: AddressInfo) => (address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`);
   info.httpAddress = hostPort(httpAddress);
+  info.enrollmentAddresses = enrollmentAddresses({
+    bindHost: httpAddress.address,
+    publishHosts: [settings.string('network.publish_host'), settings.string('http.publish_host')].filter((host): host is string => host !== undefined),
+    port: settings.number('http.publish_port') ?? httpAddress.port,
+    certificate: new X509Certificate(tls.httpCertificatePem),
+  });
   info.transportAddress = hostPort(transportAddress);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {
     http: { host: httpAddress.address, port: httpAddress.port },
     transport: { host: transportAddress.address, port: transportAddress.port },
+    enrollmentAddresses: info.enrollmentAddresses,
     app,
     async close() {
       await new Promise<void>((resolve) => transport.close(() => resolve()));

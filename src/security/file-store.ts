@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import type { StoredApiKey, StoredServiceToken } from './api-keys.js';
 
 /** A user as the store keeps it: the password only as an argon2id PHC string. */
 export interface StoredUser {
@@ -16,6 +17,8 @@ export interface StoredUser {
 interface StoreData {
   version: 1;
   users: Record<string, StoredUser>;
+  apiKeys?: Record<string, StoredApiKey>;
+  serviceTokens?: Record<string, StoredServiceToken>;
 }
 
 /** The embedded security store: one JSON file in the data dir, mode 0600, written atomically. */
@@ -58,7 +61,35 @@ export class FileStore {
 
   /** Add or replace a user and write the store. */
   async putUser(user: StoredUser): Promise<void> {
-    const next: StoreData = { version: 1, users: { ...this.#data.users, [user.username]: user } };
+    await this.#write({ ...this.#data, users: { ...this.#data.users, [user.username]: user } });
+  }
+
+  getApiKey(id: string): StoredApiKey | undefined {
+    const keys = this.#data.apiKeys ?? {};
+    return Object.hasOwn(keys, id) ? keys[id] : undefined;
+  }
+
+  listApiKeys(): StoredApiKey[] {
+    return Object.values(this.#data.apiKeys ?? {});
+  }
+
+  /** Add or replace API keys (invalidation is a replacement) and write the store. */
+  async putApiKeys(keys: readonly StoredApiKey[]): Promise<void> {
+    const apiKeys = { ...this.#data.apiKeys };
+    for (const key of keys) apiKeys[key.id] = key;
+    await this.#write({ ...this.#data, apiKeys });
+  }
+
+  getServiceToken(name: string): StoredServiceToken | undefined {
+    const tokens = this.#data.serviceTokens ?? {};
+    return Object.hasOwn(tokens, name) ? tokens[name] : undefined;
+  }
+
+  async putServiceToken(token: StoredServiceToken): Promise<void> {
+    await this.#write({ ...this.#data, serviceTokens: { ...this.#data.serviceTokens, [token.name]: token } });
+  }
+
+  async #write(next: StoreData): Promise<void> {
     await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
     this.#data = next;
   }

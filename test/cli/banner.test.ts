@@ -43,3 +43,9 @@ t.test('a password the operator gave is named by its source, never shown', async
   t.match(banner, '-> The elastic user has the password given in ELASTIC_PASSWORD (not shown).\n');
   t.notMatch(banner, 'Abc*-_=+0123456789xy');
 });
+
+t.test('the client enrollment token item: label, token alone, then the command', async (t) => {
+  const banner = renderBanner({ ...content, clientToken: 'eyJ0b2tlbiI6MX0=' }, { columns: 30, utf8: false, color: false });
+  t.match(banner, '  ' + 'ab'.repeat(32) + '\n\n-> Client enrollment token (valid for the next 30 minutes):\n  eyJ0b2tlbiI6MX0=\n  A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n\n-> Connect');
+  t.match(renderBanner(content, { columns: 30, utf8: false, color: false }), '  ' + 'ab'.repeat(32) + '\n\n-> Connect', 'without a token, one blank line');
+});

@@ -16,9 +16,12 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 t.test('start, reset-password online and offline, in process', async (t) => {
-  const home = `${t.testdir()}/home`;
-  const credentials = `${t.testdir()}/credentials.txt`;
+  // One t.testdir() per test: each call recreates the directory.
+  const dir = t.testdir();
+  const home = `${dir}/home`;
+  const credentials = `${dir}/credentials.txt`;
   const node = memoryIo({ ELASTIC_PASSWORD: 'in-process-pass-1' });
+  t.teardown(() => void process.emit('SIGTERM'));
   const started = run(['start', '--allow-root', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', '-E', 'http.host=127.0.0.1', '-v', '--credentials-file', credentials], node.io);
   await until(() => node.stdout().includes('"event":"node_started"'), 'the node to start');
   const port = Number(/"http":"127\.0\.0\.1:(\d+)"/.exec(node.stdout())![1]);
@@ -32,6 +35,16 @@ t.test('start, reset-password online and offline, in process', async (t) => {
   const password = online.stdout().trim();
   t.equal((await httpsJson({ port, ca, auth: `elastic:${password}` })).status, 200);
   t.equal((await httpsJson({ port, ca, auth: 'elastic:in-process-pass-1' })).status, 401);
+
+  const minted = memoryIo();
+  t.equal(await run(['create-enrollment-token', '-s', 'client', '--home', home], minted.io), 0, minted.stderr());
+  const enrolled = memoryIo();
+  const out = `${dir}/client`;
+  t.equal(await run(['enroll', '--enrollment-token', minted.stdout().trim(), '--out', out], enrolled.io), 0, enrolled.stderr());
+  t.match(await readFile(`${out}/client.yml`, 'utf8'), /^hosts:\n/);
+  const bogus = memoryIo();
+  t.equal(await run(['create-enrollment-token', '-s', 'node', '--home', home], bogus.io), 64);
+  t.equal(await run(['create-enrollment-token', '-s', 'client', '--ttl', 'soon', '--home', home], bogus.io), 64);
 
   process.emit('SIGTERM');
   t.equal(await started, 0);

@@ -6,7 +6,7 @@ import { runCli } from '../helpers/cli.js';
 import { crashRound } from '../helpers/crash-round.js';
 import { curl } from '../helpers/curl.js';
 import { snapshot } from '../helpers/home-snapshot.js';
-import { nodeOwnedDir, startNodeProcess, unprivilegedUser } from '../helpers/node-process.js';
+import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, unprivilegedUser } from '../helpers/node-process.js';
 import { openssl } from '../helpers/openssl.js';
 
 
@@ -31,6 +31,11 @@ t.test('first start at a terminal: banner, password, fingerprint, TLS; a second 
   t.match(password, /^[A-Za-z0-9*\-_=+]{20}$/, 'a 20-character password alone on its line');
   t.match(output, '✅ securenode security features have been automatically configured!');
   t.match(output, `${'━'.repeat(100)}\r\n`, 'the rule is as wide as the terminal');
+
+  const clientToken = bannerValue(output, 'Client enrollment token (valid for the next 30 minutes):');
+  t.match(clientToken, /^[A-Za-z0-9_-]+={0,2}$/, 'the banner shows a client enrollment token');
+  const enrolled = await runCliAsNodeUser(['enroll', '--enrollment-token', clientToken!, '--out', `${home}-client`]);
+  t.equal(enrolled.exitCode, 0, `the banner's token enrolls a client: ${enrolled.stderr}`);
 
   const info = await curl(port, ca, ['-u', `elastic:${password}`]);
   t.equal(info.exitCode, 0, info.stderr);

@@ -39,7 +39,7 @@ t.test('no credentials or a wrong password: 401 with WWW-Authenticate, and a log
     const response = await httpsJson({ port, ca: tls.httpCaPem, ...(auth ? { auth } : {}), path: '/_cluster/health' });
     t.equal(response.status, 401, String(auth));
     t.same(response.body, { error: 'Invalid credentials' });
-    t.equal(response.headers['www-authenticate'], 'Basic realm="securenode", charset="UTF-8"');
+    t.equal(response.headers['www-authenticate'], 'Basic realm="securenode", charset="UTF-8", ApiKey, Bearer realm="securenode"', 'one challenge per scheme');
   }
   t.ok(logged.some((line) => line.includes('"event":"authentication_failed"')));
   t.notOk(logged.some((line) => line.includes('wrong-password') || line.includes('right-password')), 'no password in any log line');
@@ -57,7 +57,7 @@ t.test('the other routes', async (t) => {
   const local = await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/_nodes/_local' });
   t.same(local.body, {
     cluster_name: 'securenode',
-    nodes: { [identity.nodeId]: { name: 'node-a', version: '0.1.0', roles: ['master', 'data'], http: { publish_address: `127.0.0.1:${port}` }, transport: { publish_address: `127.0.0.1:${node.transport.port}` } } },
+    nodes: { [identity.nodeId]: { name: 'node-a', version: '0.1.0', roles: ['master', 'data'], http: { publish_address: `127.0.0.1:${port}`, enrollment_addresses: [`127.0.0.1:${port}`] }, transport: { publish_address: `127.0.0.1:${node.transport.port}` } } },
   });
   t.equal((await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/nope' })).status, 404);
 });

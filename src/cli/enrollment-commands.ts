@@ -1,0 +1,113 @@
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { lstat, open, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { decodeEnrollmentToken, encodeEnrollmentToken } from '../enrollment/token.js';
+import { pinnedGet } from '../enrollment/pinned-client.js';
+import { SecurenodeError } from '../errors.js';
+import { homePaths, resolveHome } from '../home/layout.js';
+import { makeDirectory } from '../io/atomic-write.js';
+import { sha256Fingerprint } from '../pki/fingerprint.js';
+import { parseDuration } from '../settings/coerce.js';
+import { loadSettings } from '../settings/load.js';
+import { resolveVaultReferences } from '../settings/vault/resolve.js';
+import type { CliIo } from './io.js';
+import { answerError, operatorRequest } from './operator-client.js';
+
+const collect = (value: string, all: string[]) => [...all, value];
+
+/** Register `securenode create-enrollment-token` and `securenode enroll`. */
+export function registerEnrollmentCommands(program: Command, io: CliIo, done: (code: number) => void): void {
+  program
+    .command('create-enrollment-token')
+    .description('print a new enrollment token (and nothing else), from the running node')
+    .requiredOption('-s, --scope <scope>', 'client (node arrives with the cluster work)')
+    .option('--url <url>', 'the running node (default: the address it recorded in its data dir)')
+    .option('--ttl <duration>', 'how long the token is valid', '30m')
+    .option('-f, --force', 'accepted for Elasticsearch compatibility; there is no cluster health to override yet')
+    .option('--home <dir>', 'the node home (default: $SECURENODE_HOME, else ./securenode-home)')
+    .option('-E, --setting <key=value>', 'a setting (repeatable)', collect, [])
+    .action(async (options: { scope: string; url?: string; ttl: string; home?: string; setting: string[] }) => done(await createToken(options, io)));
+
+  program
+    .command('enroll')
+    .description('enroll a client with a node: pin its CA, get a service token, write ca.crt and client.yml')
+    .requiredOption('--enrollment-token <token>', 'the token the node printed, or create-enrollment-token made')
+    .option('--out <dir>', 'where to write ca.crt and client.yml', './securenode-client')
+    .action(async (options: { enrollmentToken: string; out: string }) => done(await enroll(options, io)));
+}
+
+async function createToken(options: { scope: string; url?: string; ttl: string; home?: string; setting: string[] }, io: CliIo): Promise<number> {
+  if (options.scope !== 'client' && options.scope !== 'node') {
+    throw new SecurenodeError('ERR_USAGE', `Invalid scope [${options.scope}]: the scope of this enrollment token can only be one of [node, client]`);
+  }
+  if (options.scope === 'node') throw new SecurenodeError('ERR_USAGE', 'node enrollment tokens arrive with the cluster work; only -s client is available in this version');
+  const ttl = parseDuration(options.ttl);
+  if (!ttl) throw new SecurenodeError('ERR_USAGE', `--ttl ${options.ttl}: expected a duration such as 30m, 1h or 7d`);
+  const home = resolveHome(options.home, io.env);
+  const raw = await loadSettings({ configFile: homePaths(home).configFile, env: io.env, overrides: options.setting });
+  const settings = await resolveVaultReferences(raw, { env: io.env });
+  if (settings.bool('security.enrollment.enabled') !== true) {
+    throw new SecurenodeError('ERR_ENROLLMENT_DISABLED', '[security.enrollment.enabled] must be set to `true` to create an enrollment token');
+  }
+  const paths = homePaths(home, { data: settings.string('path.data'), logs: settings.string('path.logs') });
+  const request = { configuredPort: settings.number('http.port')!, ...(options.url ? { url: options.url } : {}) };
+  try {
+    const local = await operatorRequest(io, paths, { ...request, method: 'GET', path: '/_nodes/_local' });
+    if (local.status !== 200) throw new Error(answerError(local));
+    const node = Object.values((local.body as { nodes: Record<string, { version: string; http: { enrollment_addresses: string[] } }> }).nodes)[0]!;
+    if (node.http.enrollment_addresses.length === 0) throw new Error('the node has no address that its HTTP certificate covers');
+    const created = await operatorRequest(io, paths, {
+      ...request,
+      method: 'POST',
+      path: '/_security/api_key',
+      body: { name: `enrollment_token_API_key_${randomBytes(9).toString('base64url')}`, expiration: options.ttl, role_descriptors: { enroll: { cluster: ['enroll_client'] } } },
+    });
+    if (created.status !== 200) throw new Error(answerError(created));
+    const key = created.body as { id: string; api_key: string };
+    const fgr = sha256Fingerprint(await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8'));
+    io.stdout.write(`${encodeEnrollmentToken({ ver: node.version, adr: node.http.enrollment_addresses, fgr, key: `${key.id}:${key.api_key}` })}\n`);
+    return 0;
+  } catch (error) {
+    throw new SecurenodeError('ERR_ENROLLMENT_FAILED', `Unable to create enrollment token for scope [${options.scope}]: ${(error as Error).message}`);
+  }
+}
+
+async function writeNewFile(path: string, content: string): Promise<void> {
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function enroll(options: { enrollmentToken: string; out: string }, io: CliIo): Promise<number> {
+  const token = decodeEnrollmentToken(options.enrollmentToken);
+  const out = resolve(options.out);
+  const files = { ca: `${out}/ca.crt`, config: `${out}/client.yml` };
+  for (const file of Object.values(files)) {
+    if (await lstat(file).then(() => true, () => false)) throw new SecurenodeError('ERR_CANT_CREATE', `${file} already exists; enroll into a new --out directory (nothing was sent to the node)`);
+  }
+  const answer = await pinnedGet(token.adr, token.fgr, '/_security/enroll/client', { authorization: `ApiKey ${Buffer.from(token.key).toString('base64')}` });
+  if (answer.status !== 200) {
+    const reason = typeof answer.body === 'object' && answer.body !== null && 'error' in answer.body ? String((answer.body as { error: unknown }).error) : `HTTP ${answer.status}`;
+    const hint = answer.status === 401 ? ' (the token may have expired or been used up; create a new one with `securenode create-enrollment-token -s client`)' : '';
+    throw new SecurenodeError('ERR_ENROLLMENT_UNREACHABLE', `the node at ${answer.address} refused the enrollment: ${reason}${hint}`);
+  }
+  const body = answer.body as { token?: { name?: string; value?: string }; http_ca?: string };
+  if (typeof body.token?.value !== 'string' || typeof body.http_ca !== 'string') throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `the node at ${answer.address} answered without a service token or CA`);
+  const ca = new X509Certificate(Buffer.from(body.http_ca, 'base64'));
+  if (sha256Fingerprint(ca) !== token.fgr) throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `the node at ${answer.address} sent a CA other than the one the token names`);
+  await makeDirectory(out, 0o700);
+  await writeNewFile(files.ca, ca.toString());
+  await writeNewFile(files.config, stringify({ hosts: token.adr.map((address) => `https://${address}`), ca: files.ca, service_token: body.token.value }));
+  io.stdout.write(
+    `Enrolled with the node at https://${answer.address}/\nWrote ${files.ca} and ${files.config} (mode 0600); client.yml holds the service token.\n` +
+      `Try it: curl --cacert ${files.ca} -H "Authorization: Bearer $(sed -n 's/^service_token: //p' ${files.config})" https://${answer.address}/_security/_authenticate\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import type { HomePaths } from '../home/layout.js';
+import { readNodeAddress } from '../node/data-dir.js';
+import { createOperatorToken, operatorKeySetting } from '../security/operator-token.js';
+import type { CliIo } from './io.js';
+import { openKeystore } from './keystore-password.js';
+
+/** The node's answer: its status and parsed JSON body (or the raw text). */
+export interface NodeAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/**
+ * One request to the running node as the local operator (SPEC 7): over HTTPS on
+ * loopback, trusting only the home's HTTP CA, with a single-use token signed by
+ * the key in the node's keystore.
+ */
+export async function operatorRequest(
+  io: CliIo,
+  paths: HomePaths,
+  options: { method: string; path: string; body?: unknown; url?: string; configuredPort: number },
+): Promise<NodeAnswer> {
+  const address = await readNodeAddress(paths.dataDir);
+  const target = new URL(options.url ?? `https://localhost:${address?.httpPort ?? options.configuredPort}`);
+  const { keystore } = await openKeystore(io, paths.keystoreFile);
+  const key = keystore.getString(operatorKeySetting);
+  if (!key) throw new Error(`the keystore holds no ${operatorKeySetting}; start the node once to create it`);
+  const ca = await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8');
+  const token = createOperatorToken(Buffer.from(key, 'base64'), options.method, options.path);
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const headers: Record<string, string | number> = { authorization: `Operator ${token}` };
+  if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  return new Promise<NodeAnswer>((resolve, reject) => {
+    const outgoing = request(
+      { host: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname, port: target.port || 443, servername: 'localhost', path: options.path, method: options.method, ca, agent: false, timeout: 35_000, headers },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: response.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error('the node did not answer within 35 s')));
+    outgoing.on('error', (error: NodeJS.ErrnoException) => reject(new Error(`could not reach the node at ${target.origin} (${error.code ?? error.message})`)));
+    outgoing.end(body);
+  });
+}
+
+/** The error text of a node's answer. */
+export function answerError(answer: NodeAnswer): string {
+  const message = typeof answer.body === 'object' && answer.body !== null && 'error' in answer.body ? String((answer.body as { error: unknown }).error) : String(answer.body);
+  return `the node answered ${answer.status}: ${message}`;
+}
