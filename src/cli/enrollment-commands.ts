@@ -1,5 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { lstat, open, readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
@@ -7,7 +7,7 @@ import { decodeEnrollmentToken, encodeEnrollmentToken } from '../enrollment/toke
 import { pinnedGet } from '../enrollment/pinned-client.js';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
-import { makeDirectory } from '../io/atomic-write.js';
+import { makeDirectory, writeNewFile } from '../io/atomic-write.js';
 import { sha256Fingerprint } from '../pki/fingerprint.js';
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettings } from '../settings/load.js';
@@ -74,17 +74,6 @@ async function createToken(options: { scope: string; url?: string; ttl: string; 
   }
 }
 
-async function writeNewFile(path: string, content: string): Promise<void> {
-  const handle = await open(path, 'wx', 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 async function enroll(options: { enrollmentToken: string; out: string }, io: CliIo): Promise<number> {
   const token = decodeEnrollmentToken(options.enrollmentToken);
   const out = resolve(options.out);
@@ -103,8 +92,8 @@ async function enroll(options: { enrollmentToken: string; out: string }, io: Cli
   const ca = new X509Certificate(Buffer.from(body.http_ca, 'base64'));
   if (sha256Fingerprint(ca) !== token.fgr) throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `the node at ${answer.address} sent a CA other than the one the token names`);
   await makeDirectory(out, 0o700);
-  await writeNewFile(files.ca, ca.toString());
-  await writeNewFile(files.config, stringify({ hosts: token.adr.map((address) => `https://${address}`), ca: files.ca, service_token: body.token.value }));
+  await writeNewFile(files.ca, ca.toString(), 0o600);
+  await writeNewFile(files.config, stringify({ hosts: token.adr.map((address) => `https://${address}`), ca: files.ca, service_token: body.token.value }), 0o600);
   io.stdout.write(
     `Enrolled with the node at https://${answer.address}/\nWrote ${files.ca} and ${files.config} (mode 0600); client.yml holds the service token.\n` +
       `Try it: curl --cacert ${files.ca} -H "Authorization: Bearer $(sed -n 's/^service_token: //p' ${files.config})" https://${answer.address}/_security/_authenticate\n`,

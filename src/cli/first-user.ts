@@ -1,8 +1,8 @@
-import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { TlsFiles } from '../autoconfig/tls-files.js';
 import { SecurenodeError } from '../errors.js';
 import type { HomePaths } from '../home/layout.js';
+import { writeNewFile } from '../io/atomic-write.js';
 import { checkBootstrapPassword, type BootstrapPassword } from '../security/bootstrap.js';
 import type { FileStore } from '../security/file-store.js';
 import { generatePassword, hashPassword, verifyPassword } from '../security/password.js';
@@ -26,18 +26,10 @@ export interface FirstUserContext {
 export type FirstUserPlan = { readonly kind: 'none' } | { readonly kind: 'show'; readonly password: BannerContent['password'] };
 
 async function writeCredentialsFile(path: string, content: string): Promise<void> {
-  let handle;
   try {
-    handle = await open(path, 'wx', 0o600);
+    await writeNewFile(path, content, 0o600);
   } catch (error) {
     throw new SecurenodeError('ERR_CANT_CREATE', `cannot create the credentials file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; securenode never overwrites one`);
-  }
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

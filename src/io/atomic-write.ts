@@ -45,3 +45,18 @@ export async function makeDirectory(path: string, mode: number): Promise<void> {
   await mkdir(path, { recursive: true, mode });
   await chmod(path, mode);
 }
+
+/**
+ * Create a new file, never over an existing one (O_EXCL), with exactly this mode,
+ * and flush it: for files that must not clobber what an operator already has.
+ */
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const handle = await open(path, 'wx', mode);
+  try {
+    await handle.chmod(mode);
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
