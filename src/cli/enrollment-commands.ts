@@ -13,7 +13,7 @@ import { parseDuration } from '../settings/coerce.js';
 import { loadSettings } from '../settings/load.js';
 import { resolveVaultReferences } from '../settings/vault/resolve.js';
 import type { CliIo } from './io.js';
-import { answerError, operatorRequest } from './operator-client.js';
+import { answerError, operatorContext, operatorRequest } from './operator-client.js';
 
 const collect = (value: string, all: string[]) => [...all, value];
 
@@ -52,14 +52,13 @@ async function createToken(options: { scope: string; url?: string; ttl: string; 
     throw new SecurenodeError('ERR_ENROLLMENT_DISABLED', '[security.enrollment.enabled] must be set to `true` to create an enrollment token');
   }
   const paths = homePaths(home, { data: settings.string('path.data'), logs: settings.string('path.logs') });
-  const request = { configuredPort: settings.number('http.port')!, ...(options.url ? { url: options.url } : {}) };
   try {
-    const local = await operatorRequest(io, paths, { ...request, method: 'GET', path: '/_nodes/_local' });
+    const operator = await operatorContext(io, paths, { configuredPort: settings.number('http.port')!, ...(options.url ? { url: options.url } : {}) });
+    const local = await operatorRequest(operator, { method: 'GET', path: '/_nodes/_local' });
     if (local.status !== 200) throw new Error(answerError(local));
     const node = Object.values((local.body as { nodes: Record<string, { version: string; http: { enrollment_addresses: string[] } }> }).nodes)[0]!;
     if (node.http.enrollment_addresses.length === 0) throw new Error('the node has no address that its HTTP certificate covers');
-    const created = await operatorRequest(io, paths, {
-      ...request,
+    const created = await operatorRequest(operator, {
       method: 'POST',
       path: '/_security/api_key',
       body: { name: `enrollment_token_API_key_${randomBytes(9).toString('base64url')}`, expiration: options.ttl, role_descriptors: { enroll: { cluster: ['enroll_client'] } } },

@@ -12,7 +12,12 @@ export const keystorePasswordVariable = 'SECURENODE_KEYSTORE_PASSWORD';
 export async function openKeystore(io: CliIo, path: string): Promise<{ keystore: Keystore; password: string }> {
   const given = io.env[keystorePasswordVariable];
   if (given !== undefined) return { keystore: await Keystore.load(path, given), password: given };
-  if (!(await Keystore.isPasswordProtected(path))) return { keystore: await Keystore.load(path, ''), password: '' };
+  // One key derivation for the common case (no password), a second only when one is needed.
+  try {
+    return { keystore: await Keystore.load(path, ''), password: '' };
+  } catch (error) {
+    if (!(error instanceof SecurenodeError && error.code === 'ERR_KEYSTORE_WRONG_PASSWORD')) throw error;
+  }
   if (!canPrompt(io)) {
     throw new SecurenodeError(
       'ERR_KEYSTORE_PASSWORD_REQUIRED',

@@ -12,23 +12,34 @@ export interface NodeAnswer {
   readonly body: unknown;
 }
 
+/** What every operator request of one command shares: read once (the keystore costs a key derivation). */
+export interface OperatorContext {
+  readonly target: URL;
+  readonly key: Buffer;
+  readonly ca: string;
+}
+
+/** The running node's address, the operator key from the keystore, and the HTTP CA to trust. */
+export async function operatorContext(io: CliIo, paths: HomePaths, options: { url?: string; configuredPort: number }): Promise<OperatorContext> {
+  const address = await readNodeAddress(paths.dataDir);
+  const target = new URL(options.url ?? `https://localhost:${address?.httpPort ?? options.configuredPort}`);
+  const { keystore } = await openKeystore(io, paths.keystoreFile);
+  const key = keystore.getString(operatorKeySetting);
+  if (!key) throw new Error(`the keystore holds no ${operatorKeySetting}; start the node once to create it`);
+  return { target, key: Buffer.from(key, 'base64'), ca: await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8') };
+}
+
 /**
  * One request to the running node as the local operator (SPEC 7): over HTTPS on
  * loopback, trusting only the home's HTTP CA, with a single-use token signed by
  * the key in the node's keystore.
  */
 export async function operatorRequest(
-  io: CliIo,
-  paths: HomePaths,
-  options: { method: string; path: string; body?: unknown; url?: string; configuredPort: number },
+  operator: OperatorContext,
+  options: { method: string; path: string; body?: unknown },
 ): Promise<NodeAnswer> {
-  const address = await readNodeAddress(paths.dataDir);
-  const target = new URL(options.url ?? `https://localhost:${address?.httpPort ?? options.configuredPort}`);
-  const { keystore } = await openKeystore(io, paths.keystoreFile);
-  const key = keystore.getString(operatorKeySetting);
-  if (!key) throw new Error(`the keystore holds no ${operatorKeySetting}; start the node once to create it`);
-  const ca = await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8');
-  const token = createOperatorToken(Buffer.from(key, 'base64'), options.method, options.path);
+  const { target, key, ca } = operator;
+  const token = createOperatorToken(key, options.method, options.path);
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   const headers: Record<string, string | number> = { authorization: `Operator ${token}` };
   if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });

@@ -8,7 +8,7 @@ import { generatePassword, hashPassword } from '../security/password.js';
 import { loadSettings } from '../settings/load.js';
 import { resolveVaultReferences } from '../settings/vault/resolve.js';
 import { ask, canPrompt, confirm, readStdinLine, type CliIo } from './io.js';
-import { answerError, operatorRequest } from './operator-client.js';
+import { answerError, operatorContext, operatorRequest } from './operator-client.js';
 
 interface ResetOptions {
   username: string;
@@ -101,7 +101,8 @@ async function resetPassword(options: ResetOptions, io: CliIo): Promise<number> 
 /** The node runs: ask it, as the local operator. */
 async function resetOnline(io: CliIo, paths: HomePaths, user: string, password: string, url: string | undefined, configuredPort: number): Promise<void> {
   const path = `/_security/user/${encodeURIComponent(user)}/_password`;
-  const answer = await operatorRequest(io, paths, { method: 'POST', path, body: { password }, configuredPort, ...(url ? { url } : {}) });
+  const operator = await operatorContext(io, paths, { configuredPort, ...(url ? { url } : {}) });
+  const answer = await operatorRequest(operator, { method: 'POST', path, body: { password } });
   if (answer.status !== 200) throw new Error(answerError(answer));
 }
 

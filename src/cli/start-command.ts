@@ -8,7 +8,7 @@ import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
 import { createLogger } from '../logging/logger.js';
-import { loadIdentity, removeNodeAddress, writeNodeAddress } from '../node/data-dir.js';
+import { loadIdentity } from '../node/data-dir.js';
 import { newOperatorKey, operatorKeySetting } from '../security/operator-token.js';
 import { tokenHashKeySetting } from '../security/api-keys.js';
 import { createClientEnrollmentToken } from '../enrollment/create-token.js';
@@ -124,8 +124,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     const identity = await loadIdentity(result.paths.dataDir);
     // Names as written: a name that is a vault reference is logged as the reference.
     const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, tokenHashKey, ...(bound ? { bound } : {}) });
-    await writeNodeAddress(result.paths.dataDir, node.http.port);
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
     if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
     await showFirstUser(firstUser, plan, node.http.port, async () =>
       result.settings.bool('security.enrollment.enabled') === true
@@ -135,7 +134,6 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
     await node.close();
-    await removeNodeAddress(result.paths.dataDir);
     return 0;
   } finally {
     await releaseLock();

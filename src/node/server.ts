@@ -7,7 +7,7 @@ import type { FileStore } from '../security/file-store.js';
 import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
 import { Authenticator } from './authenticator.js';
-import type { NodeIdentity } from './data-dir.js';
+import { removeNodeAddress, writeNodeAddress, type NodeIdentity } from './data-dir.js';
 import { SecurenodeError } from '../errors.js';
 import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { registerInfoRoutes, type NodeInfo } from './routes.js';
@@ -32,6 +32,8 @@ export interface NodeOptions {
   readonly tokenHashKey?: Buffer;
   /** The local operator's signing key (from the keystore); without it no tool can act as the operator. */
   readonly operatorKey?: Buffer;
+  /** The data dir: the node records its address there for the companion tools before it announces itself. */
+  readonly dataDir?: string;
   /** Ports bound before privileges were dropped; the servers take them over instead of binding. */
   readonly bound?: { readonly http: NetServer; readonly transport: NetServer };
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
@@ -182,6 +184,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     certificate: new X509Certificate(tls.httpCertificatePem),
   });
   info.transportAddress = hostPort(transportAddress);
+  if (options.dataDir) await writeNodeAddress(options.dataDir, httpAddress.port);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {
     http: { host: httpAddress.address, port: httpAddress.port },
@@ -191,6 +194,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     async close() {
       await new Promise<void>((resolve) => transport.close(() => resolve()));
       await app.close();
+      if (options.dataDir) await removeNodeAddress(options.dataDir);
     },
   };
 }

@@ -14,6 +14,7 @@ import {
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliToolTimes } from './cli-tools.js';
 import { firstStartToTls } from './first-start.js';
 import { keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
@@ -77,7 +78,12 @@ console.log(rate('keep-alive GET /, bare https server', keepAlive.bare));
 const ratio = summarize(keepAlive.ratio);
 console.log(`${'  ratio node / bare'.padEnd(44)} ${ratio.median.toFixed(2).padStart(9)} ${ratio.min.toFixed(2).padStart(9)} ${ratio.max.toFixed(2).padStart(9)}`);
 
+const tools = await cliToolTimes(runs);
+console.log(row('create-enrollment-token, process to token', tools.createEnrollmentToken));
+console.log(row('reset-password -b -s, process to password', tools.resetPassword));
+
 const goal = (what: string, met: boolean, value: string) => console.log(`goal: ${what} -> ${met ? 'met' : 'NOT met'} (${value})`);
 goal(`TLS set under ${goalMs} ms`, summarize(totals).median < goalMs, `${summarize(totals).median.toFixed(0)} ms`);
 goal(`first start to TLS under ${goalMs} ms`, summarize(starts).median < goalMs, `${summarize(starts).median.toFixed(0)} ms`);
 goal('keep-alive ratio 0.9 or better', ratio.median >= 0.9, ratio.median.toFixed(2));
+goal('create-enrollment-token under 400 ms', summarize(tools.createEnrollmentToken).median < 400, `${summarize(tools.createEnrollmentToken).median.toFixed(0)} ms`);
