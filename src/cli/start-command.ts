@@ -21,8 +21,8 @@ import { FileStore } from '../security/file-store.js';
 import { isAnyHttpHostSet } from '../preflight/checks.js';
 import { isTerminal } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
-import { ask, canPrompt, type CliIo } from './io.js';
-import { keystorePasswordVariable } from './keystore-password.js';
+import type { CliIo } from './io.js';
+import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
 
 interface StartOptions {
   home?: string;
@@ -56,12 +56,10 @@ export function registerStartCommand(program: Command, io: CliIo, done: (code: n
     .action(async (options: StartOptions) => done(await runStart(options, io, version)));
 }
 
+/** The keystore password, found as every tool finds it (the environment, none, or the terminal); none without a keystore. */
 async function keystorePasswordFor(io: CliIo, keystoreFile: string): Promise<string | undefined> {
-  const given = io.env[keystorePasswordVariable];
-  if (given !== undefined) return given;
-  if (!(await Keystore.exists(keystoreFile)) || !(await Keystore.isPasswordProtected(keystoreFile).catch(() => false))) return undefined;
-  if (!canPrompt(io)) return undefined;
-  return ask(io, 'Enter password for the securenode keystore: ', { secret: true });
+  if (!(await Keystore.exists(keystoreFile))) return io.env[keystorePasswordVariable];
+  return (await openKeystore(io, keystoreFile)).password;
 }
 
 async function runStart(options: StartOptions, io: CliIo, version: string): Promise<number> {

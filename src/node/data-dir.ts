@@ -32,8 +32,8 @@ export async function acquireLock(dataDir: string): Promise<() => Promise<void>>
       return () => rm(path, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      const holder = await lockHolder(dataDir);
+      if (holder !== undefined && holder !== process.pid) {
         throw new SecurenodeError(
           'ERR_NODE_LOCKED',
           `another securenode process (pid ${holder}) is using the data dir ${dataDir}; stop it first, or give this node its own --home`,

@@ -89,3 +89,14 @@ t.test('a port in use is said in words, with the settings to change (exit 69)', 
   t.equal(result.exitCode, 69);
   t.equal(result.stderr, `ERROR: cannot listen on 127.0.0.1:${port}: another process already listens there (EADDRINUSE); stop the other process, or choose another address or port (http.port, transport.port, http.host, transport.host)\n`);
 });
+
+t.test('a password-protected keystore without a terminal or SECURENODE_KEYSTORE_PASSWORD: the same clear error as every tool', async (t) => {
+  const home = `${await nodeOwnedDir(t)}/home`;
+  t.equal((await runCliAsNodeUser(['keystore', 'create', '--home', home], { SECURENODE_KEYSTORE_PASSWORD: 'ks-pass-123' })).exitCode, 0);
+  const refused = await runCliAsNodeUser(['start', '--home', home]);
+  t.same(refused, {
+    exitCode: 65,
+    stdout: '',
+    stderr: `ERROR: the keystore ${homePaths(home).keystoreFile} is password-protected: set SECURENODE_KEYSTORE_PASSWORD, or run the command in a terminal to type the password\n`,
+  });
+});
