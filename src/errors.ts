@@ -53,6 +53,8 @@ export const errorExitCodes = {
   ERR_ENROLLMENT_UNREACHABLE: ExitCode.unavailable,
   ERR_ENROLLMENT_DISABLED: ExitCode.config,
   ERR_ENROLLMENT_FAILED: ExitCode.cantCreate,
+  ERR_PREFLIGHT_CONFIG: ExitCode.config,
+  ERR_PREFLIGHT_NOT_NEW: ExitCode.noop,
   ERR_IO: ExitCode.ioError,
   ERR_CANT_CREATE: ExitCode.cantCreate,
 } as const;

@@ -4,7 +4,9 @@ import { homePaths, resolveHome, type HomePaths } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
 import { acquireLock } from '../node/data-dir.js';
 import { discoverSubjectAltNames } from '../pki/subject-alt-names.js';
-import { generateTlsMaterial, tlsPasswordSettings } from '../pki/tls-material.js';
+import { generateTlsMaterial, joiningTlsMaterial, tlsPasswordSettings } from '../pki/tls-material.js';
+import type { ReceivedNodeEnrollment } from '../enrollment/node-enrollment.js';
+import { SecurenodeError, type ErrorCode } from '../errors.js';
 import { firstFinding, isAnyHttpHostSet, type Finding } from '../preflight/checks.js';
 import { gatherFileFacts, keystoreTlsPasswords, probeConfigDir } from '../preflight/gather-facts.js';
 import { loadSettings } from '../settings/load.js';
@@ -16,7 +18,7 @@ import { loadTlsFiles, type TlsFiles } from './tls-files.js';
 import { applyConfiguration, type TransactionStep } from './transaction.js';
 
 /** Steps reported while auto-configuration runs, for a spinner or a log. */
-export type AutoConfigureProgress = 'checking' | 'generating-keys' | 'writing-configuration';
+export type AutoConfigureProgress = 'checking' | 'enrolling' | 'generating-keys' | 'writing-configuration';
 
 /** What autoConfigure needs; everything is optional. */
 export interface AutoConfigureOptions {
@@ -33,6 +35,12 @@ export interface AutoConfigureOptions {
   readonly keepLock?: boolean;
   /** The fetch that hcv references use; default the global fetch. */
   readonly fetch?: typeof fetch;
+  /**
+   * Join a cluster (`securenode start --enrollment-token`): every check failure
+   * is then fatal, and this is called once they pass, before anything is
+   * written; it returns what the cluster sent (see fetchNodeEnrollment).
+   */
+  readonly enrollment?: () => Promise<ReceivedNodeEnrollment>;
   /** For tests: called after each transaction step; throwing there simulates a failure. */
   readonly afterStep?: (step: TransactionStep) => Promise<void>;
 }
@@ -55,7 +63,27 @@ interface Outcome {
 }
 
 /** Configured now, or skipped with the finding that says why. */
-export type AutoConfigureResult = (Outcome & { readonly kind: 'configured'; readonly tls: TlsFiles }) | (Outcome & { readonly kind: 'skipped'; readonly finding: Finding });
+export type AutoConfigureResult =
+  | (Outcome & { readonly kind: 'configured'; readonly tls: TlsFiles; readonly joined?: { readonly clusterUuid: string; readonly address: string } })
+  | (Outcome & { readonly kind: 'skipped'; readonly finding: Finding });
+
+const findingCodes: Record<Finding['exitCode'], ErrorCode> = { 73: 'ERR_CANT_CREATE', 78: 'ERR_PREFLIGHT_CONFIG', 80: 'ERR_PREFLIGHT_NOT_NEW' };
+
+/** With an enrollment token a check that fails is fatal, with its own exit code (Elasticsearch does the same). */
+function enrollmentAbort(finding: Finding): SecurenodeError {
+  return new SecurenodeError(findingCodes[finding.exitCode], `Aborting enrollment: this node cannot be auto-configured to join a cluster because ${finding.reason}; nothing was sent to the cluster`);
+}
+
+/** A joining node takes the cluster's name; one set to another name could never talk to it (Elasticsearch #85924). */
+function checkClusterName(settings: Settings, joining: ReceivedNodeEnrollment): void {
+  const own = settings.string('cluster.name');
+  if (settings.isSet('cluster.name') && own !== joining.clusterName) {
+    throw new SecurenodeError(
+      'ERR_PREFLIGHT_CONFIG',
+      `Aborting enrollment: cluster.name is [${own}] on this node, but the cluster at ${joining.address} is [${joining.clusterName}]; remove cluster.name here (enrollment writes the cluster's) or set it to [${joining.clusterName}]; nothing was written`,
+    );
+  }
+}
 
 async function openHomeKeystore(path: string, password: string): Promise<Keystore | undefined> {
   return (await Keystore.exists(path)) ? Keystore.load(path, password) : undefined;
@@ -96,20 +124,26 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
     }
     const lock = options.keepLock ? { releaseLock } : {};
     if (finding) {
+      if (options.enrollment) throw enrollmentAbort(finding);
       keystore ??= facts.keystore.kind === 'regular' && facts.keystore.readable ? await openHomeKeystore(paths.keystoreFile, keystorePassword) : undefined;
       const tls = await loadTlsFiles(paths, settings, keystore);
       succeeded = true;
       return { kind: 'skipped', finding, paths, settings, rawSettings: raw, keystore, keystorePassword, tls, recovery, ...lock };
     }
 
+    // The cluster is reached, and answers, before any file is touched (SPEC 6).
+    if (options.enrollment) options.onProgress?.('enrolling');
+    const joining = options.enrollment ? await options.enrollment() : undefined;
+    if (joining) checkClusterName(settings, joining);
+
     options.onProgress?.('generating-keys');
-    const nodeName = settings.string('node.name')!;
     const publishHosts = [settings.string('network.publish_host'), settings.string('http.publish_host')].filter((host): host is string => host !== undefined);
-    const material = await generateTlsMaterial({
-      nodeName,
+    const tlsOptions = {
+      nodeName: settings.string('node.name')!,
       subjectAltNames: discoverSubjectAltNames({ publishHosts }),
       leafKeySize: settings.number('security.autoconfiguration.leaf_key_size')!,
-    });
+    };
+    const material = joining ? await joiningTlsMaterial({ ...tlsOptions, received: joining.tls }) : await generateTlsMaterial(tlsOptions);
 
     options.onProgress?.('writing-configuration');
     // With node.group, the group may read the secrets (0640); otherwise only the owner (0600).
@@ -123,7 +157,9 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       nodeName: raw.string('node.name')!,
       generatedAt: new Date(),
       enrollmentDisabled: settings.bool('security.enrollment.enabled') === false && settings.isSet('security.enrollment.enabled'),
-      cluster: { kind: 'new' },
+      cluster: joining
+        ? { kind: 'join', seedHosts: joining.nodesAddresses, ...(settings.isSet('cluster.name') ? {} : { clusterName: joining.clusterName }) }
+        : { kind: 'new' },
       hostConfigured: isAnyHttpHostSet(settings),
     });
     await applyConfiguration(
@@ -149,11 +185,12 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       transportP12Password: material.passwords.transport,
       httpCaPem: material.httpCaPem,
       httpCaFingerprint: material.httpCaFingerprint,
-      transportCaPem: material.transportCa.certificate.toString(),
-      httpCertificatePem: material.http.certificate.toString(),
+      transportCaPem: material.transportCaPem,
+      httpCertificatePem: material.httpCertificatePem,
     };
     succeeded = true;
-    return { kind: 'configured', paths, settings, rawSettings: raw, keystore: store, keystorePassword, tls, recovery, ...lock };
+    const joined = joining ? { joined: { clusterUuid: joining.clusterUuid, address: joining.address } } : {};
+    return { kind: 'configured', paths, settings, rawSettings: raw, keystore: store, keystorePassword, tls, recovery, ...joined, ...lock };
   } finally {
     if (!options.keepLock || !succeeded) await releaseLock();
   }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Document, isMap, isScalar, parseDocument, YAMLMap, type Pair } from 'yaml';
+import { isLoopback } from '../enrollment/addresses.js';
+import { splitAddress } from '../enrollment/pinned-client.js';
 import { templatePath } from '../home/create-home.js';
 
 export const beginMarker = '#----------------------- BEGIN SECURITY AUTO CONFIGURATION -----------------------';
@@ -13,7 +15,7 @@ export interface BlockInput {
   /** security.enrollment.enabled was set to false by the user: leave it out. */
   readonly enrollmentDisabled: boolean;
   /** A new cluster writes initial_master_nodes; an enrolling node writes seed hosts. */
-  readonly cluster: { readonly kind: 'new' } | { readonly kind: 'join'; readonly seedHosts: readonly string[] };
+  readonly cluster: { readonly kind: 'new' } | { readonly kind: 'join'; readonly seedHosts: readonly string[]; readonly clusterName?: string };
   /** Any http.* or network.* host setting is set: leave http.host out. */
   readonly hostConfigured: boolean;
 }
@@ -24,8 +26,8 @@ interface BlockSetting {
   readonly value: (input: BlockInput) => unknown;
   /** Written only when this holds; always when omitted. */
   readonly when?: (input: BlockInput) => boolean;
-  /** Written commented out, as a hint. */
-  readonly commented?: boolean;
+  /** Written commented out, as a hint, when this holds. */
+  readonly commented?: (input: BlockInput) => boolean;
 }
 
 /** The one list of the block's keys: it renders the block and tells removal which keys are ours. */
@@ -49,6 +51,12 @@ export const blockSettings: readonly BlockSetting[] = [
     when: (input) => input.cluster.kind === 'new',
   },
   {
+    key: 'cluster.name',
+    comment: 'The name of the cluster this node joined',
+    value: (input) => (input.cluster.kind === 'join' ? input.cluster.clusterName : undefined),
+    when: (input) => input.cluster.kind === 'join' && input.cluster.clusterName !== undefined,
+  },
+  {
     key: 'discovery.seed_hosts',
     comment: 'Discover existing nodes in the cluster',
     value: (input) => (input.cluster.kind === 'join' ? [...input.cluster.seedHosts] : []),
@@ -64,7 +72,8 @@ export const blockSettings: readonly BlockSetting[] = [
     key: 'transport.host',
     comment: 'Allow other nodes to join the cluster from anywhere\n# Connections are encrypted and mutually authenticated',
     value: () => '0.0.0.0',
-    commented: true,
+    // A node that joins a cluster on other hosts must be reachable from them: then the line is live.
+    commented: (input) => !(input.cluster.kind === 'join' && input.cluster.seedHosts.some((address) => !isLoopback(splitAddress(address).host))),
   },
 ];
 
@@ -73,7 +82,7 @@ function renderSetting(setting: BlockSetting, input: BlockInput): string {
   const document = new Document();
   document.set(document.createNode(setting.key), document.createNode(value, { flow: Array.isArray(value) }));
   const yaml = document.toString({ flowCollectionPadding: false, defaultStringType: 'PLAIN' }).trimEnd();
-  const body = setting.commented ? yaml.replace(/^/gm, '#') : yaml;
+  const body = setting.commented?.(input) ? yaml.replace(/^/gm, '#') : yaml;
   return `# ${setting.comment}\n${body}\n`;
 }
 

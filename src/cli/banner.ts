@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
+import type { BannerTokens } from '../enrollment/create-token.js';
 import { templatePath } from '../home/create-home.js';
 
-/** What the first-start banner shows. */
-export interface BannerContent {
+/** What the first-start banner shows; the enrollment tokens only when enrollment is enabled. */
+export interface BannerContent extends BannerTokens {
   /** A generated password is shown; one the operator gave is only named by its source. */
   readonly password: { readonly kind: 'generated'; readonly value: string } | { readonly kind: 'given'; readonly source: string };
   readonly fingerprint: string;
   readonly caPath: string;
+  /** securenode.yml, named in the steps to enroll nodes later. */
+  readonly configFile: string;
   readonly port: number;
-  /** A client enrollment token, when enrollment is enabled. */
-  readonly clientToken?: string;
 }
 
 /** How the terminal draws it. */
@@ -30,6 +31,25 @@ export function terminalStyle(stdout: { columns?: number }, env: NodeJS.ProcessE
   return { columns: stdout.columns ?? 80, utf8: /utf-?8/i.test(locale), color: env.NO_COLOR === undefined || env.NO_COLOR === '' };
 }
 
+/** A node token, or, for a node that listens on loopback only, the steps to enroll nodes later (as Elasticsearch prints them). */
+function nodeItem(content: BannerContent, symbols: { info: string; bullet: string; dash: string }, bold: string, unbold: string): string {
+  if (!content.node) return '';
+  if (content.node.kind === 'token') {
+    return `\n${symbols.info} ${bold}Node enrollment token, for other nodes to join this cluster (valid for the next 30 minutes):${unbold}\n  ${content.node.token}\n  On the new node: securenode start --enrollment-token <token>\n`;
+  }
+  return [
+    '',
+    `${symbols.info} ${bold}Configure other nodes to join this cluster:${unbold}`,
+    `${symbols.bullet} On this node:`,
+    `  ${symbols.dash} Create an enrollment token with \`securenode create-enrollment-token -s node\`.`,
+    `  ${symbols.dash} Uncomment the transport.host setting at the end of ${content.configFile}.`,
+    `  ${symbols.dash} Restart securenode.`,
+    `${symbols.bullet} On other nodes:`,
+    `  ${symbols.dash} Start securenode with \`securenode start --enrollment-token <token>\`, using the enrollment token that you generated.`,
+    '',
+  ].join('\n');
+}
+
 /**
  * The banner of SPEC 3.2 from templates/banner.txt: a label line, then the value
  * alone on the next line, indented two spaces, framed by a rule as wide as the
@@ -37,7 +57,7 @@ export function terminalStyle(stdout: { columns?: number }, env: NodeJS.ProcessE
  */
 export function renderBanner(content: BannerContent, style: TerminalStyle): string {
   const template = readFileSync(templatePath('banner.txt'), 'utf8');
-  const symbols = style.utf8 ? { rule: '\u2501', ok: '\u2705', info: '\u2139\ufe0f ' } : { rule: '-', ok: '->', info: '->' };
+  const symbols = style.utf8 ? { rule: '\u2501', ok: '\u2705', info: '\u2139\ufe0f ', bullet: '\u2022', dash: '\u2043' } : { rule: '-', ok: '->', info: '->', bullet: '*', dash: '-' };
   const [bold, unbold] = style.color ? ['\u001b[1m', '\u001b[22m'] : ['', ''];
   const passwordItem =
     content.password.kind === 'generated'
@@ -50,9 +70,10 @@ export function renderBanner(content: BannerContent, style: TerminalStyle): stri
     bold,
     '/bold': unbold,
     password_item: passwordItem,
-    client_token_item: content.clientToken
-      ? `\n${symbols.info} ${bold}Client enrollment token (valid for the next 30 minutes):${unbold}\n  ${content.clientToken}\n  A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n`
+    client_token_item: content.client
+      ? `\n${symbols.info} ${bold}Client enrollment token (valid for the next 30 minutes):${unbold}\n  ${content.client}\n  A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n`
       : '',
+    node_token_item: nodeItem(content, symbols, bold, unbold),
     fingerprint: content.fingerprint,
     ca_path: content.caPath,
     port: String(content.port),

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { decodeEnrollmentToken, encodeEnrollmentToken } from '../enrollment/token.js';
-import { pinnedGet } from '../enrollment/pinned-client.js';
+import { pinnedGet, refusalReason } from '../enrollment/pinned-client.js';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
 import { makeDirectory, writeNewFile } from '../io/atomic-write.js';
@@ -22,7 +22,7 @@ export function registerEnrollmentCommands(program: Command, io: CliIo, done: (c
   program
     .command('create-enrollment-token')
     .description('print a new enrollment token (and nothing else), from the running node')
-    .requiredOption('-s, --scope <scope>', 'client (node arrives with the cluster work)')
+    .requiredOption('-s, --scope <scope>', 'client (an application) or node (another node joining the cluster)')
     .option('--url <url>', 'the running node (default: the address it recorded in its data dir)')
     .option('--ttl <duration>', 'how long the token is valid', '30m')
     .option('-f, --force', 'accepted for Elasticsearch compatibility; there is no cluster health to override yet')
@@ -42,7 +42,6 @@ async function createToken(options: { scope: string; url?: string; ttl: string; 
   if (options.scope !== 'client' && options.scope !== 'node') {
     throw new SecurenodeError('ERR_USAGE', `Invalid scope [${options.scope}]: the scope of this enrollment token can only be one of [node, client]`);
   }
-  if (options.scope === 'node') throw new SecurenodeError('ERR_USAGE', 'node enrollment tokens arrive with the cluster work; only -s client is available in this version');
   const ttl = parseDuration(options.ttl);
   if (!ttl) throw new SecurenodeError('ERR_USAGE', `--ttl ${options.ttl}: expected a duration such as 30m, 1h or 7d`);
   const home = resolveHome(options.home, io.env);
@@ -61,7 +60,7 @@ async function createToken(options: { scope: string; url?: string; ttl: string; 
     const created = await operatorRequest(operator, {
       method: 'POST',
       path: '/_security/api_key',
-      body: { name: `enrollment_token_API_key_${randomBytes(9).toString('base64url')}`, expiration: options.ttl, role_descriptors: { enroll: { cluster: ['enroll_client'] } } },
+      body: { name: `enrollment_token_API_key_${randomBytes(9).toString('base64url')}`, expiration: options.ttl, role_descriptors: { enroll: { cluster: [`enroll_${options.scope}`] } } },
     });
     if (created.status !== 200) throw new Error(answerError(created));
     const key = created.body as { id: string; api_key: string };
@@ -82,7 +81,7 @@ async function enroll(options: { enrollmentToken: string; out: string }, io: Cli
   }
   const answer = await pinnedGet(token.adr, token.fgr, '/_security/enroll/client', { authorization: `ApiKey ${Buffer.from(token.key).toString('base64')}` });
   if (answer.status !== 200) {
-    const reason = typeof answer.body === 'object' && answer.body !== null && 'error' in answer.body ? String((answer.body as { error: unknown }).error) : `HTTP ${answer.status}`;
+    const reason = refusalReason(answer);
     const hint = answer.status === 401 ? ' (the token may have expired or been used up; create a new one with `securenode create-enrollment-token -s client`)' : '';
     throw new SecurenodeError('ERR_ENROLLMENT_UNREACHABLE', `the node at ${answer.address} refused the enrollment: ${reason}${hint}`);
   }

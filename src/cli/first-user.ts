@@ -7,6 +7,7 @@ import { checkBootstrapPassword, type BootstrapPassword } from '../security/boot
 import type { FileStore } from '../security/file-store.js';
 import { generatePassword, hashPassword, verifyPassword } from '../security/password.js';
 import { superuserName } from '../security/superuser.js';
+import type { BannerTokens } from '../enrollment/create-token.js';
 import { renderBanner, terminalStyle, type BannerContent } from './banner.js';
 import type { CliIo } from './io.js';
 
@@ -75,12 +76,12 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
  * never elsewhere. Generated after listening, a password is never lost to a
  * node that failed to start.
  */
-export async function showFirstUser(context: FirstUserContext, plan: FirstUserPlan, port: number, clientToken: () => Promise<string | undefined>): Promise<void> {
+export async function showFirstUser(context: FirstUserContext, plan: FirstUserPlan, port: number, enrollmentTokens: () => Promise<BannerTokens>): Promise<void> {
   if (plan.kind === 'none') return;
   const { io, store, logger, credentialsFile } = context;
   const { password } = plan;
-  const token = await clientToken();
-  const content: BannerContent = { password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, port, ...(token ? { clientToken: token } : {}) };
+  const tokens = await enrollmentTokens();
+  const content: BannerContent = { password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, configFile: context.paths.configFile, port, ...tokens };
   if (credentialsFile) {
     await writeCredentialsFile(credentialsFile, `${renderBanner(content, { columns: 80, utf8: false, color: false }).trim()}\n`);
     if (password.kind === 'generated') await storeSuperuser(store, password.value);

@@ -11,7 +11,9 @@ import { createLogger } from '../logging/logger.js';
 import { loadIdentity } from '../node/data-dir.js';
 import { newOperatorKey, operatorKeySetting } from '../security/operator-token.js';
 import { tokenHashKeySetting } from '../security/api-keys.js';
-import { createClientEnrollmentToken } from '../enrollment/create-token.js';
+import { bannerTokens } from '../enrollment/create-token.js';
+import { fetchNodeEnrollment, type ReceivedNodeEnrollment } from '../enrollment/node-enrollment.js';
+import { decodeEnrollmentToken } from '../enrollment/token.js';
 import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
 import { bindHost, startNode } from '../node/server.js';
 import { loadSettings, mergeSettings } from '../settings/load.js';
@@ -30,10 +32,12 @@ interface StartOptions {
   setting: string[];
   verbose?: boolean;
   allowRoot?: boolean;
+  enrollmentToken?: string;
 }
 
 const progressText: Record<AutoConfigureProgress, string> = {
   checking: 'Checking whether this node starts for the first time',
+  enrolling: 'Reaching the cluster with the enrollment token',
   'generating-keys': 'Generating the CAs, TLS certificates and keys',
   'writing-configuration': 'Writing the certificates, keystore and securenode.yml',
 };
@@ -52,6 +56,7 @@ export function registerStartCommand(program: Command, io: CliIo, done: (code: n
     .option('-E, --setting <key=value>', 'a setting, overriding securenode.yml and the environment (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('-v, --verbose', 'also report why auto-configuration was skipped on a node that is not new')
     .option('--credentials-file <path>', 'write the first-start credentials to this new file (mode 0600) instead of the terminal')
+    .option('--enrollment-token <token>', 'join the cluster of the node that created this token (securenode create-enrollment-token -s node); the home must be new')
     .option('--allow-root', 'run as root anyway (containers that cannot avoid it); warned at every start')
     .action(async (options: StartOptions) => done(await runStart(options, io, version)));
 }
@@ -75,6 +80,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       throw new SecurenodeError('ERR_CANT_CREATE', `the credentials file ${options.credentialsFile} already exists; securenode never overwrites one: move it away or name a new file`);
     }
   }
+  const enrollment = options.enrollmentToken === undefined ? undefined : await prepareEnrollment(options.enrollmentToken, home);
   const keystorePassword = await keystorePasswordFor(io, homePaths(home).keystoreFile);
   // ora loops forever on a terminal of 0 columns; `terminal` already requires a width.
   const spinner: Ora | undefined = terminal ? ora({ stream: io.stdout, text: progressText.checking, isEnabled: true }).start() : undefined;
@@ -89,6 +95,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
         if (spinner) spinner.text = progressText[step];
       },
       ...(keystorePassword === undefined ? {} : { keystorePassword }),
+      ...(enrollment ? { enrollment } : {}),
     });
   } finally {
     spinner?.stop();
@@ -107,6 +114,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     const logger = await createLogger(result.paths.logsDir, { stdout: io.stdout });
     if (result.kind === 'configured') {
       logger.info({ event: 'autoconfiguration', certs: result.paths.certsDir, recovery: result.recovery }, 'security auto-configuration generated the TLS certificates and updated securenode.yml');
+      if (result.joined) logger.info({ event: 'enrolled', node: result.joined.address }, `joined the cluster of the node at ${result.joined.address}: its HTTP CA signed this node's HTTP certificate, and the transport certificate is the cluster's`);
     } else if (result.recovery !== 'none') {
       logger.info({ event: 'autoconfiguration_recovery', recovery: result.recovery }, 'finished an interrupted security auto-configuration');
     }
@@ -117,17 +125,22 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       bootstrap: await readBootstrapPassword(io.env, result.keystore),
       credentialsFile: options.credentialsFile,
     };
-    const plan = await prepareFirstUser(firstUser);
+    // A node that joined a cluster gets no elastic user and shows no banner: its cluster has both (Elasticsearch does the same).
+    const joined = result.kind === 'configured' ? result.joined : undefined;
+    const plan = joined ? ({ kind: 'none' } as const) : await prepareFirstUser(firstUser);
     const { operatorKey, tokenHashKey } = await ensureNodeKeys(result);
-    const identity = await loadIdentity(result.paths.dataDir);
+    const identity = await loadIdentity(result.paths.dataDir, joined?.clusterUuid);
     // Names as written: a name that is a vault reference is logged as the reference.
     const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
     const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
     if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
     await showFirstUser(firstUser, plan, node.http.port, async () =>
       result.settings.bool('security.enrollment.enabled') === true
-        ? createClientEnrollmentToken({ store, hashKey: tokenHashKey, addresses: node.enrollmentAddresses, fingerprint: result.tls!.httpCaFingerprint, version, ttlMs: 30 * 60_000, creator: '_local_operator' })
-        : undefined,
+        ? bannerTokens({
+            store, hashKey: tokenHashKey, addresses: node.enrollmentAddresses, fingerprint: result.tls!.httpCaFingerprint, version, ttlMs: 30 * 60_000, creator: '_local_operator',
+            httpHost: node.http.host, transportHost: node.transport.host,
+          })
+        : {},
     );
     await stopSignal;
     logger.info({ event: 'node_stopping' }, 'stopping');
@@ -136,6 +149,19 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
   } finally {
     await releaseLock();
   }
+}
+
+/**
+ * The token is checked first (65 when malformed); the cluster is asked once,
+ * and, for a home that does not exist yet, before the home is created, so that
+ * a cluster out of reach leaves nothing behind.
+ */
+async function prepareEnrollment(text: string, home: string): Promise<() => Promise<ReceivedNodeEnrollment>> {
+  const token = decodeEnrollmentToken(text);
+  let answer: Promise<ReceivedNodeEnrollment> | undefined;
+  const enrollment = (): Promise<ReceivedNodeEnrollment> => (answer ??= fetchNodeEnrollment(token));
+  if (!(await lstat(home).then(() => true, () => false))) await enrollment();
+  return enrollment;
 }
 
 function listenForStopSignal(): Promise<void> {

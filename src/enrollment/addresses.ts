@@ -3,15 +3,16 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
 const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '';
-const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1';
+export const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1';
 
 /**
  * The token's `adr` (SPEC 6): the node's HTTP addresses (every interface address
  * for a wildcard bind, plus publish hosts), wildcards dropped, only non-loopback
  * ones if any exist, IPv4 before IPv6 (`[v6]:port`), and only those the HTTP
- * certificate covers (Elasticsearch #88530).
+ * certificate covers (Elasticsearch #88530). Without a certificate (transport
+ * addresses for a joining node), every address that qualifies.
  */
-export function enrollmentAddresses(options: { bindHost: string; publishHosts: readonly string[]; port: number; certificate: X509Certificate; interfaces?: ReturnType<typeof networkInterfaces> }): string[] {
+export function enrollmentAddresses(options: { bindHost: string; publishHosts: readonly string[]; port: number; certificate?: X509Certificate; interfaces?: ReturnType<typeof networkInterfaces> }): string[] {
   const hosts = new Set<string>();
   if (isWildcard(options.bindHost)) {
     for (const addresses of Object.values(options.interfaces ?? networkInterfaces())) {
@@ -21,7 +22,8 @@ export function enrollmentAddresses(options: { bindHost: string; publishHosts: r
   for (const host of options.publishHosts) hosts.add(host);
   let candidates = [...hosts].filter((host) => !isWildcard(host));
   if (candidates.some((host) => !isLoopback(host))) candidates = candidates.filter((host) => !isLoopback(host));
-  const covered = candidates.filter((host) => (isIP(host) ? options.certificate.checkIP(host) : options.certificate.checkHost(host)) !== undefined);
+  const { certificate } = options;
+  const covered = certificate ? candidates.filter((host) => (isIP(host) ? certificate.checkIP(host) : certificate.checkHost(host)) !== undefined) : candidates;
   const rank = (host: string): number => (isIP(host) === 6 ? 2 : isIP(host) === 4 ? 0 : 1);
   return covered.sort((a, b) => rank(a) - rank(b)).map((host) => (isIP(host) === 6 ? `[${host}]:${options.port}` : `${host}:${options.port}`));
 }

@@ -67,6 +67,12 @@ export interface PinnedAnswer {
   readonly body: unknown;
 }
 
+/** The `error` of a refusal's JSON body, else its HTTP status. */
+export function refusalReason(answer: PinnedAnswer): string {
+  const { body } = answer;
+  return typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : `HTTP ${answer.status}`;
+}
+
 /**
  * GET `path` from the first address whose server passes the pin; the headers
  * (the API key) are written only to a socket that passed. Addresses that cannot

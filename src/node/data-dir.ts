@@ -51,8 +51,8 @@ export interface NodeIdentity {
   readonly clusterUuid: string;
 }
 
-/** Read the node id and cluster uuid, creating them on the first start. */
-export async function loadIdentity(dataDir: string): Promise<NodeIdentity> {
+/** Read the node id and cluster uuid, creating them on the first start (with the joined cluster's uuid, when there is one). */
+export async function loadIdentity(dataDir: string, clusterUuid?: string): Promise<NodeIdentity> {
   const path = join(dataDir, 'node.json');
   try {
     const identity = JSON.parse(await readFile(path, 'utf8')) as NodeIdentity;
@@ -62,7 +62,7 @@ export async function loadIdentity(dataDir: string): Promise<NodeIdentity> {
       throw new SecurenodeError('ERR_STORE_CORRUPT', `the node identity file ${path} is damaged; restore it from a backup`);
     }
   }
-  const identity: NodeIdentity = { nodeId: randomUUID(), clusterUuid: randomUUID() };
+  const identity: NodeIdentity = { nodeId: randomUUID(), clusterUuid: clusterUuid ?? randomUUID() };
   await writeFileAtomic(path, `${JSON.stringify(identity)}\n`, 0o600);
   return identity;
 }

@@ -1,28 +1,59 @@
 import { X509Certificate } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { encodeServiceToken, hashSecret, newCredential } from '../security/api-keys.js';
+import type { TlsFiles } from '../autoconfig/tls-files.js';
+import { nodeEnrollmentBody, type NodeEnrollmentBody } from '../enrollment/node-enrollment.js';
+import { encodeServiceToken, hashSecret, newCredential, type ApiKeyScope } from '../security/api-keys.js';
 import type { FileStore } from '../security/file-store.js';
 
+/** What the enroll endpoints need. */
+export interface EnrollRouteOptions {
+  readonly store: FileStore;
+  readonly hashKey: Buffer;
+  readonly enabled: boolean;
+  readonly tls: TlsFiles;
+  readonly cluster: { readonly name: string; readonly uuid: string };
+  /** Transport addresses of the cluster's nodes, known once the transport listens. */
+  readonly nodesAddresses: () => readonly string[];
+  readonly logger: Logger;
+}
+
 /**
- * GET /_security/enroll/client (SPEC 6): for an API key with the enroll_client
- * privilege (or a superuser), a new service token of service/client and the HTTP
- * CA as base64 DER. 403 with the reason when enrollment is disabled.
+ * GET /_security/enroll/client and /_security/enroll/node (SPEC 6), for an API
+ * key with the matching enroll privilege, or a superuser. 403 with the reason
+ * when enrollment is disabled.
  */
-export function registerEnrollRoutes(app: FastifyInstance, options: { store: FileStore; hashKey: Buffer; enabled: boolean; httpCaPem: string; logger: Logger }): void {
-  const httpCa = new X509Certificate(options.httpCaPem).raw.toString('base64');
-  app.get('/_security/enroll/client', async (request, reply) => {
+export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteOptions): void {
+  const httpCa = new X509Certificate(options.tls.httpCaPem).raw.toString('base64');
+  /** Whether the caller may enroll `scope`; otherwise the 403 is sent. */
+  const allowed = (request: FastifyRequest, reply: FastifyReply, scope: ApiKeyScope): boolean => {
     if (!options.enabled) {
-      return reply.code(403).send({ error: 'Enrollment mode is not enabled. Set [security.enrollment.enabled] to true, in order to use this API.' });
+      void reply.code(403).send({ error: 'Enrollment mode is not enabled. Set [security.enrollment.enabled] to true, in order to use this API.' });
+      return false;
     }
     const principal = request.principal!;
-    if (principal.apiKey?.scope !== 'enroll_client' && !principal.user.roles.includes('superuser')) {
-      return reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to read this resource` });
+    if (principal.apiKey?.scope !== scope && !principal.user.roles.includes('superuser')) {
+      void reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to read this resource` });
+      return false;
     }
+    return true;
+  };
+
+  app.get('/_security/enroll/client', async (request, reply) => {
+    if (!allowed(request, reply, 'enroll_client')) return reply;
     const { secret } = newCredential();
     const name = `enroll-process-token-${Date.now()}`;
     await options.store.putServiceToken({ name, secretHash: hashSecret(options.hashKey, secret), created: Date.now() });
-    options.logger.info({ event: 'enrollment_token_used', scope: 'client', api_key: principal.apiKey?.id, service_token: name }, 'a client enrolled');
+    options.logger.info({ event: 'enrollment_token_used', scope: 'client', api_key: request.principal!.apiKey?.id, service_token: name }, 'a client enrolled');
     return { token: { name, value: encodeServiceToken(name, secret) }, http_ca: httpCa };
+  });
+
+  // The keys are read from the .p12 files on the first request only: most nodes never hand them out.
+  let nodeBody: Omit<NodeEnrollmentBody, 'nodes_addresses'> | undefined;
+  app.get('/_security/enroll/node', async (request, reply) => {
+    if (!allowed(request, reply, 'enroll_node')) return reply;
+    nodeBody ??= nodeEnrollmentBody(options.tls, options.cluster);
+    options.logger.info({ event: 'enrollment_token_used', scope: 'node', api_key: request.principal!.apiKey?.id }, 'a node enrolled: it received the HTTP CA and the transport certificate');
+    return { ...nodeBody, nodes_addresses: options.nodesAddresses() };
   });
 }

@@ -12,6 +12,8 @@ export interface NodeInfo {
   httpAddress: string;
   transportAddress: string;
   enrollmentAddresses: readonly string[];
+  /** Transport addresses of the cluster's nodes (this one, until the cluster work), for a joining node. */
+  nodesAddresses: readonly string[];
 }
 
 declare module 'fastify' {

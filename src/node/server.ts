@@ -110,6 +110,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     httpAddress: '',
     transportAddress: '',
     enrollmentAddresses: [],
+    nodesAddresses: [],
   };
   const ledger = new NonceLedger();
   const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -162,7 +163,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   registerUserRoutes(app, options.store, logger);
   if (options.tokenHashKey) {
     registerApiKeyRoutes(app, options.store, options.tokenHashKey, logger);
-    registerEnrollRoutes(app, { store: options.store, hashKey: options.tokenHashKey, enabled: settings.bool('security.enrollment.enabled') === true, httpCaPem: tls.httpCaPem, logger });
+    registerEnrollRoutes(app, {
+      store: options.store,
+      hashKey: options.tokenHashKey,
+      enabled: settings.bool('security.enrollment.enabled') === true,
+      tls,
+      cluster: { name: info.clusterName, uuid: info.clusterUuid },
+      nodesAddresses: () => info.nodesAddresses,
+      logger,
+    });
   }
 
   const transport = createTransportServer(tls, { clusterName: info.clusterName, clusterUuid: info.clusterUuid, nodeId: info.nodeId });
@@ -184,6 +193,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     certificate: new X509Certificate(tls.httpCertificatePem),
   });
   info.transportAddress = hostPort(transportAddress);
+  info.nodesAddresses = enrollmentAddresses({ bindHost: transportAddress.address, publishHosts: [settings.string('network.publish_host')].filter((host): host is string => host !== undefined), port: transportAddress.port });
   if (options.dataDir) await writeNodeAddress(options.dataDir, httpAddress.port);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {

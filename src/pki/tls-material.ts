@@ -1,7 +1,7 @@
-import { randomBytes, type X509Certificate } from 'node:crypto';
+import { randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
 import { issueCertificate, type IssuedCertificate, type SubjectAltName } from './certificate.js';
 import { sha256Fingerprint } from './fingerprint.js';
-import { generateRsaKeyPair, type RsaKeyPair } from './keys.js';
+import { generateRsaKeyPair, keyIdentifier, type RsaKeyPair } from './keys.js';
 import { buildPkcs12 } from './pkcs12.js';
 
 /** Subjects and validity of what auto-configuration generates (SPEC 4, the table). */
@@ -29,20 +29,35 @@ export interface TlsMaterialOptions {
   readonly leafKeySize?: number;
 }
 
-/** The generated CAs, leaves and PKCS#12 files, with their passwords. */
-export interface TlsMaterial {
-  readonly httpCa: IssuedCertificate;
-  readonly http: IssuedCertificate;
-  readonly transportCa: IssuedCertificate;
-  readonly transport: IssuedCertificate;
+/** The files auto-configuration writes, with their passwords: from new CAs, or from the cluster a node joins. */
+export interface TlsFileSet {
   /** PEM of the HTTP CA certificate, for config/certs/http_ca.crt. */
   readonly httpCaPem: string;
   /** SHA-256 of the HTTP CA certificate, lowercase hex. */
   readonly httpCaFingerprint: string;
+  /** PEM of the node's own HTTP certificate. */
+  readonly httpCertificatePem: string;
+  /** PEM of the transport CA. */
+  readonly transportCaPem: string;
   readonly httpP12: Buffer;
   readonly transportP12: Buffer;
   /** The .p12 passwords: secrets, for the keystore only. */
   readonly passwords: { readonly http: string; readonly transport: string };
+}
+
+/** The generated CAs, leaves and PKCS#12 files, with their passwords. */
+export interface TlsMaterial extends TlsFileSet {
+  readonly httpCa: IssuedCertificate;
+  readonly http: IssuedCertificate;
+  readonly transportCa: IssuedCertificate;
+  readonly transport: IssuedCertificate;
+}
+
+/** What a joining node receives from its cluster (SPEC 6, GET /_security/enroll/node). */
+export interface ReceivedClusterTls {
+  readonly httpCa: { readonly certificate: X509Certificate; readonly privateKey: KeyObject };
+  readonly transportCa: X509Certificate;
+  readonly transport: { readonly certificate: X509Certificate; readonly privateKey: KeyObject };
 }
 
 /** A random password for a .p12 file: 32 bytes, base64url. */
@@ -75,18 +90,37 @@ export async function generateTlsMaterial(options: TlsMaterialOptions): Promise<
     ...transportKeys,
   });
   const http = issueHttpCertificate(httpCa, options, httpKeys);
+  return { httpCa, http, transportCa, transport, ...fileSet(httpCa, http, transportCa.certificate, transport) };
+}
+
+function fileSet(httpCa: IssuedCertificate, http: IssuedCertificate, transportCa: X509Certificate, transport: IssuedCertificate): TlsFileSet {
   const passwords = { http: randomP12Password(), transport: randomP12Password() };
   return {
-    httpCa,
-    http,
-    transportCa,
-    transport,
     httpCaPem: httpCa.certificate.toString(),
     httpCaFingerprint: sha256Fingerprint(httpCa.certificate),
+    httpCertificatePem: http.certificate.toString(),
+    transportCaPem: transportCa.toString(),
     httpP12: buildHttpP12(httpCa, http, passwords.http),
-    transportP12: buildTransportP12(transportCa.certificate, transport, passwords.transport),
+    transportP12: buildTransportP12(transportCa, transport, passwords.transport),
     passwords,
   };
+}
+
+/** A certificate and key made elsewhere, in the shape issueCertificate returns. */
+function adopt(pair: { readonly certificate: X509Certificate; readonly privateKey: KeyObject }): IssuedCertificate {
+  const commonName = /^CN=(.*)$/m.exec(pair.certificate.subject)?.[1] ?? pair.certificate.subject;
+  return { certificate: pair.certificate, privateKey: pair.privateKey, keyId: keyIdentifier(pair.certificate.publicKey), commonName };
+}
+
+/**
+ * The files of a node that joins a cluster (SPEC 6): the cluster's HTTP CA and
+ * its shared transport key, certificate and CA, and a new HTTP key and
+ * certificate of this node's own, signed with the received HTTP CA key.
+ */
+export async function joiningTlsMaterial(options: TlsMaterialOptions & { readonly received: ReceivedClusterTls }): Promise<TlsFileSet> {
+  const httpCa = adopt(options.received.httpCa);
+  const http = issueHttpCertificate(httpCa, options, await generateRsaKeyPair(options.leafKeySize ?? 2048));
+  return fileSet(httpCa, http, options.received.transportCa, adopt(options.received.transport));
 }
 
 /** The node's HTTP certificate, signed by the HTTP CA (a joining node gets the CA from the cluster). */

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { isTerminal, renderBanner, terminalStyle, type BannerContent } from '../../src/cli/banner.js';
 
-const content: BannerContent = { password: { kind: 'generated', value: 'Abc*-_=+0123456789xy' }, fingerprint: 'ab'.repeat(32), caPath: '/h/config/certs/http_ca.crt', port: 9200 };
+const content: BannerContent = { password: { kind: 'generated', value: 'Abc*-_=+0123456789xy' }, fingerprint: 'ab'.repeat(32), caPath: '/h/config/certs/http_ca.crt', configFile: '/h/config/securenode.yml', port: 9200 };
 
 t.test('a terminal is a TTY with a width above zero', async (t) => {
   t.equal(isTerminal({ isTTY: true, columns: 80 }), true);
@@ -45,7 +45,32 @@ t.test('a password the operator gave is named by its source, never shown', async
 });
 
 t.test('the client enrollment token item: label, token alone, then the command', async (t) => {
-  const banner = renderBanner({ ...content, clientToken: 'eyJ0b2tlbiI6MX0=' }, { columns: 30, utf8: false, color: false });
+  const banner = renderBanner({ ...content, client: 'eyJ0b2tlbiI6MX0=' }, { columns: 30, utf8: false, color: false });
   t.match(banner, '  ' + 'ab'.repeat(32) + '\n\n-> Client enrollment token (valid for the next 30 minutes):\n  eyJ0b2tlbiI6MX0=\n  A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n\n-> Connect');
   t.match(renderBanner(content, { columns: 30, utf8: false, color: false }), '  ' + 'ab'.repeat(32) + '\n\n-> Connect', 'without a token, one blank line');
+});
+
+t.test('the node item: a token when the node is reachable, else the steps to enroll nodes later', async (t) => {
+  const ascii = { columns: 30, utf8: false, color: false };
+  const withToken = renderBanner({ ...content, client: 'Y2xpZW50', node: { kind: 'token', token: 'bm9kZQ==' } }, ascii);
+  t.match(
+    withToken,
+    'A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n\n-> Node enrollment token, for other nodes to join this cluster (valid for the next 30 minutes):\n  bm9kZQ==\n  On the new node: securenode start --enrollment-token <token>\n\n-> Connect',
+  );
+  const steps = renderBanner({ ...content, client: 'Y2xpZW50', node: { kind: 'steps' } }, ascii);
+  t.match(
+    steps,
+    [
+      '-> Configure other nodes to join this cluster:',
+      '* On this node:',
+      '  - Create an enrollment token with `securenode create-enrollment-token -s node`.',
+      '  - Uncomment the transport.host setting at the end of /h/config/securenode.yml.',
+      '  - Restart securenode.',
+      '* On other nodes:',
+      '  - Start securenode with `securenode start --enrollment-token <token>`, using the enrollment token that you generated.',
+      '',
+      '-> Connect',
+    ].join('\n'),
+  );
+  t.match(renderBanner({ ...content, node: { kind: 'steps' } }, { columns: 30, utf8: true, color: false }), '\u2022 On this node:\n  \u2043 Create', 'UTF-8 bullets');
 });

@@ -43,11 +43,20 @@ t.test('start, reset-password online and offline, in process', async (t) => {
   t.equal(await run(['enroll', '--enrollment-token', minted.stdout().trim(), '--out', out], enrolled.io), 0, enrolled.stderr());
   t.match(await readFile(`${out}/client.yml`, 'utf8'), /^hosts:\n/);
   const bogus = memoryIo();
-  t.equal(await run(['create-enrollment-token', '-s', 'node', '--home', home], bogus.io), 64);
   t.equal(await run(['create-enrollment-token', '-s', 'client', '--ttl', 'soon', '--home', home], bogus.io), 64);
+
+  // A second node joins with a node token; one SIGTERM stops both.
+  const nodeToken = memoryIo();
+  t.equal(await run(['create-enrollment-token', '-s', 'node', '--home', home], nodeToken.io), 0, nodeToken.stderr());
+  const joiner = memoryIo();
+  const joined = run(['start', '--allow-root', '--home', `${dir}/joiner`, '-E', 'http.port=0', '-E', 'transport.port=0', '-E', 'node.name=joiner', '--enrollment-token', nodeToken.stdout().trim()], joiner.io);
+  await until(() => joiner.stdout().includes('"event":"node_started"'), 'the joining node to start');
+  t.match(joiner.stdout(), '"event":"enrolled"');
+  t.equal(await readFile(`${homePaths(`${dir}/joiner`).certsDir}/http_ca.crt`, 'utf8'), ca, "the joining node has the cluster's HTTP CA");
 
   process.emit('SIGTERM');
   t.equal(await started, 0);
+  t.equal(await joined, 0);
   t.match(node.stdout(), '"event":"node_stopping"');
 
   const offline = memoryIo({}, 'y\n');

@@ -34,6 +34,8 @@ t.test('first start at a terminal: banner, password, fingerprint, TLS; a second 
 
   const clientToken = bannerValue(output, 'Client enrollment token (valid for the next 30 minutes):');
   t.match(clientToken, /^[A-Za-z0-9_-]+={0,2}$/, 'the banner shows a client enrollment token');
+  t.match(output, /Configure other nodes to join this cluster:[^\n]*\n• On this node:\r?\n {2}⁃ Create an enrollment token with `securenode create-enrollment-token -s node`\./, 'transport on loopback: the steps, not a node token');
+  t.notMatch(output, 'Node enrollment token');
   const enrolled = await runCliAsNodeUser(['enroll', '--enrollment-token', clientToken!, '--out', `${home}-client`]);
   t.equal(enrolled.exitCode, 0, `the banner's token enrolls a client: ${enrolled.stderr}`);
 
