@@ -40,6 +40,11 @@ t.test('conditional lines', async (t) => {
   t.notOk(keys.includes('http.host'));
   t.notOk(keys.includes('cluster.initial_master_nodes'));
   t.match(joined, 'discovery.seed_hosts: [10.0.0.1:9300]\n');
+  t.match(joined, '\ntransport.host: 0.0.0.0\n', 'a cluster beyond loopback: transport.host is live');
+  t.notOk(keys.includes('cluster.name'), 'no cluster name given: none written');
+  const named = renderConfigBlock({ ...input, cluster: { kind: 'join', seedHosts: ['127.0.0.1:9300', '[::1]:9300'], clusterName: 'prod' } });
+  t.match(named, '# The name of the cluster this node joined\ncluster.name: prod\n');
+  t.match(named, '\n#transport.host: 0.0.0.0\n', 'a cluster on loopback: transport.host stays a hint');
 });
 
 t.test('appending keeps every byte of the user file; removing gives it back', async (t) => {
@@ -60,6 +65,6 @@ t.test('removal keeps settings the user added inside the block', async (t) => {
   t.equal(removeConfigBlock(written), 'a.b: 1\nnode.name: mine\n');
   t.same(blockSettings.map((setting) => setting.key), [
     'security.enabled', 'security.enrollment.enabled', 'security.http.ssl', 'security.transport.ssl',
-    'cluster.initial_master_nodes', 'discovery.seed_hosts', 'http.host', 'transport.host',
+    'cluster.initial_master_nodes', 'cluster.name', 'discovery.seed_hosts', 'http.host', 'transport.host',
   ]);
 });
