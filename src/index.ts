@@ -33,4 +33,4 @@ export { checks, firstFinding, isInitialClusterNode, type Finding, type Prefligh
 export { startNode, type NodeOptions, type RunningNode } from './node/server.js';
 export { FileStore, type StoredUser } from './security/file-store.js';
 export { generatePassword, hashPassword, verifyPassword, passwordAlphabet } from './security/password.js';
-export { authorizeEndpoint, candidateEndpoints, actionFor, normalizeEndpoint, builtInRoles, subtree, type Action, type EndpointPermission, type EndpointDecision } from './security/rbac-matcher.js';
+export { authorizeEndpoint, authorizeEntity, compileEndpoints, candidateEndpoints, actionFor, normalizeEndpoint, builtInRoles, isBuiltInRole, subtree, type Action, type EndpointPermission, type EntityPermission, type RoleDefinition, type EndpointDecision } from './security/rbac-matcher.js';

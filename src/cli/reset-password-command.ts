@@ -4,6 +4,7 @@ import { homePaths, resolveHome, type HomePaths } from '../home/layout.js';
 import { acquireLock, lockHolder } from '../node/data-dir.js';
 import { minimumPasswordLength } from '../security/bootstrap.js';
 import { FileStore } from '../security/file-store.js';
+import { createAuditLog } from '../logging/audit.js';
 import { generatePassword, hashPassword } from '../security/password.js';
 import { loadSettings } from '../settings/load.js';
 import { resolveVaultReferences } from '../settings/vault/resolve.js';
@@ -114,6 +115,8 @@ async function resetOffline(paths: HomePaths, user: string, password: string): P
     const existing = store.getUser(user);
     if (!existing) throw new Error(`user [${user}] not found in ${store.path}`);
     await store.putUser({ ...existing, passwordHash: await hashPassword(password) });
+    const audit = await createAuditLog(paths.logsDir);
+    audit.record('password_changed', { user: '_local_operator' }, { target: user, via: 'offline' });
   } finally {
     await release();
   }

@@ -8,6 +8,7 @@ import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
 import { createLogger } from '../logging/logger.js';
+import { createAuditLog } from '../logging/audit.js';
 import { loadIdentity } from '../node/data-dir.js';
 import { newOperatorKey, operatorKeySetting } from '../security/operator-token.js';
 import { tokenHashKeySetting } from '../security/api-keys.js';
@@ -132,7 +133,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     const identity = await loadIdentity(result.paths.dataDir, joined?.clusterUuid);
     // Names as written: a name that is a vault reference is logged as the reference.
     const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, version, names, operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
+    const audit = await createAuditLog(result.paths.logsDir);
+    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, audit, version, names, operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
     if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
     await showFirstUser(firstUser, plan, node.http.port, async () =>
       result.settings.bool('security.enrollment.enabled') === true

@@ -3,17 +3,23 @@ import { join } from 'node:path';
 import { destination, multistream, pino, stdTimeFunctions, type Logger } from 'pino';
 import { makeDirectory } from '../io/atomic-write.js';
 
+/** A log file in the logs dir (0750), created 0640 whatever the umask; its path. */
+export async function createLogFile(logsDir: string, name: string): Promise<string> {
+  await makeDirectory(logsDir, 0o750);
+  const file = join(logsDir, name);
+  const handle = await open(file, 'a', 0o640);
+  await handle.close();
+  await chmod(file, 0o640);
+  return file;
+}
+
 /**
  * The node's logger: JSON lines to logs/securenode.log (0640, created with that
  * mode whatever the umask) and to stdout. Secrets never enter a log call: the
  * callers log names, paths and counts, never values.
  */
 export async function createLogger(logsDir: string, options: { stdout?: NodeJS.WritableStream; level?: string } = {}): Promise<Logger> {
-  await makeDirectory(logsDir, 0o750);
-  const file = join(logsDir, 'securenode.log');
-  const handle = await open(file, 'a', 0o640);
-  await handle.close();
-  await chmod(file, 0o640);
+  const file = await createLogFile(logsDir, 'securenode.log');
   const streams = [{ stream: destination({ dest: file, sync: true }) }, { stream: options.stdout ?? process.stdout }];
   return pino({ level: options.level ?? 'info', base: undefined, timestamp: stdTimeFunctions.isoTime }, multistream(streams));
 }

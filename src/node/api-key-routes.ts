@@ -1,18 +1,14 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
 import { hashSecret, newCredential, type ApiKeyScope, type StoredApiKey } from '../security/api-keys.js';
-import type { FileStore } from '../security/file-store.js';
 import { parseDuration } from '../settings/coerce.js';
-import type { Principal } from './authenticator.js';
+import { auditContext, entityAllowed, forbidden, invalidBody } from './authorization.js';
+import type { SecurityRouteContext } from './user-routes.js';
 
 interface CreateBody {
   name: string;
   expiration?: string;
   role_descriptors?: Record<string, { cluster?: string[] }>;
 }
-
-const forbidden = (reply: FastifyReply, principal: Principal, action: string) =>
-  reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to ${action} this resource` });
 
 /** The scope that role descriptors ask for; until RBAC arrives only the enroll privileges narrow a key. */
 function scopeOf(descriptors: CreateBody['role_descriptors']): ApiKeyScope | string {
@@ -23,8 +19,13 @@ function scopeOf(descriptors: CreateBody['role_descriptors']): ApiKeyScope | str
   return `invalid field 'role_descriptors': only one of the cluster privileges enroll_client and enroll_node is supported`;
 }
 
-/** POST, GET and DELETE /_security/api_key; only a superuser manages keys until RBAC arrives. */
-export function registerApiKeyRoutes(app: FastifyInstance, store: FileStore, hashKey: Buffer, logger: Logger): void {
+/**
+ * POST, GET and DELETE /_security/api_key, behind endpoint and entity RBAC. A
+ * key has its creator's roles, never more; a key that enrolls (and so hands out
+ * the CA key) is made by a superuser only.
+ */
+export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRouteContext & { readonly hashKey: Buffer }): void {
+  const { store, hashKey, logger, audit } = context;
   app.post<{ Body: CreateBody }>(
     '/_security/api_key',
     {
@@ -40,14 +41,10 @@ export function registerApiKeyRoutes(app: FastifyInstance, store: FileStore, has
     },
     async (request, reply) => {
       const principal = request.principal!;
-      if (request.validationError) {
-        const issue = request.validationError.validation[0];
-        const field = issue?.instancePath.replace(/^\//, '') || issue?.params?.missingProperty || issue?.params?.additionalProperty || 'body';
-        return reply.code(400).send({ error: `invalid field '${field}': ${issue?.message ?? 'malformed'}` });
-      }
-      if (!principal.user.roles.includes('superuser')) return forbidden(reply, principal, 'create');
+      if (request.validationError) return invalidBody(reply, request.validationError);
       const scope = scopeOf(request.body.role_descriptors);
       if (scope !== 'all' && scope !== 'enroll_client' && scope !== 'enroll_node') return reply.code(400).send({ error: scope });
+      if (scope !== 'all' && !principal.user.roles.includes('superuser')) return forbidden(reply, principal, 'create');
       const lifetime = request.body.expiration === undefined ? undefined : parseDuration(request.body.expiration);
       if (request.body.expiration !== undefined && !lifetime) return reply.code(400).send({ error: "invalid field 'expiration': a duration such as 30m, 1h or 7d" });
       const { id, secret } = newCredential();
@@ -55,27 +52,29 @@ export function registerApiKeyRoutes(app: FastifyInstance, store: FileStore, has
       const key: StoredApiKey = { id, name: request.body.name, secretHash: hashSecret(hashKey, secret), creator: principal.user.username, scope, created: now, ...(lifetime ? { expires: now + lifetime } : {}), invalidated: false };
       await store.putApiKeys([key]);
       logger.info({ event: 'api_key_created', id, name: key.name, scope, by: principal.user.username }, 'API key created');
+      audit.record('api_key_created', auditContext(request), { id, name: key.name, scope });
       return { id, name: key.name, api_key: secret, encoded: Buffer.from(`${id}:${secret}`).toString('base64'), ...(key.expires ? { expiration: key.expires } : {}) };
     },
   );
 
-  app.get('/_security/api_key', async (request, reply) => {
-    const principal = request.principal!;
-    if (!principal.user.roles.includes('superuser')) return forbidden(reply, principal, 'read');
+  app.get('/_security/api_key', async (request) => {
+    const roles = request.principal!.user.roles;
     return {
-      api_keys: store.listApiKeys().map((key) => ({ id: key.id, name: key.name, creation: key.created, expiration: key.expires ?? null, invalidated: key.invalidated, username: key.creator, scope: key.scope })),
+      api_keys: store.listApiKeys().filter((key) => context.authorizer.entityAllowed(roles, key.id, 'read')).map((key) => ({ id: key.id, name: key.name, creation: key.created, expiration: key.expires ?? null, invalidated: key.invalidated, username: key.creator, scope: key.scope })),
     };
   });
 
   app.delete<{ Body: { ids?: string[]; name?: string } }>('/_security/api_key', async (request, reply) => {
     const principal = request.principal!;
-    if (!principal.user.roles.includes('superuser')) return forbidden(reply, principal, 'delete');
     const { ids, name } = request.body ?? {};
     if (!Array.isArray(ids) && typeof name !== 'string') return reply.code(400).send({ error: "invalid body: give 'ids' (a list) or 'name'" });
     const matching = store.listApiKeys().filter((key) => (Array.isArray(ids) && ids.includes(key.id)) || key.name === name);
+    // All or nothing: one key the caller may not delete refuses the request.
+    for (const key of matching) if (!entityAllowed(request, reply, context, { id: key.id, type: 'api_key' }, 'delete')) return reply;
     const fresh = matching.filter((key) => !key.invalidated);
     await store.putApiKeys(fresh.map((key) => ({ ...key, invalidated: true })));
     logger.info({ event: 'api_keys_invalidated', ids: fresh.map((key) => key.id), by: principal.user.username }, 'API keys invalidated');
+    audit.record('api_keys_invalidated', auditContext(request), { ids: fresh.map((key) => key.id) });
     return { invalidated_api_keys: fresh.map((key) => key.id), previously_invalidated_api_keys: matching.filter((key) => key.invalidated).map((key) => key.id), error_count: 0 };
   });
 }

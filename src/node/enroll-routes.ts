@@ -5,6 +5,8 @@ import type { TlsFiles } from '../autoconfig/tls-files.js';
 import { nodeEnrollmentBody, type NodeEnrollmentBody } from '../enrollment/node-enrollment.js';
 import { encodeServiceToken, hashSecret, newCredential, type ApiKeyScope } from '../security/api-keys.js';
 import type { FileStore } from '../security/file-store.js';
+import type { AuditLog } from '../logging/audit.js';
+import { auditContext, forbidden } from './authorization.js';
 
 /** What the enroll endpoints need. */
 export interface EnrollRouteOptions {
@@ -16,6 +18,7 @@ export interface EnrollRouteOptions {
   /** Transport addresses of the cluster's nodes, known once the transport listens. */
   readonly nodesAddresses: () => readonly string[];
   readonly logger: Logger;
+  readonly audit: AuditLog;
 }
 
 /**
@@ -33,7 +36,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
     }
     const principal = request.principal!;
     if (principal.apiKey?.scope !== scope && !principal.user.roles.includes('superuser')) {
-      void reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to read this resource` });
+      void forbidden(reply, principal, 'read');
       return false;
     }
     return true;
@@ -44,6 +47,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
     const { secret } = newCredential();
     const name = `enroll-process-token-${Date.now()}`;
     await options.store.putServiceToken({ name, secretHash: hashSecret(options.hashKey, secret), created: Date.now() });
+    options.audit.record('enrollment_token_used', auditContext(request), { scope: 'client', service_token: name });
     options.logger.info({ event: 'enrollment_token_used', scope: 'client', api_key: request.principal!.apiKey?.id, service_token: name }, 'a client enrolled');
     return { token: { name, value: encodeServiceToken(name, secret) }, http_ca: httpCa };
   });
@@ -53,6 +57,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
   app.get('/_security/enroll/node', async (request, reply) => {
     if (!allowed(request, reply, 'enroll_node')) return reply;
     nodeBody ??= nodeEnrollmentBody(options.tls, options.cluster);
+    options.audit.record('enrollment_token_used', auditContext(request), { scope: 'node' });
     options.logger.info({ event: 'enrollment_token_used', scope: 'node', api_key: request.principal!.apiKey?.id }, 'a node enrolled: it received the HTTP CA and the transport certificate');
     return { ...nodeBody, nodes_addresses: options.nodesAddresses() };
   });

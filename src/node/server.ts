@@ -9,15 +9,18 @@ import type { Settings } from '../settings/settings.js';
 import { Authenticator } from './authenticator.js';
 import { removeNodeAddress, writeNodeAddress, type NodeIdentity } from './data-dir.js';
 import { SecurenodeError } from '../errors.js';
-import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { registerInfoRoutes, type NodeInfo } from './routes.js';
 import { registerUserRoutes } from './user-routes.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { registerEnrollRoutes } from './enroll-routes.js';
-import { authenticateToken, scopedPath } from './token-authenticator.js';
+import { registerAuthentication } from './authentication.js';
+import { registerAuthorization } from './authorization.js';
+import { registerRoleRoutes } from './role-routes.js';
+import { Authorizer, type EnforceMode } from '../security/authorizer.js';
+import { LoginThrottle } from '../security/login-throttle.js';
+import { noAudit, type AuditLog } from '../logging/audit.js';
 import { enrollmentAddresses } from '../enrollment/addresses.js';
-import { actionFor } from '../security/rbac-matcher.js';
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { createTransportServer } from './transport.js';
 
 /** What startNode needs. */
@@ -36,6 +39,8 @@ export interface NodeOptions {
   readonly dataDir?: string;
   /** Ports bound before privileges were dropped; the servers take them over instead of binding. */
   readonly bound?: { readonly http: NetServer; readonly transport: NetServer };
+  /** logs/audit.log; default none (an embedding server may keep its own). */
+  readonly audit?: AuditLog;
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
   readonly names?: { readonly node: string; readonly cluster: string };
 }
@@ -50,7 +55,6 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-const unauthorized = { error: 'Invalid credentials' };
 
 /** A port that cannot be had, said in words with the setting to change. */
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
@@ -59,12 +63,6 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   if (!reason) return error;
   return new SecurenodeError('ERR_LISTEN', `cannot listen on ${host}:${port}: ${reason} (${error.code}); stop the other process, or choose another address or port (http.port, transport.port, http.host, transport.host)`);
 }
-
-/** The schemes a client may use, one challenge each. */
-const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bearer realm="securenode"'];
-
-/** Who the local operator acts as: a superuser that exists only in memory. */
-const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['superuser'], enabled: true } as const;
 
 /** The address to bind: the layer's host, else network.bind_host / network.host, else loopback. */
 export function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
@@ -99,7 +97,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     https: { pfx: tls.httpP12, passphrase: tls.httpP12Password, minVersion: 'TLSv1.2' },
     logger: false,
     bodyLimit: 1024 * 1024,
+    // Bodies are checked as they are: no extra field silently dropped, no type silently coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // Request ids for the audit log: unique across restarts, never taken from the client.
+    genReqId: () => randomUUID(),
   });
+  const audit = options.audit ?? noAudit;
   const info: NodeInfo = {
     name: settings.string('node.name')!,
     clusterName: settings.string('cluster.name')!,
@@ -112,47 +115,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     enrollmentAddresses: [],
     nodesAddresses: [],
   };
-  const ledger = new NonceLedger();
-  const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-  app.addHook('onRequest', (request, reply, done) => {
-    const header = request.headers.authorization;
-    // The local operator: a signed single-use token, from loopback only (SPEC 7).
-    if (options.operatorKey && header?.startsWith('Operator ')) {
-      const path = request.url.split('?')[0]!;
-      if (loopback.has(request.socket.remoteAddress ?? '') && verifyOperatorToken(options.operatorKey, header.slice('Operator '.length), request.method, path, ledger)) {
-        request.principal = { user: operatorUser, type: 'operator' };
-        logger.info({ event: 'operator_authenticated', path }, 'local operator authenticated');
-        return done();
-      }
-    }
-    if (options.tokenHashKey && (header?.startsWith('ApiKey ') || header?.startsWith('Bearer '))) {
-      const principal = authenticateToken(options.store, options.tokenHashKey, header);
-      if (principal) {
-        // An enrollment key opens its enroll endpoint and nothing else.
-        const only = principal.apiKey && scopedPath(principal.apiKey);
-        if (only && request.url.split('?')[0] !== only) {
-          reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
-          return;
-        }
-        request.principal = principal;
-        return done();
-      }
-    }
-    // A cached credential is checked synchronously; only a miss goes to the slow hash.
-    const cached = authenticator.authenticateCached(request.headers.authorization);
-    if (cached) {
-      request.principal = cached;
-      return done();
-    }
-    authenticator.verifyAndCache(request.headers.authorization).then((principal) => {
-      if (principal) {
-        request.principal = principal;
-        return done();
-      }
-      logger.info({ event: 'authentication_failed', source: request.ip, path: request.url.split('?')[0] }, 'authentication failed');
-      reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
-    }, done);
+  registerAuthentication(app, {
+    store: options.store, authenticator, throttle: new LoginThrottle(), audit, logger,
+    ...(options.tokenHashKey ? { tokenHashKey: options.tokenHashKey } : {}),
+    ...(options.operatorKey ? { operatorKey: options.operatorKey } : {}),
   });
+  const authorizer = new Authorizer(options.store, settings.string('security.rbac.enforce') as EnforceMode);
+  registerAuthorization(app, authorizer, audit);
+  if (authorizer.mode === 'off') {
+    logger.warn({ event: 'rbac_off' }, 'security.rbac.enforce is off: every authenticated caller may do anything; set it to on, entity or both');
+  }
   // An unexpected failure is logged (its message, never a request body) and answered without detail.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
@@ -160,9 +132,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return reply.code(500).send({ error: 'internal error; see the node log' });
   });
   registerInfoRoutes(app, info);
-  registerUserRoutes(app, options.store, logger);
+  const context = { store: options.store, authorizer, audit, logger };
+  registerUserRoutes(app, context);
+  registerRoleRoutes(app, context);
   if (options.tokenHashKey) {
-    registerApiKeyRoutes(app, options.store, options.tokenHashKey, logger);
+    registerApiKeyRoutes(app, { ...context, hashKey: options.tokenHashKey });
     registerEnrollRoutes(app, {
       store: options.store,
       hashKey: options.tokenHashKey,
@@ -171,6 +145,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       cluster: { name: info.clusterName, uuid: info.clusterUuid },
       nodesAddresses: () => info.nodesAddresses,
       logger,
+      audit,
     });
   }
 

@@ -44,3 +44,26 @@ export async function keepAliveRatio(home: string, rounds: number, seconds: numb
   }
   return samples;
 }
+
+/**
+ * The cost of authorization: keep-alive GET / on one node as a user with 20
+ * roles and as the superuser, alternately in the same run; the ratio of their rates.
+ */
+export async function authorizationCost(home: string, rounds: number, seconds: number): Promise<{ superuser: number[]; twentyRoles: number[]; slowdown: number[] }> {
+  const password = 'bench-password-1';
+  const node = await serve('node', home, password);
+  const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  const samples = { superuser: [] as number[], twentyRoles: [] as number[], slowdown: [] as number[] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const superuser = await requestsPerSecond(node.port, basic('elastic'), seconds);
+      const twentyRoles = await requestsPerSecond(node.port, basic('many'), seconds);
+      samples.superuser.push(superuser);
+      samples.twentyRoles.push(twentyRoles);
+      samples.slowdown.push(1 - twentyRoles / superuser);
+    }
+  } finally {
+    node.stop();
+  }
+  return samples;
+}

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliToolTimes } from './cli-tools.js';
 import { firstStartToTls } from './first-start.js';
-import { keepAliveRatio } from './keep-alive.js';
+import { authorizationCost, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
 
 const runs = 5;
@@ -68,6 +68,7 @@ console.log(row('securenode start, fresh home -> first TLS answer', starts));
 
 const home = await mkdtemp(join(tmpdir(), 'securenode-bench-'));
 const keepAlive = await keepAliveRatio(`${home}/home`, runs, 5);
+const authorization = await authorizationCost(`${home}/home`, runs, 5);
 await rm(home, { recursive: true, force: true });
 const rate = (name: string, samples: number[]) => {
   const { median, min, max } = summarize(samples);
@@ -78,6 +79,11 @@ console.log(rate('keep-alive GET /, bare https server', keepAlive.bare));
 const ratio = summarize(keepAlive.ratio);
 console.log(`${'  ratio node / bare'.padEnd(44)} ${ratio.median.toFixed(2).padStart(9)} ${ratio.min.toFixed(2).padStart(9)} ${ratio.max.toFixed(2).padStart(9)}`);
 
+console.log(rate('keep-alive GET /, superuser', authorization.superuser));
+console.log(rate('keep-alive GET /, a user with 20 roles', authorization.twentyRoles));
+const slowdown = summarize(authorization.slowdown);
+console.log(`${'  20 roles slower than superuser by'.padEnd(44)} ${(slowdown.median * 100).toFixed(1).padStart(8)}% ${(slowdown.min * 100).toFixed(1).padStart(8)}% ${(slowdown.max * 100).toFixed(1).padStart(8)}%`);
+
 const tools = await cliToolTimes(runs);
 console.log(row('create-enrollment-token, process to token', tools.createEnrollmentToken));
 console.log(row('reset-password -b -s, process to password', tools.resetPassword));
@@ -86,4 +92,5 @@ const goal = (what: string, met: boolean, value: string) => console.log(`goal: $
 goal(`TLS set under ${goalMs} ms`, summarize(totals).median < goalMs, `${summarize(totals).median.toFixed(0)} ms`);
 goal(`first start to TLS under ${goalMs} ms`, summarize(starts).median < goalMs, `${summarize(starts).median.toFixed(0)} ms`);
 goal('keep-alive ratio 0.9 or better', ratio.median >= 0.9, ratio.median.toFixed(2));
+goal('20 roles under 5% slower than superuser', slowdown.median < 0.05, `${(slowdown.median * 100).toFixed(1)}%`);
 goal('create-enrollment-token under 400 ms', summarize(tools.createEnrollmentToken).median < 400, `${summarize(tools.createEnrollmentToken).median.toFixed(0)} ms`);

@@ -1,5 +1,5 @@
 // Bench helper, run as a child process: serve `node` (securenode's node, with a
-// user) or `bare` (a plain Node https server with the same key and certificate)
+// superuser, and a user with 20 roles) or `bare` (a plain Node https server with the same key and certificate)
 // and print the port. Both answer GET / with a small JSON body.
 import { createServer } from 'node:https';
 import { Writable } from 'node:stream';
@@ -23,6 +23,22 @@ if (mode === 'bare') {
 } else {
   const store = await FileStore.open(result.paths.dataDir);
   if (!store.getUser('elastic')) await store.putUser({ username: 'elastic', passwordHash: await hashPassword(password), roles: ['superuser'], enabled: true });
+  // A user with 20 roles of a few rows each, one of which grants the read that GET / needs.
+  if (!store.getUser('many')) {
+    for (let index = 0; index < 20; index++) {
+      await store.putRole({
+        id: `role-${index}`,
+        name: `role-${index}`,
+        endpoints: [
+          { endpoint: `/_security/role/r${index}`, actions: ['read', 'update'], negative: false },
+          { endpoint: `/_nodes/*/r${index}`, actions: ['*'], negative: index % 2 === 0 },
+          ...(index === 19 ? [{ endpoint: '*', actions: ['read' as const], negative: false }] : []),
+        ],
+        entities: [{ entity_id: `e${index}`, entity_type: 'user', actions: ['read'], negative: false }],
+      });
+    }
+    await store.putUser({ username: 'many', passwordHash: await hashPassword(password), roles: Array.from({ length: 20 }, (_, index) => `role-${index}`), enabled: true });
+  }
   const logger = await createLogger(result.paths.logsDir, { stdout: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   const node = await startNode({ settings: result.settings, tls, store, identity: await loadIdentity(result.paths.dataDir), logger, version: 'bench' });
   console.log(node.http.port);

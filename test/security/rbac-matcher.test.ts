@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { actionFor, authorizeEndpoint, builtInRoles, candidateEndpoints, normalizeEndpoint, type Action, type EndpointPermission } from '../../src/security/rbac-matcher.js';
+import { actionFor, authorizeEndpoint, authorizeEntity, builtInRoles, candidateEndpoints, normalizeEndpoint, type Action, type EndpointPermission } from '../../src/security/rbac-matcher.js';
 
 const row = (endpoint: string, actions: (Action | '*')[], negative = false): EndpointPermission => ({ endpoint, actions, negative });
 
@@ -37,13 +37,13 @@ t.test('the cases of reference A4', async (t) => {
 });
 
 t.test('built-in roles', async (t) => {
-  t.equal(authorizeEndpoint(builtInRoles.superuser, 'DELETE', '/_security/user/bob').allowed, true);
-  t.equal(authorizeEndpoint(builtInRoles.admin, 'PUT', '/_cluster/settings').allowed, true);
-  t.equal(authorizeEndpoint(builtInRoles.admin, 'GET', '/_security/user').allowed, false, 'admin cannot manage users');
-  t.equal(authorizeEndpoint(builtInRoles.admin, 'POST', '/_security/user/bob/_password', '/_security/user/:name/_password').allowed, false);
-  t.equal(authorizeEndpoint(builtInRoles.admin, 'DELETE', '/_security/role/r1').allowed, false, 'admin cannot manage roles');
-  t.equal(authorizeEndpoint(builtInRoles['read-only'], 'GET', '/_cluster/health').allowed, true);
-  t.equal(authorizeEndpoint(builtInRoles['read-only'], 'POST', '/_security/api_key').allowed, false);
+  t.equal(authorizeEndpoint(builtInRoles.superuser.endpoints, 'DELETE', '/_security/user/bob').allowed, true);
+  t.equal(authorizeEndpoint(builtInRoles.admin.endpoints, 'PUT', '/_cluster/settings').allowed, true);
+  t.equal(authorizeEndpoint(builtInRoles.admin.endpoints, 'GET', '/_security/user').allowed, false, 'admin cannot manage users');
+  t.equal(authorizeEndpoint(builtInRoles.admin.endpoints, 'POST', '/_security/user/bob/_password', '/_security/user/:name/_password').allowed, false);
+  t.equal(authorizeEndpoint(builtInRoles.admin.endpoints, 'DELETE', '/_security/role/r1').allowed, false, 'admin cannot manage roles');
+  t.equal(authorizeEndpoint(builtInRoles["read-only"].endpoints, 'GET', '/_cluster/health').allowed, true);
+  t.equal(authorizeEndpoint(builtInRoles["read-only"].endpoints, 'POST', '/_security/api_key').allowed, false);
 });
 
 t.test('property: nothing is allowed that a negative entry at the most specific matching endpoint denies', async (t) => {
@@ -69,4 +69,18 @@ t.test('property: nothing is allowed that a negative entry at the most specific 
     { numRuns: 2000 },
   );
   t.pass('2000 random role sets');
+});
+
+t.test('entity permissions (Kong A5): the id, then *; a negative wins at the first that covers the action', async (t) => {
+  const row = (entity_id: string, actions: ('read' | 'create' | 'update' | 'delete' | '*')[], negative = false) => ({ entity_id, entity_type: entity_id === '*' ? ('wildcard' as const) : ('user' as const), actions, negative });
+  const cases: [string, ReturnType<typeof row>[], Action, boolean][] = [
+    ['no rows, no access', [], 'read', false],
+    ['* allows', [row('*', ['*'])], 'delete', true],
+    ['the id beats *', [row('*', ['*']), row('u1', ['*'], true)], 'read', false],
+    ['a positive id beats a negative *', [row('*', ['*'], true), row('u1', ['read'])], 'read', true],
+    ['an id row for other actions falls through to *', [row('u1', ['read']), row('*', ['delete'], true)], 'delete', false],
+    ['negative wins at the same id, across roles', [row('u1', ['read']), row('u1', ['read'], true)], 'read', false],
+    ['another id does not apply', [row('u2', ['*'])], 'read', false],
+  ];
+  for (const [name, rows, action, allowed] of cases) t.equal(authorizeEntity(rows, 'u1', action), allowed, name);
 });

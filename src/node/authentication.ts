@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../logging/audit.js';
+import type { FileStore } from '../security/file-store.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
+import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
+import { actionFor } from '../security/rbac-matcher.js';
+import { parseBasic, type Authenticator, type Principal } from './authenticator.js';
+import { auditContext } from './authorization.js';
+import { authenticateToken, scopedPath } from './token-authenticator.js';
+
+/** What the authentication hook needs. */
+export interface AuthenticationOptions {
+  readonly store: FileStore;
+  readonly authenticator: Authenticator;
+  readonly throttle: LoginThrottle;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  /** Hashes API key and service token secrets; without it neither is accepted. */
+  readonly tokenHashKey?: Buffer;
+  /** The local operator's signing key; without it no tool can act as the operator. */
+  readonly operatorKey?: Buffer;
+}
+
+const unauthorized = { error: 'Invalid credentials' };
+
+/** The schemes a client may use, one challenge each. */
+const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bearer realm="securenode"'];
+
+/** Who the local operator acts as: a superuser that exists only in memory. */
+const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['superuser'], enabled: true } as const;
+
+const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Every request authenticates (SPEC 7), in this order: the local operator
+ * (a signed single-use token, from loopback only), an API key or service token,
+ * a cached Basic credential (synchronously), then the slow password hash, which
+ * runs on the thread pool. Failures are 401 with the challenges, audited, and
+ * counted per source address: an address that keeps failing waits longer and
+ * longer before its next credential is checked. A cached hit is not audited
+ * again; everything else is.
+ */
+export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
+  const { authenticator, throttle, audit, logger } = options;
+  const ledger = new NonceLedger();
+  const succeed = (request: Parameters<typeof auditContext>[0], principal: Principal): void => {
+    request.principal = principal;
+    audit.record('authentication_success', auditContext(request), { type: principal.type, ...(principal.apiKey ? { api_key: principal.apiKey.id } : {}), ...(principal.tokenName ? { token: principal.tokenName } : {}) });
+  };
+  app.addHook('onRequest', (request, reply, done) => {
+    const header = request.headers.authorization;
+    const path = request.url.split('?')[0]!;
+    if (options.operatorKey && header?.startsWith('Operator ')) {
+      if (loopback.has(request.socket.remoteAddress ?? '') && verifyOperatorToken(options.operatorKey, header.slice('Operator '.length), request.method, path, ledger)) {
+        succeed(request, { user: operatorUser, type: 'operator' });
+        logger.info({ event: 'operator_authenticated', path }, 'local operator authenticated');
+        return done();
+      }
+    }
+    if (options.tokenHashKey && (header?.startsWith('ApiKey ') || header?.startsWith('Bearer '))) {
+      const principal = authenticateToken(options.store, options.tokenHashKey, header);
+      if (principal) {
+        succeed(request, principal);
+        // An enrollment key opens its enroll endpoint and nothing else.
+        const only = principal.apiKey && scopedPath(principal.apiKey);
+        if (only && path !== only) {
+          audit.record('access_denied', auditContext(request), { method: request.method, path });
+          reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
+          return;
+        }
+        return done();
+      }
+    }
+    const cached = authenticator.authenticateCached(header);
+    if (cached) {
+      request.principal = cached;
+      return done();
+    }
+    const delay = throttle.delayFor(request.ip);
+    (delay > 0 ? sleep(delay) : Promise.resolve())
+      .then(() => authenticator.verifyAndCache(header))
+      .then((principal) => {
+        if (principal) {
+          succeed(request, principal);
+          return done();
+        }
+        throttle.fail(request.ip);
+        const attempted = parseBasic(header)?.username;
+        audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
+        logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
+        reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
+      }, done);
+  });
+}
