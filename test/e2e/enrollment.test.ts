@@ -110,6 +110,8 @@ t.test('API keys: create, use, invalidate at once; exit codes of the tools', asy
 
 t.test('with enrollment disabled the endpoint answers 403 with the reason', async (t) => {
   const { port, ca } = await runningNode(t, ['-E', 'security.enrollment.enabled=false']);
-  const answer = await curl(port, ca, ['-u', `elastic:${password}`], '/_security/enroll/client');
-  t.equal(answer.stdout, '{"error":"Enrollment mode is not enabled. Set [security.enrollment.enabled] to true, in order to use this API."}\n403');
+  for (const path of ['/_security/enroll/client', '/_security/enroll/node']) {
+    const answer = await curl(port, ca, ['-u', `elastic:${password}`], path);
+    t.equal(answer.stdout, '{"error":"Enrollment mode is not enabled. Set [security.enrollment.enabled] to true, in order to use this API."}\n403', path);
+  }
 });
