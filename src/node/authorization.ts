@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { AuditContext, AuditLog } from '../logging/audit.js';
 import type { Authorizer } from '../security/authorizer.js';
 import { actionFor, type Action } from '../security/rbac-matcher.js';
@@ -15,25 +15,30 @@ export function auditContext(request: FastifyRequest): AuditContext {
 }
 
 /** What anyone authenticated may do to themselves: see who they are, change their own password. */
-function selfService(request: FastifyRequest, principal: Principal): boolean {
-  const route = request.routeOptions.url;
+function selfService(request: FastifyRequest, principal: Principal, route: string): boolean {
   if (route === '/_security/_authenticate') return true;
   return route === '/_security/user/:name/_password' && principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
 }
 
 /**
  * Endpoint RBAC on every routed request (security.rbac.enforce on or both), after
- * authentication: Kong's matcher over the caller's roles, with the route
+ * authentication and before the body is parsed: Kong's matcher over the caller's roles, with the route
  * pattern as a candidate. Enrollment keys are already held to their endpoint.
  */
 export function registerAuthorization(app: FastifyInstance, authorizer: Authorizer, audit: AuditLog): void {
-  app.addHook('preHandler', (request, reply, done) => {
-    const principal = request.principal;
-    if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal)) return done();
-    const path = request.url.split('?')[0]!;
-    if (authorizer.endpointAllowed(principal.user.roles, request.method, path, request.routeOptions.url)) return done();
-    audit.record('access_denied', auditContext(request), { method: request.method, path });
-    void forbidden(reply, principal, actionFor(request.method));
+  // One hook per route, which knows its pattern: request.routeOptions builds a new object at every access.
+  app.addHook('onRoute', (route) => {
+    const pattern = route.url ?? route.path;
+    const check: onRequestHookHandler = (request, reply, done) => {
+      const principal = request.principal;
+      if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal, pattern)) return done();
+      const path = request.url.split('?')[0]!;
+      if (authorizer.endpointAllowed(principal.user.roles, request.method, path, pattern)) return done();
+      audit.record('access_denied', auditContext(request), { method: request.method, path });
+      void forbidden(reply, principal, actionFor(request.method));
+    };
+    // A route's own onRequest hooks run after the node's (authentication), before the body is read.
+    route.onRequest = [check, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });
 }
 

@@ -91,6 +91,8 @@ function listen(server: Server | NetServer, port: number, host: string, bound?: 
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { settings, tls, logger } = options;
+  const bootId = randomUUID();
+  let requests = 0;
   const ttl = parseDuration(settings.string('security.authc.cache.ttl')!) ?? 1_200_000;
   const authenticator = new Authenticator(options.store, ttl);
   const app = Fastify({
@@ -100,7 +102,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     // Bodies are checked as they are: no extra field silently dropped, no type silently coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Request ids for the audit log: unique across restarts, never taken from the client.
-    genReqId: () => randomUUID(),
+    genReqId: () => `${bootId}-${(++requests).toString(36)}`,
   });
   const audit = options.audit ?? noAudit;
   const info: NodeInfo = {

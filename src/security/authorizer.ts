@@ -19,6 +19,9 @@ export class Authorizer {
   readonly mode: EnforceMode;
   readonly #store: FileStore;
   readonly #cache = new Map<string, Compiled>();
+  /** Endpoint decisions by store version, roles, method, path and route: the hot path is one lookup. */
+  readonly #decisions = new Map<string, boolean>();
+  #decisionsGeneration = -1;
 
   constructor(store: FileStore, mode: EnforceMode) {
     this.#store = store;
@@ -44,7 +47,17 @@ export class Authorizer {
   /** Whether roles may call this endpoint; always, unless the mode checks endpoints. */
   endpointAllowed(roles: readonly string[], method: string, path: string, routePattern?: string): boolean {
     if (this.mode !== 'on' && this.mode !== 'both') return true;
-    return authorizeEndpoint(this.#compiled(roles).endpoints, method, path, routePattern).allowed;
+    if (this.#decisionsGeneration !== this.#store.generation || this.#decisions.size >= 10_000) {
+      this.#decisions.clear();
+      this.#decisionsGeneration = this.#store.generation;
+    }
+    const key = `${roles.join('\u0000')}\u0001${method}\u0001${path}\u0001${routePattern ?? ''}`;
+    let allowed = this.#decisions.get(key);
+    if (allowed === undefined) {
+      allowed = authorizeEndpoint(this.#compiled(roles).endpoints, method, path, routePattern).allowed;
+      this.#decisions.set(key, allowed);
+    }
+    return allowed;
   }
 
   /** Whether roles may act on one entity; always, unless the mode checks entities. */

@@ -147,7 +147,7 @@ t.test('audit.log: JSON lines with time, event, user, source and request id, and
   await call('POST', '/_security/user/ivy/_password', admin, { password: 'ivy-password-456' });
   await call('PUT', '/_security/role/r', admin, {});
   const lines = await auditLines();
-  for (const line of lines) t.match(line, { time: String, event: String, source: '127.0.0.1', request_id: /^[0-9a-f-]{36}$/ });
+  for (const line of lines) t.match(line, { time: String, event: String, source: '127.0.0.1', request_id: /^[0-9a-f-]{36}-[0-9a-z]+$/ });
   const events = lines.map((line) => `${String(line.event)}:${String(line.user)}`);
   for (const expected of ['authentication_success:elastic', 'user_created:elastic', 'authentication_failed:ivy', 'access_denied:ivy', 'password_changed:elastic', 'role_created:elastic']) t.ok(events.includes(expected), expected);
   const text = JSON.stringify(lines);
