@@ -1,5 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { lstat, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
@@ -7,7 +7,7 @@ import { decodeEnrollmentToken, encodeEnrollmentToken } from '../enrollment/toke
 import { pinnedGet, refusalReason } from '../enrollment/pinned-client.js';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
-import { makeDirectory, writeNewFile } from '../io/atomic-write.js';
+import { makeDirectory, pathExists, writeNewFile } from '../io/atomic-write.js';
 import { sha256Fingerprint } from '../pki/fingerprint.js';
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettings } from '../settings/load.js';
@@ -77,7 +77,7 @@ async function enroll(options: { enrollmentToken: string; out: string }, io: Cli
   const out = resolve(options.out);
   const files = { ca: `${out}/ca.crt`, config: `${out}/client.yml` };
   for (const file of Object.values(files)) {
-    if (await lstat(file).then(() => true, () => false)) throw new SecurenodeError('ERR_CANT_CREATE', `${file} already exists; enroll into a new --out directory (nothing was sent to the node)`);
+    if (await pathExists(file)) throw new SecurenodeError('ERR_CANT_CREATE', `${file} already exists; enroll into a new --out directory (nothing was sent to the node)`);
   }
   const answer = await pinnedGet(token.adr, token.fgr, '/_security/enroll/client', { authorization: `ApiKey ${Buffer.from(token.key).toString('base64')}` });
   if (answer.status !== 200) {

@@ -1,4 +1,5 @@
-import { lstat, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { pathExists } from '../io/atomic-write.js';
 import type { Server } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -77,7 +78,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
   await checkConfigDirOwner(homePaths(home).configDir);
   if (options.credentialsFile) {
     options.credentialsFile = resolve(options.credentialsFile);
-    if (await lstat(options.credentialsFile).then(() => true, () => false)) {
+    if (await pathExists(options.credentialsFile)) {
       throw new SecurenodeError('ERR_CANT_CREATE', `the credentials file ${options.credentialsFile} already exists; securenode never overwrites one: move it away or name a new file`);
     }
   }
@@ -162,7 +163,7 @@ async function prepareEnrollment(text: string, home: string): Promise<() => Prom
   const token = decodeEnrollmentToken(text);
   let answer: Promise<ReceivedNodeEnrollment> | undefined;
   const enrollment = (): Promise<ReceivedNodeEnrollment> => (answer ??= fetchNodeEnrollment(token));
-  if (!(await lstat(home).then(() => true, () => false))) await enrollment();
+  if (!(await pathExists(home))) await enrollment();
   return enrollment;
 }
 
@@ -177,8 +178,7 @@ function listenForStopSignal(): Promise<void> {
 
 /** Settings as written, before any secret is read: for the ports to bind and node.user. */
 async function readPlainSettings(configFile: string, env: NodeJS.ProcessEnv, overrides: string[]) {
-  const exists = await lstat(configFile).then(() => true, () => false);
-  return exists ? loadSettings({ configFile, env, overrides }) : mergeSettings(configFile, [], env, overrides);
+  return (await pathExists(configFile)) ? loadSettings({ configFile, env, overrides }) : mergeSettings(configFile, [], env, overrides);
 }
 
 /**

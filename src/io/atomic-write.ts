@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** Whether anything (a symbolic link included, dangling or not) is at `path`. */
+export function pathExists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
+}
 
 /**
  * Write a file so that a reader (or a crash) only ever sees the old or the new

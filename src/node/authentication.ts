@@ -6,7 +6,7 @@ import type { LoginThrottle } from '../security/login-throttle.js';
 import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { actionFor } from '../security/rbac-matcher.js';
 import { parseBasic, type Authenticator, type Principal } from './authenticator.js';
-import { auditContext } from './authorization.js';
+import { auditContext, requestPath } from './authorization.js';
 import { authenticateToken, scopedPath } from './token-authenticator.js';
 
 /** What the authentication hook needs. */
@@ -52,8 +52,8 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
   };
   app.addHook('onRequest', (request, reply, done) => {
     const header = request.headers.authorization;
-    const path = request.url.split('?')[0]!;
     if (options.operatorKey && header?.startsWith('Operator ')) {
+      const path = requestPath(request);
       if (loopback.has(request.socket.remoteAddress ?? '') && verifyOperatorToken(options.operatorKey, header.slice('Operator '.length), request.method, path, ledger)) {
         succeed(request, { user: operatorUser, type: 'operator' });
         logger.info({ event: 'operator_authenticated', path }, 'local operator authenticated');
@@ -66,8 +66,8 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
         succeed(request, principal);
         // An enrollment key opens its enroll endpoint and nothing else.
         const only = principal.apiKey && scopedPath(principal.apiKey);
-        if (only && path !== only) {
-          audit.record('access_denied', auditContext(request), { method: request.method, path });
+        if (only && requestPath(request) !== only) {
+          audit.record('access_denied', auditContext(request), { method: request.method, path: requestPath(request) });
           reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
           return;
         }
@@ -89,6 +89,7 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
         }
         throttle.fail(request.ip);
         const attempted = parseBasic(header)?.username;
+        const path = requestPath(request);
         audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
         logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
         reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);

@@ -9,6 +9,11 @@ export function forbidden(reply: FastifyReply, principal: Principal, action: Act
   return reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to ${action} this resource` });
 }
 
+/** The path of a request, without its query. */
+export function requestPath(request: FastifyRequest): string {
+  return request.url.split('?')[0]!;
+}
+
 /** The audit fields of a request: who, from where, which request. */
 export function auditContext(request: FastifyRequest): AuditContext {
   return { ...(request.principal ? { user: request.principal.user.username } : {}), source: request.ip, requestId: request.id };
@@ -32,7 +37,7 @@ export function registerAuthorization(app: FastifyInstance, authorizer: Authoriz
     const check: onRequestHookHandler = (request, reply, done) => {
       const principal = request.principal;
       if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal, pattern)) return done();
-      const path = request.url.split('?')[0]!;
+      const path = requestPath(request);
       if (authorizer.endpointAllowed(principal.user.roles, request.method, path, pattern)) return done();
       audit.record('access_denied', auditContext(request), { method: request.method, path });
       void forbidden(reply, principal, actionFor(request.method));

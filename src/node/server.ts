@@ -14,7 +14,7 @@ import { registerUserRoutes } from './user-routes.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { registerEnrollRoutes } from './enroll-routes.js';
 import { registerAuthentication } from './authentication.js';
-import { registerAuthorization } from './authorization.js';
+import { registerAuthorization, requestPath } from './authorization.js';
 import { registerRoleRoutes } from './role-routes.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
@@ -130,7 +130,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // An unexpected failure is logged (its message, never a request body) and answered without detail.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
-    logger.error({ event: 'request_failed', path: request.url.split('?')[0], error: error.message }, 'request failed');
+    logger.error({ event: 'request_failed', path: requestPath(request), error: error.message }, 'request failed');
     return reply.code(500).send({ error: 'internal error; see the node log' });
   });
   registerInfoRoutes(app, info);

@@ -9,6 +9,17 @@ import { homePaths } from '../../src/home/layout.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { snapshot } from '../helpers/home-snapshot.js';
 
+/** A new home whose keystore holds one setting, under `password`. */
+async function homeWithKeystore(t: { testdir(): string }, name: string, value: string, password: string) {
+  const home = `${t.testdir()}/home`;
+  const paths = homePaths(home);
+  await ensureHome(paths);
+  const keystore = new Keystore();
+  keystore.setString(name, value);
+  await keystore.save(paths.keystoreFile, password);
+  return { home, paths };
+}
+
 t.test('a new home is configured: certs, keystore passwords, the block, modes', async (t) => {
   const home = `${t.testdir()}/home`;
   const progress: string[] = [];
@@ -49,12 +60,7 @@ t.test('the second run is skipped with its reason and changes nothing', async (t
 });
 
 t.test('a password-protected keystore with its own settings is kept; a wrong password stops everything', async (t) => {
-  const home = `${t.testdir()}/home`;
-  const paths = homePaths(home);
-  await ensureHome(paths);
-  const keystore = new Keystore();
-  keystore.setString('bootstrap.password', 'operator-secret');
-  await keystore.save(paths.keystoreFile, 'ks-pass');
+  const { home, paths } = await homeWithKeystore(t, 'bootstrap.password', 'operator-secret', 'ks-pass');
   const before = await snapshot(home);
   await t.rejects(autoConfigure({ home, env: {}, keystorePassword: 'wrong' }), { code: 'ERR_KEYSTORE_WRONG_PASSWORD' });
   t.same(await snapshot(home), before);
@@ -66,12 +72,7 @@ t.test('a password-protected keystore with its own settings is kept; a wrong pas
 });
 
 t.test('a keystore already holding TLS passwords is check 12, and nothing is written', async (t) => {
-  const home = `${t.testdir()}/home`;
-  const paths = homePaths(home);
-  await ensureHome(paths);
-  const keystore = new Keystore();
-  keystore.setString('security.http.ssl.keystore.secure_password', 'left over');
-  await keystore.save(paths.keystoreFile, '');
+  const { home } = await homeWithKeystore(t, 'security.http.ssl.keystore.secure_password', 'left over', '');
   const before = await snapshot(home);
   const result = await autoConfigure({ home, env: {} });
   t.equal(result.kind === 'skipped' && result.finding.check, 12);
