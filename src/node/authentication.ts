@@ -23,6 +23,7 @@ export interface AuthenticationOptions {
 }
 
 const unauthorized = { error: 'Invalid credentials' };
+const throttled = { error: 'Too many failed logins from this address; retry later' };
 
 /** The schemes a client may use, one challenge each. */
 const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bearer realm="securenode"'];
@@ -32,15 +33,14 @@ const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['s
 
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Every request authenticates (SPEC 7), in this order: the local operator
  * (a signed single-use token, from loopback only), an API key or service token,
  * a cached Basic credential (synchronously), then the slow password hash, which
  * runs on the thread pool. Failures are 401 with the challenges, audited, and
  * counted per source address: an address that keeps failing waits longer and
- * longer before its next credential is checked. A cached hit is not audited
+ * longer before its next credential is checked, one check at a time, and gets
+ * 429 when too many of its checks already wait. A cached hit is not audited
  * again; everything else is.
  */
 export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
@@ -79,20 +79,27 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
       request.principal = cached;
       return done();
     }
-    const delay = throttle.delayFor(request.ip);
-    (delay > 0 ? sleep(delay) : Promise.resolve())
-      .then(() => authenticator.verifyAndCache(header))
-      .then((principal) => {
-        if (principal) {
-          succeed(request, principal);
-          return done();
-        }
-        throttle.fail(request.ip);
-        const attempted = parseBasic(header)?.username;
-        const path = requestPath(request);
-        audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
-        logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
-        reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
-      }, done);
+    const checked = throttle.schedule(request.ip, async () => {
+      const principal = await authenticator.verifyAndCache(header);
+      if (!principal) throttle.fail(request.ip);
+      return principal;
+    });
+    if (!checked) {
+      // Too many checks from this address are already waiting: nothing is checked, nothing is counted.
+      logger.info({ event: 'authentication_throttled', source: request.ip }, 'too many failed logins from one address; request turned away');
+      reply.code(429).header('Retry-After', String(Math.ceil(throttle.delayFor(request.ip) / 1000))).send(throttled);
+      return;
+    }
+    checked.then((principal) => {
+      if (principal) {
+        succeed(request, principal);
+        return done();
+      }
+      const attempted = parseBasic(header)?.username;
+      const path = requestPath(request);
+      audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
+      logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
+      reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
+    }, done);
   });
 }
