@@ -1,16 +1,18 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { peakRssDuring, rssMb } from '../helpers/rss.js';
 
 const serveScript = fileURLToPath(new URL('./serve.js', import.meta.url));
 
-async function serve(mode: 'node' | 'bare', home: string, password: string): Promise<{ port: number; stop: () => void }> {
+/** Start `serve.js` in a child process: securenode's node, or a bare https server with the same key and certificate. */
+export async function serve(mode: 'node' | 'bare', home: string, password: string): Promise<{ port: number; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, [serveScript, mode, home, password], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code})`)));
   });
-  return { port, stop: () => child.kill() };
+  return { port, pid: child.pid!, stop: () => child.kill() };
 }
 
 /** Requests per second over keep-alive connections for `seconds`, on loopback only. */
@@ -24,15 +26,18 @@ async function requestsPerSecond(port: number, headers: Record<string, string>, 
  * Authenticated keep-alive GET / on the node as a ratio to a bare https server
  * with the same key and certificate, measured alternately in the same run.
  */
-export async function keepAliveRatio(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[] }> {
+export async function keepAliveRatio(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[]; rssIdle: number[]; rssLoaded: number[] }> {
   const password = 'bench-password-1';
   const node = await serve('node', home, password);
   const bare = await serve('bare', home, password);
   const auth = { authorization: `Basic ${Buffer.from(`elastic:${password}`).toString('base64')}` };
-  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[] };
+  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], rssIdle: [] as number[], rssLoaded: [] as number[] };
   try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    samples.rssIdle.push(await rssMb(node.pid));
     for (let round = 0; round < rounds; round++) {
-      const nodeRate = await requestsPerSecond(node.port, auth, seconds);
+      let nodeRate = 0;
+      samples.rssLoaded.push(await peakRssDuring(node.pid, async () => (nodeRate = await requestsPerSecond(node.port, auth, seconds))));
       const bareRate = await requestsPerSecond(bare.port, {}, seconds);
       samples.node.push(nodeRate);
       samples.bare.push(bareRate);

@@ -1,6 +1,8 @@
 // npm run bench: the generated TLS set (2 CAs, 2 leaves, 2 .p12 files) with its
-// steps, the first start to the first TLS answer, and authenticated keep-alive
-// GET / against a bare https server. Medians of 5. A script, not a test.
+// steps, the first start to the first TLS answer, authenticated keep-alive
+// GET / against a bare https server, the node's memory, new TLS connections,
+// and the CLI tools. Medians of 5. A script, not a test; BENCHMARKS.md (beside
+// it) keeps the results.
 import { cpus } from 'node:os';
 import {
   buildHttpP12,
@@ -16,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliToolTimes } from './cli-tools.js';
 import { firstStartToTls } from './first-start.js';
+import { handshakeRates } from './handshakes.js';
 import { authorizationCost, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
 
@@ -69,6 +72,7 @@ console.log(row('securenode start, fresh home -> first TLS answer', starts));
 const home = await mkdtemp(join(tmpdir(), 'securenode-bench-'));
 const keepAlive = await keepAliveRatio(`${home}/home`, runs, 5);
 const authorization = await authorizationCost(`${home}/home`, runs, 5);
+const handshakes = await handshakeRates(`${home}/home`, runs, 3);
 await rm(home, { recursive: true, force: true });
 const rate = (name: string, samples: number[]) => {
   const { median, min, max } = summarize(samples);
@@ -78,6 +82,19 @@ console.log(rate('keep-alive GET /, node, authenticated', keepAlive.node));
 console.log(rate('keep-alive GET /, bare https server', keepAlive.bare));
 const ratio = summarize(keepAlive.ratio);
 console.log(`${'  ratio node / bare'.padEnd(44)} ${ratio.median.toFixed(2).padStart(9)} ${ratio.min.toFixed(2).padStart(9)} ${ratio.max.toFixed(2).padStart(9)}`);
+
+const memory = (name: string, samples: number[]) => {
+  const { median, min, max } = summarize(samples);
+  return `${name.padEnd(44)} ${median.toFixed(0).padStart(6)} MB ${min.toFixed(0).padStart(6)} MB ${max.toFixed(0).padStart(6)} MB`;
+};
+console.log(memory('node RSS, idle after start', keepAlive.rssIdle));
+console.log(memory('node RSS, peak under keep-alive load', keepAlive.rssLoaded));
+
+console.log(rate('new TLS connections, node', handshakes.node));
+console.log(rate('new TLS connections, bare https server', handshakes.bare));
+console.log(rate('  RSA-2048 signatures, one core', handshakes.signLimit));
+const handshakeRatio = summarize(handshakes.ratio);
+console.log(`${'  ratio node / bare'.padEnd(44)} ${handshakeRatio.median.toFixed(2).padStart(9)} ${handshakeRatio.min.toFixed(2).padStart(9)} ${handshakeRatio.max.toFixed(2).padStart(9)}`);
 
 console.log(rate('keep-alive GET /, superuser', authorization.superuser));
 console.log(rate('keep-alive GET /, a user with 20 roles', authorization.twentyRoles));
@@ -93,4 +110,9 @@ goal(`TLS set under ${goalMs} ms`, summarize(totals).median < goalMs, `${summari
 goal(`first start to TLS under ${goalMs} ms`, summarize(starts).median < goalMs, `${summarize(starts).median.toFixed(0)} ms`);
 goal('keep-alive ratio 0.9 or better', ratio.median >= 0.9, ratio.median.toFixed(2));
 goal('20 roles under 5% slower than superuser', slowdown.median < 0.05, `${(slowdown.median * 100).toFixed(1)}%`);
+const handshakeOfLimit = summarize(handshakes.node).median / summarize(handshakes.signLimit).median;
+goal('new TLS connections within 10% of the RSA-2048 limit', handshakeOfLimit >= 0.9, `${(handshakeOfLimit * 100).toFixed(0)}% of ${summarize(handshakes.signLimit).median.toFixed(0)}/s; node/bare ${handshakeRatio.median.toFixed(2)}`);
+const peakRss = Math.max(...keepAlive.rssLoaded, ...keepAlive.rssIdle);
+goal('node RSS under 100 MB, idle and under load', peakRss < 100, `idle ${summarize(keepAlive.rssIdle).median.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB`);
+goal('reset-password under 400 ms', summarize(tools.resetPassword).median < 400, `${summarize(tools.resetPassword).median.toFixed(0)} ms`);
 goal('create-enrollment-token under 400 ms', summarize(tools.createEnrollmentToken).median < 400, `${summarize(tools.createEnrollmentToken).median.toFixed(0)} ms`);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { remember } from './secrets-ledger.js';
 
 /** The real command, as an operator runs it. */
 export const securenodeBin = fileURLToPath(new URL('../../../bin/securenode', import.meta.url));
@@ -63,6 +64,7 @@ export async function runInTerminal(
     child.on('close', (exitCode) => {
       clearTimeout(timer);
       child.stdin.destroy();
+      remember({ kind: 'output', command: args.join(' '), terminal: true, text: output });
       resolve({ exitCode, output });
     });
   });

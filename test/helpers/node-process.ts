@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { securenodeBin, shellQuote } from './cli.js';
+import { ledgerActive, remember, rememberSecretEnv } from './secrets-ledger.js';
 
 /** Tests run the node as this user when they run as root (CI): the node refuses root. */
 export const unprivilegedUser = process.getuid?.() === 0 ? (process.env.SECURENODE_TEST_USER ?? 'nobody') : undefined;
@@ -13,10 +14,12 @@ async function ids(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
 }
 
-/** A new directory in the system temp dir that the node's user owns, removed after the test; homes go inside it. */
+/** A new directory in the system temp dir that the node's user owns, removed after the test (or the suite); homes go inside it. */
 export async function nodeOwnedDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'securenode-test-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Under tap, the secrets scan after the suite reads the homes, then removes them.
+  if (ledgerActive()) remember({ kind: 'dir', path: dir });
+  else t.teardown(() => rm(dir, { recursive: true, force: true }));
   if (unprivilegedUser) {
     const { uid, gid } = await ids(unprivilegedUser);
     await chown(dir, uid, gid);
@@ -71,7 +74,9 @@ export async function startNodeProcess(
   };
   child.stdout!.on('data', append);
   child.stderr!.on('data', append);
+  rememberSecretEnv(options.env ?? {}, 'a node environment');
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  void exit.then(() => remember({ kind: 'output', command: ['start', ...(options.args ?? [])].join(' '), terminal: options.terminal, text: output }));
   let ended = false;
   void exit.then(() => {
     ended = true;
@@ -127,6 +132,8 @@ export async function startNodeProcess(
 export async function runCliAsNodeUser(args: string[], env: Record<string, string> = {}, input = '') {
   const argv = await asNodeUser([process.execPath, securenodeBin, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...env });
   const result = await execa(argv[0]!, argv.slice(1), { reject: false, input, stripFinalNewline: false });
+  rememberSecretEnv(env, 'a tool environment');
+  remember({ kind: 'output', command: args.join(' '), terminal: false, text: `${result.stdout}\n${result.stderr}` });
   return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 

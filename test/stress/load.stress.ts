@@ -9,14 +9,10 @@ import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
 import { httpsJson } from '../helpers/https.js';
 import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
+import { peakRssDuring, rssMb } from '../helpers/rss.js';
 
 const password = 'load-test-password-1';
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) / 1024;
-}
 
 /** One HTTPS request to /_security/_authenticate from `localAddress` (a fresh connection unless an agent is given); its status and time. */
 function send(options: { port: number; ca: string; localAddress: string; authorization: string; agent?: Agent }) {
@@ -44,16 +40,14 @@ t.test('200 keep-alive clients for 10 s, then 1,000 wrong passwords from one add
   const pid = node.child.pid!;
   const idle = await rssMb(pid);
 
-  let peak = idle;
-  const sampler = setInterval(() => void rssMb(pid).then((mb) => (peak = Math.max(peak, mb)), () => {}), 250);
-  const load = await autocannon({
+  let load!: autocannon.Result;
+  const peak = await peakRssDuring(pid, async () => (load = await autocannon({
     url: `https://127.0.0.1:${port}/_security/_authenticate`,
     connections: 200,
     duration: 10,
     headers: { authorization: basic('elastic', password) },
     tlsOptions: { ca, servername: 'localhost' },
-  } as autocannon.Options);
-  clearInterval(sampler);
+  } as autocannon.Options)));
   t.same({ errors: load.errors, timeouts: load.timeouts, non2xx: load.non2xx }, { errors: 0, timeouts: 0, non2xx: 0 }, 'no error, no timeout, every answer 2xx');
   t.ok(load.requests.total > 1000, `${load.requests.total} requests answered`);
   t.comment(`200 clients, 10 s: ${Math.round(load.requests.average)} req/s, latency p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms`);

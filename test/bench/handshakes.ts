@@ -1,0 +1,61 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { connect } from 'node:tls';
+import { serve } from './keep-alive.js';
+
+/** Full TLS handshakes per second against `port` for `seconds`: 32 clients, each closing at once and starting over, no resumption. */
+async function handshakesPerSecond(port: number, seconds: number): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let count = 0;
+  const client = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' }, () => {
+          count++;
+          socket.destroy();
+          resolve();
+        });
+        socket.once('error', reject);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, client));
+  return count / seconds;
+}
+
+/** RSA-2048 signatures per second on one core: the bound of a TLS server's full handshakes on one event loop. */
+function rsa2048SignsPerSecond(): number {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const data = Buffer.alloc(32);
+  const started = performance.now();
+  let count = 0;
+  while (performance.now() - started < 1000) {
+    sign('sha256', data, privateKey);
+    count++;
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/**
+ * New TLS connections per second on the node's HTTP certificate, against a
+ * bare https server with the same key and certificate, alternately in the same
+ * run, and the one-core RSA-2048 signing rate that bounds both.
+ */
+export async function handshakeRates(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[]; signLimit: number[] }> {
+  const node = await serve('node', home, 'bench-password-1');
+  const bare = await serve('bare', home, 'bench-password-1');
+  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], signLimit: [] as number[] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const nodeRate = await handshakesPerSecond(node.port, seconds);
+      const bareRate = await handshakesPerSecond(bare.port, seconds);
+      samples.node.push(nodeRate);
+      samples.bare.push(bareRate);
+      samples.ratio.push(nodeRate / bareRate);
+      samples.signLimit.push(rsa2048SignsPerSecond());
+    }
+  } finally {
+    node.stop();
+    bare.stop();
+  }
+  return samples;
+}
