@@ -49,6 +49,8 @@ export async function acquireLock(dataDir: string): Promise<() => Promise<void>>
 export interface NodeIdentity {
   readonly nodeId: string;
   readonly clusterUuid: string;
+  /** False on a node that joined a cluster: the node that created it holds the security store. Absent: true. */
+  readonly holdsStore?: boolean;
 }
 
 /** Read the node id and cluster uuid, creating them on the first start (with the joined cluster's uuid, when there is one). */
@@ -62,7 +64,7 @@ export async function loadIdentity(dataDir: string, clusterUuid?: string): Promi
       throw new SecurenodeError('ERR_STORE_CORRUPT', `the node identity file ${path} is damaged; restore it from a backup`);
     }
   }
-  const identity: NodeIdentity = { nodeId: randomUUID(), clusterUuid: clusterUuid ?? randomUUID() };
+  const identity: NodeIdentity = { nodeId: randomUUID(), clusterUuid: clusterUuid ?? randomUUID(), holdsStore: clusterUuid === undefined };
   await writeFileAtomic(path, `${JSON.stringify(identity)}\n`, 0o600);
   return identity;
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { MemberState } from '../cluster/cluster.js';
 import type { Principal } from './authenticator.js';
 
 /** What the routes report about the node. */
@@ -12,8 +13,10 @@ export interface NodeInfo {
   httpAddress: string;
   transportAddress: string;
   enrollmentAddresses: readonly string[];
-  /** Transport addresses of the cluster's nodes (this one, until the cluster work), for a joining node. */
+  /** Transport addresses of this node, for a joining node (which learns the others from it). */
   nodesAddresses: readonly string[];
+  /** The cluster's nodes as this node sees them, itself first. */
+  nodes: () => readonly MemberState[];
 }
 
 declare module 'fastify' {
@@ -51,13 +54,18 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
     };
   });
 
-  app.get('/_cluster/health', async () => ({
-    cluster_name: info.clusterName,
-    cluster_uuid: info.clusterUuid,
-    status: 'green',
-    number_of_nodes: 1,
-    nodes: [{ id: info.nodeId, name: info.name, state: 'connected', transport_address: info.transportAddress }],
-  }));
+  app.get('/_cluster/health', async () => {
+    const nodes = info.nodes();
+    const connected = nodes.filter((node) => node.state === 'connected').length;
+    return {
+      cluster_name: info.clusterName,
+      cluster_uuid: info.clusterUuid,
+      // Yellow: a node this one knew of is out of reach.
+      status: connected === nodes.length ? 'green' : 'yellow',
+      number_of_nodes: connected,
+      nodes,
+    };
+  });
 
   app.get('/_nodes/_local', async () => ({
     cluster_name: info.clusterName,

@@ -22,6 +22,8 @@ import { noAudit, type AuditLog } from '../logging/audit.js';
 import { enrollmentAddresses } from '../enrollment/addresses.js';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { createTransportServer } from './transport.js';
+import { Cluster } from '../cluster/cluster.js';
+import { shareStore } from '../cluster/shared-store.js';
 
 /** What startNode needs. */
 export interface NodeOptions {
@@ -87,7 +89,8 @@ function listen(server: Server | NetServer, port: number, host: string, bound?: 
 
 /**
  * Start the node: the HTTPS REST API (TLS 1.2 or later, from http.p12) behind
- * Basic authentication, and the mutual-TLS transport listener.
+ * Basic authentication, and the mutual-TLS transport listener, through which
+ * it finds the cluster's other nodes and shares the security store.
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { settings, tls, logger } = options;
@@ -116,7 +119,28 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     transportAddress: '',
     enrollmentAddresses: [],
     nodesAddresses: [],
+    nodes: () => cluster.nodes(),
   };
+  // The file store is shared through transport: the node that created the cluster holds it.
+  const sharing = shareStore(options.store, options.identity.holdsStore !== false, options.tokenHashKey);
+  const cluster = new Cluster({
+    tls,
+    clusterName: info.clusterName,
+    clusterUuid: info.clusterUuid,
+    seeds: settings.list('discovery.seed_hosts'),
+    logger,
+    handlers: sharing.handlers,
+    events: sharing.events,
+    onConnected: sharing.onConnected,
+    self: () => ({
+      id: info.nodeId,
+      name: info.name,
+      transport_address: info.nodesAddresses[0] ?? info.transportAddress,
+      http_address: info.enrollmentAddresses[0] ?? info.httpAddress,
+      holds_store: options.identity.holdsStore !== false,
+    }),
+  });
+  sharing.attach(cluster);
   registerAuthentication(app, {
     store: options.store, authenticator, throttle: new LoginThrottle(), audit, logger,
     ...(options.tokenHashKey ? { tokenHashKey: options.tokenHashKey } : {}),
@@ -130,6 +154,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // An unexpected failure is logged (its message, never a request body) and answered without detail.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
+    if (error instanceof SecurenodeError && error.code === 'ERR_STORE_UNAVAILABLE') return reply.code(503).send({ error: error.message });
     logger.error({ event: 'request_failed', path: requestPath(request), error: error.message }, 'request failed');
     return reply.code(500).send({ error: 'internal error; see the node log' });
   });
@@ -151,7 +176,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
   }
 
-  const transport = createTransportServer(tls, { clusterName: info.clusterName, clusterUuid: info.clusterUuid, nodeId: info.nodeId });
+  const transport = createTransportServer(tls, (socket) => cluster.accept(socket));
   await app.ready();
   const httpAddress = await listen(app.server, settings.number('http.port')!, bindHost(settings, 'http'), options.bound?.http);
   let transportAddress: AddressInfo;
@@ -171,6 +196,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   });
   info.transportAddress = hostPort(transportAddress);
   info.nodesAddresses = enrollmentAddresses({ bindHost: transportAddress.address, publishHosts: [settings.string('network.publish_host')].filter((host): host is string => host !== undefined), port: transportAddress.port });
+  cluster.start();
   if (options.dataDir) await writeNodeAddress(options.dataDir, httpAddress.port);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {
@@ -179,6 +205,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     enrollmentAddresses: info.enrollmentAddresses,
     app,
     async close() {
+      await cluster.close();
       await new Promise<void>((resolve) => transport.close(() => resolve()));
       await app.close();
       if (options.dataDir) await removeNodeAddress(options.dataDir);

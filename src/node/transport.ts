@@ -4,10 +4,11 @@ import type { TlsFiles } from '../autoconfig/tls-files.js';
 /**
  * The transport listener: mutual TLS from transport.p12, trusting the transport
  * CA only (not the system roots), with no host name check
- * (verification_mode: certificate). A peer is greeted with the cluster's
- * identity; the cluster issue gives the connection its work.
+ * (verification_mode: certificate). A peer whose certificate does not chain to
+ * the transport CA never gets past the TLS handshake; the others are handed
+ * to `accept` (the cluster's handshake and RPC).
  */
-export function createTransportServer(tls: TlsFiles, hello: { clusterName: string; clusterUuid: string; nodeId: string }): Server {
+export function createTransportServer(tls: TlsFiles, accept: (socket: TLSSocket) => void): Server {
   const server = createServer(
     {
       pfx: tls.transportP12,
@@ -19,7 +20,7 @@ export function createTransportServer(tls: TlsFiles, hello: { clusterName: strin
     },
     (socket: TLSSocket) => {
       socket.on('error', () => socket.destroy());
-      socket.end(`${JSON.stringify({ cluster_name: hello.clusterName, cluster_uuid: hello.clusterUuid, node_id: hello.nodeId })}\n`);
+      accept(socket);
     },
   );
   server.on('tlsClientError', () => {});

@@ -25,7 +25,8 @@ export interface StoredRole extends RoleDefinition {
   readonly name: string;
 }
 
-interface StoreData {
+/** The whole store, as written to disk and as a holder sends it to the other nodes. */
+export interface StoreData {
   version: 1;
   users: Record<string, StoredUser>;
   apiKeys?: Record<string, StoredApiKey>;
@@ -33,11 +34,56 @@ interface StoreData {
   roles?: Record<string, StoredRole>;
 }
 
-/** The embedded security store: one JSON file in the data dir, mode 0600, written atomically. */
+/** One change to the store, as plain data: a node that does not hold the store sends it to the one that does. */
+export type StoreOp =
+  | { readonly op: 'putUser'; readonly user: StoredUser }
+  | { readonly op: 'deleteUser'; readonly username: string }
+  | { readonly op: 'putRole'; readonly role: StoredRole }
+  | { readonly op: 'deleteRole'; readonly name: string }
+  | { readonly op: 'putApiKeys'; readonly keys: readonly StoredApiKey[] }
+  | { readonly op: 'putServiceToken'; readonly token: StoredServiceToken };
+
+/** The store after `change`: a pure function, the same on every node. */
+export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
+  switch (change.op) {
+    case 'putUser':
+      return { ...data, users: { ...data.users, [change.user.username]: change.user } };
+    case 'deleteUser': {
+      const { [change.username]: _removed, ...users } = data.users;
+      return { ...data, users };
+    }
+    case 'putRole':
+      return { ...data, roles: { ...data.roles, [change.role.name]: change.role } };
+    case 'deleteRole': {
+      // The role is also taken from every user that held it, in the same write.
+      const { [change.name]: _removed, ...roles } = data.roles ?? {};
+      const users = Object.fromEntries(Object.entries(data.users).map(([key, user]) => [key, user.roles.includes(change.name) ? { ...user, roles: user.roles.filter((role) => role !== change.name) } : user]));
+      return { ...data, users, roles };
+    }
+    case 'putApiKeys': {
+      const apiKeys = { ...data.apiKeys };
+      for (const key of change.keys) apiKeys[key.id] = key;
+      return { ...data, apiKeys };
+    }
+    case 'putServiceToken':
+      return { ...data, serviceTokens: { ...data.serviceTokens, [change.token.name]: change.token } };
+    default:
+      throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
+  }
+}
+
+/**
+ * The embedded security store: one JSON file in the data dir, mode 0600,
+ * written atomically. On a node that joined a cluster, the store is a replica
+ * of the one the cluster's first node holds: `useRemote` sends every change
+ * there, and `install` takes what comes back.
+ */
 export class FileStore {
   readonly path: string;
   #data: StoreData;
   #generation = 0;
+  #remote: ((change: StoreOp) => Promise<void>) | undefined;
+  readonly #listeners: (() => void)[] = [];
 
   private constructor(path: string, data: StoreData) {
     this.path = path;
@@ -78,15 +124,13 @@ export class FileStore {
 
   /** Add or replace a user and write the store; a new user gets its id here. */
   async putUser(user: StoredUser): Promise<void> {
-    const stored = { ...user, id: user.id ?? this.getUser(user.username)?.id ?? randomUUID() };
-    await this.#write({ ...this.#data, users: { ...this.#data.users, [user.username]: stored } });
+    await this.#write({ op: 'putUser', user: { ...user, id: user.id ?? this.getUser(user.username)?.id ?? randomUUID() } });
   }
 
   /** Remove a user; false when there was none. */
   async deleteUser(username: string): Promise<boolean> {
     if (!this.getUser(username)) return false;
-    const { [username]: _removed, ...users } = this.#data.users;
-    await this.#write({ ...this.#data, users });
+    await this.#write({ op: 'deleteUser', username });
     return true;
   }
 
@@ -101,14 +145,12 @@ export class FileStore {
 
   /** Add or replace a role and write the store. */
   async putRole(role: StoredRole): Promise<void> {
-    await this.#write({ ...this.#data, roles: { ...this.#data.roles, [role.name]: role } });
+    await this.#write({ op: 'putRole', role });
   }
 
   /** Remove a role, and take it from every user that held it, in one write. */
   async deleteRole(name: string): Promise<void> {
-    const { [name]: _removed, ...roles } = this.#data.roles ?? {};
-    const users = Object.fromEntries(Object.entries(this.#data.users).map(([key, user]) => [key, user.roles.includes(name) ? { ...user, roles: user.roles.filter((role) => role !== name) } : user]));
-    await this.#write({ ...this.#data, users, roles });
+    await this.#write({ op: 'deleteRole', name });
   }
 
   /** Changes with every write: caches of anything derived from the store compare it. */
@@ -127,9 +169,7 @@ export class FileStore {
 
   /** Add or replace API keys (invalidation is a replacement) and write the store. */
   async putApiKeys(keys: readonly StoredApiKey[]): Promise<void> {
-    const apiKeys = { ...this.#data.apiKeys };
-    for (const key of keys) apiKeys[key.id] = key;
-    await this.#write({ ...this.#data, apiKeys });
+    await this.#write({ op: 'putApiKeys', keys });
   }
 
   getServiceToken(name: string): StoredServiceToken | undefined {
@@ -138,12 +178,41 @@ export class FileStore {
   }
 
   async putServiceToken(token: StoredServiceToken): Promise<void> {
-    await this.#write({ ...this.#data, serviceTokens: { ...this.#data.serviceTokens, [token.name]: token } });
+    await this.#write({ op: 'putServiceToken', token });
   }
 
-  async #write(next: StoreData): Promise<void> {
+  /** Apply a change and write the store; on a replica, have the holder apply it. */
+  async apply(change: StoreOp): Promise<void> {
+    await this.#write(change);
+  }
+
+  /** The whole store, for the nodes that replicate it. */
+  snapshot(): StoreData {
+    return this.#data;
+  }
+
+  /** Replace the whole store with the holder's (a replica only; nothing is written here). */
+  install(data: StoreData): void {
+    this.#data = data;
+    this.#generation++;
+  }
+
+  /** Send every change to `remote` instead of writing here: this node does not hold the store. */
+  useRemote(remote: (change: StoreOp) => Promise<void>): void {
+    this.#remote = remote;
+  }
+
+  /** Called after each change this store writes. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async #write(change: StoreOp): Promise<void> {
+    if (this.#remote) return this.#remote(change);
+    const next = applyStoreOp(this.#data, change);
     await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
     this.#data = next;
     this.#generation++;
+    for (const listener of this.#listeners) listener();
   }
 }

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { connect } from 'node:tls';
 import t from 'tap';
 import { parse } from 'yaml';
 import { decodeEnrollmentToken, encodeEnrollmentToken } from '../../src/enrollment/token.js';
@@ -12,6 +11,7 @@ import { curl, statusOf } from '../helpers/curl.js';
 import { snapshot } from '../helpers/home-snapshot.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
 import { openssl } from '../helpers/openssl.js';
+import { transportHandshake } from '../helpers/transport.js';
 
 const password = 'node-enroll-pass-1';
 
@@ -72,15 +72,9 @@ t.test('a node joins with a node token: the cluster CA signs its own HTTP certif
   t.same(certificates(mine), certificates(theirs), 'the same transport certificate and CA');
   // The first node's transport identity is accepted by the second node's transport listener (mutual TLS).
   const transportPort = Number((await second.waitFor(/"transport":"[^"]*:(\d+)"/))[1]);
-  const hello = await new Promise<string>((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: transportPort, ...theirs, ca: [], rejectUnauthorized: false });
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
   const firstInfo = JSON.parse((await curl(first.port, first.ca, ['-u', `elastic:${password}`])).stdout.split('\n')[0]!) as { cluster_uuid: string };
-  t.match(JSON.parse(hello), { cluster_name: 'securenode', cluster_uuid: firstInfo.cluster_uuid }, "the joined node took the cluster's uuid");
+  const hello = await transportHandshake(transportPort, theirs, { cluster_name: 'securenode', cluster_uuid: firstInfo.cluster_uuid });
+  t.match(hello, { node: { name: 'second', holds_store: false } }, "the joined node took the cluster's uuid: the handshake with it is accepted");
   t.match(first.node.output(), '"event":"enrollment_token_used","scope":"node"');
 });
 

@@ -13,6 +13,7 @@ import { FileStore } from '../../src/security/file-store.js';
 import { createOperatorToken } from '../../src/security/operator-token.js';
 import { hashPassword } from '../../src/security/password.js';
 import { httpsJson } from '../helpers/https.js';
+import { transportHandshake } from '../helpers/transport.js';
 
 const home = `${t.testdir()}/home`;
 const configured = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', 'node.name=node-a', 'http.host=127.0.0.1'] });
@@ -77,21 +78,20 @@ t.test('TLS 1.1 is refused; a client trusting another CA is refused', async (t) 
 });
 
 t.test('transport: mutual TLS with the transport CA only', async (t) => {
-  const dial = (options: object) =>
-    new Promise<string>((resolve) => {
-      let text = '';
-      const socket = connect({ host: '127.0.0.1', port: node.transport.port, ca: tls.transportCaPem, checkServerIdentity: () => undefined, ...options });
-      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      socket.on('end', () => resolve(text));
-      socket.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
-    });
-  const hello = await dial({ pfx: tls.transportP12, passphrase: tls.transportP12Password });
-  t.same(JSON.parse(hello), { cluster_name: 'securenode', cluster_uuid: identity.clusterUuid, node_id: identity.nodeId });
-  t.equal(await dial({}), 'error ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'no client certificate: refused');
+  const cluster = { cluster_name: 'securenode', cluster_uuid: identity.clusterUuid };
+  const mine = { pfx: tls.transportP12, passphrase: tls.transportP12Password, ca: [tls.transportCaPem] };
+  const hello = await transportHandshake(node.transport.port, mine, cluster);
+  t.match(hello, { node: { id: identity.nodeId, holds_store: true }, peers: [] }, 'the cluster handshake is answered with the node');
+  t.equal(
+    await transportHandshake(node.transport.port, mine, { cluster_name: 'securenode', cluster_uuid: 'another-uuid' }),
+    `error handshake refused: this node is in cluster 'securenode' (${identity.clusterUuid}); the peer named 'securenode' (another-uuid)`,
+    'another cluster uuid: refused, with the reason',
+  );
+  t.equal(String(await transportHandshake(node.transport.port, { ca: [tls.transportCaPem] }, cluster)), 'error the connection closed', 'no client certificate: refused');
   const stranger = await generateTlsMaterial({ nodeName: 'stranger', subjectAltNames: [] });
-  // In TLS 1.3 the client may finish before the server's verdict arrives: it sees the alert or a bare close, never a greeting.
-  const refused = await dial({ pfx: stranger.transportP12, passphrase: stranger.passwords.transport });
-  t.ok(['', 'error ERR_SSL_TLSV13_ALERT_UNKNOWN_CA', 'error ECONNRESET'].includes(refused), `a certificate from another CA is refused (${JSON.stringify(refused)})`);
+  // In TLS 1.3 the client may finish before the server's verdict arrives: it sees the alert or a bare close, never an answer.
+  const refused = await transportHandshake(node.transport.port, { pfx: stranger.transportP12, passphrase: stranger.passwords.transport }, cluster);
+  t.ok(['error the connection closed', 'error ERR_SSL_TLSV13_ALERT_UNKNOWN_CA', 'error ECONNRESET'].includes(String(refused)), `a certificate from another CA is refused (${JSON.stringify(refused)})`);
 });
 
 function post(options: { path: string; body: string; authorization: string; host?: string }) {

@@ -1,0 +1,128 @@
+import type { TLSSocket } from 'node:tls';
+
+/** One message on the transport: a request, its response, or an event that needs none. */
+export type Message =
+  | { readonly type: 'request'; readonly id: number; readonly method: string; readonly body: unknown }
+  | { readonly type: 'response'; readonly id: number; readonly body?: unknown; readonly error?: string }
+  | { readonly type: 'event'; readonly method: string; readonly body: unknown };
+
+/** Frames larger than this close the connection: nothing the cluster sends comes near it. */
+export const maxFrameBytes = 16 * 1024 * 1024;
+
+/** Answers the requests that arrive on a connection; a throw is sent back as the error. */
+export type RequestHandler = (method: string, body: unknown, connection: Connection) => Promise<unknown> | unknown;
+export type EventHandler = (method: string, body: unknown, connection: Connection) => void;
+
+/** A remote failure or a timeout, with the method it concerned. */
+export class TransportError extends Error {}
+
+/**
+ * A small framed RPC over one mutual-TLS socket: each frame is a 4-byte
+ * big-endian length and a JSON message. Requests carry ids and time out;
+ * responses may come in any order. A malformed or oversized frame closes the
+ * connection, and every request still waiting fails.
+ */
+export class Connection {
+  readonly socket: TLSSocket;
+  #nextId = 1;
+  readonly #pending = new Map<number, { resolve: (body: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  #buffer: Buffer = Buffer.alloc(0);
+  #closed = false;
+  readonly #closeListeners: (() => void)[] = [];
+  onRequest: RequestHandler = (method) => {
+    throw new TransportError(`unknown method ${method}`);
+  };
+  onEvent: EventHandler = () => {};
+
+  constructor(socket: TLSSocket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#closeListeners.push(listener);
+  }
+
+  request(method: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new TransportError(`${method}: the connection is closed`));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TransportError(`${method}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      this.#send({ type: 'request', id, method, body });
+    });
+  }
+
+  event(method: string, body: unknown): void {
+    if (!this.#closed) this.#send({ type: 'event', method, body });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.socket.destroy();
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new TransportError('the connection closed'));
+      this.#pending.delete(id);
+    }
+    for (const listener of this.#closeListeners.splice(0)) listener();
+  }
+
+  #send(message: Message): void {
+    const payload = Buffer.from(JSON.stringify(message), 'utf8');
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(payload.length);
+    this.socket.write(Buffer.concat([header, payload]));
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    while (this.#buffer.length >= 4) {
+      const length = this.#buffer.readUInt32BE(0);
+      if (length > maxFrameBytes) return this.close();
+      if (this.#buffer.length < 4 + length) return;
+      const payload = this.#buffer.subarray(4, 4 + length);
+      this.#buffer = this.#buffer.subarray(4 + length);
+      let message: Message;
+      try {
+        message = JSON.parse(payload.toString('utf8')) as Message;
+      } catch {
+        return this.close();
+      }
+      this.#dispatch(message);
+    }
+  }
+
+  #dispatch(message: Message): void {
+    if (message.type === 'response') {
+      const pending = this.#pending.get(message.id);
+      if (!pending) return;
+      this.#pending.delete(message.id);
+      clearTimeout(pending.timer);
+      if (message.error !== undefined) pending.reject(new TransportError(message.error));
+      else pending.resolve(message.body);
+    } else if (message.type === 'request') {
+      Promise.resolve()
+        .then(() => this.onRequest(message.method, message.body, this))
+        .then(
+          (body) => !this.#closed && this.#send({ type: 'response', id: message.id, body }),
+          (error: Error) => !this.#closed && this.#send({ type: 'response', id: message.id, error: error.message }),
+        );
+    } else if (message.type === 'event') {
+      this.onEvent(message.method, message.body, this);
+    } else {
+      this.close();
+    }
+  }
+}
