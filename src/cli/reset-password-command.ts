@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome, type HomePaths } from '../home/layout.js';
-import { acquireLock, lockHolder } from '../node/data-dir.js';
+import { acquireLock, joinedCluster, lockHolder } from '../node/data-dir.js';
 import { minimumPasswordLength } from '../security/bootstrap.js';
 import { FileStore } from '../security/file-store.js';
 import { createAuditLog } from '../logging/audit.js';
@@ -111,6 +111,12 @@ async function resetOnline(io: CliIo, paths: HomePaths, user: string, password: 
 async function resetOffline(paths: HomePaths, user: string, password: string): Promise<void> {
   const release = await acquireLock(paths.dataDir);
   try {
+    if (await joinedCluster(paths.dataDir)) {
+      throw new SecurenodeError(
+        'ERR_STORE_UNAVAILABLE',
+        `this node joined a cluster, whose first node holds the security store; nothing was changed. Run reset-password on that node, or start this node (${paths.home}) and run it again: the change then goes through the cluster`,
+      );
+    }
     const store = await FileStore.open(paths.dataDir);
     const existing = store.getUser(user);
     if (!existing) throw new Error(`user [${user}] not found in ${store.path}`);

@@ -69,6 +69,12 @@ export async function loadIdentity(dataDir: string, clusterUuid?: string): Promi
   return identity;
 }
 
+/** Whether the node of this data dir joined a cluster, so that the cluster's first node holds its security store. */
+export async function joinedCluster(dataDir: string): Promise<boolean> {
+  const identity = await readFile(join(dataDir, 'node.json'), 'utf8').then((text) => JSON.parse(text) as NodeIdentity, () => undefined);
+  return identity?.holdsStore === false;
+}
+
 /** Where a running node listens, for the companion tools (removed when it stops). */
 export interface NodeAddress {
   readonly pid: number;

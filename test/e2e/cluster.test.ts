@@ -101,6 +101,15 @@ t.test('three nodes joined with node tokens: every node reports all of them, and
   const refused = await call(second, 'PUT', '/_security/user/bea', admin, { password: 'bea-password-123', roles: [] });
   t.same(refused, { status: 503, headers: refused.headers, body: { error: 'the node that holds the security store cannot be reached; changes are refused until it is back (logins keep working)' } });
   t.equal((await call(third, 'GET', '/_security/_authenticate', 'bea:bea-password-123')).status, 401, 'nothing was half-written');
+
+  // A stopped joined node cannot reset a password on its own: its store is the cluster's.
+  await third.node.stop();
+  const offline = await runCliAsNodeUser(['reset-password', '-u', 'ada', '-b', '--home', third.home]);
+  t.same(offline, {
+    exitCode: 75,
+    stdout: '',
+    stderr: `ERROR: Failed to reset password for the [ada] user: this node joined a cluster, whose first node holds the security store; nothing was changed. Run reset-password on that node, or start this node (${third.home}) and run it again: the change then goes through the cluster\n`,
+  });
 });
 
 t.test('a transport client with a certificate from another CA is refused; the cluster transport identity is accepted', async (t) => {
