@@ -65,7 +65,8 @@ export class Cluster {
   readonly #aliases = new Map<string, string>();
   readonly #dialing = new Set<string>();
   readonly #members = new Map<string, Member>();
-  readonly #inbound = new Set<Connection>();
+  /** Connections other nodes dialed, with the node once it shook hands. */
+  readonly #inbound = new Map<Connection, NodeDescriptor | undefined>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -94,7 +95,7 @@ export class Cluster {
     const connection = new Connection(socket);
     let from: NodeDescriptor | undefined;
     const deadline = setTimeout(() => from || connection.close(), this.#timeoutMs);
-    this.#inbound.add(connection);
+    this.#inbound.set(connection, undefined);
     connection.onClose(() => {
       clearTimeout(deadline);
       this.#inbound.delete(connection);
@@ -102,6 +103,7 @@ export class Cluster {
     connection.onRequest = async (method, body) => {
       if (method === 'handshake') {
         from = this.#checkHandshake(body, connection);
+        this.#inbound.set(connection, from);
         this.#learn([from.transport_address]);
         return { node: this.#options.self(), peers: this.#peerAddresses() };
       }
@@ -141,16 +143,30 @@ export class Cluster {
     return connection.request(method, body, this.#timeoutMs);
   }
 
-  /** An event to every connected node. */
+  /**
+   * An event to every connected node: on the connection this node dialed, or,
+   * until it has dialed back a node that just connected, on that node's own.
+   */
   broadcast(method: string, body: unknown): void {
-    for (const member of this.#members.values()) member.connection.event(method, body);
+    const reached = new Set<string>();
+    for (const [id, member] of this.#members) {
+      if (member.connection.closed) continue;
+      member.connection.event(method, body);
+      reached.add(id);
+    }
+    for (const [connection, from] of this.#inbound) {
+      if (from && !reached.has(from.id)) {
+        connection.event(method, body);
+        reached.add(from.id);
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const member of this.#members.values()) member.connection.close();
-    for (const connection of this.#inbound) connection.close();
+    for (const connection of this.#inbound.keys()) connection.close();
   }
 
   #checkHandshake(body: unknown, connection: Connection): NodeDescriptor {
