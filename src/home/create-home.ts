@@ -1,7 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SecurenodeError } from '../errors.js';
-import { makeDirectory, writeFileAtomic } from '../io/atomic-write.js';
+import { makeDirectory, syncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import type { HomePaths } from './layout.js';
 
 /** The package's templates/ folder (dist/src/home/ is three levels below the package root). */
@@ -15,7 +16,8 @@ export type HomeState = { kind: 'created' } | { kind: 'existing' };
 /**
  * Make sure a home has its config dir and securenode.yml. A missing config dir
  * is created from templates/ (like unpacking a fresh tarball); a config dir
- * without securenode.yml is a configuration error, never silently re-created.
+ * without securenode.yml is a configuration error, never silently re-created
+ * (the config dir is created whole, so only an operator can leave it so).
  */
 export async function ensureHome(paths: HomePaths): Promise<HomeState> {
   if (await exists(paths.configDir)) {
@@ -28,9 +30,15 @@ export async function ensureHome(paths: HomePaths): Promise<HomeState> {
     return { kind: 'existing' };
   }
   try {
-    await makeDirectory(paths.configDir, 0o750);
-    const template = await readFile(templatePath('securenode.yml'));
-    await writeFileAtomic(paths.configFile, template, 0o640);
+    // The config dir appears whole or not at all: it is built beside its place and renamed there,
+    // so a crash (kill -9) never leaves a config dir without securenode.yml. A staging dir left by
+    // such a crash is ours, and is built afresh.
+    const staging = join(dirname(paths.configDir), '.config.creating');
+    await rm(staging, { recursive: true, force: true });
+    await makeDirectory(staging, 0o750);
+    await writeFileAtomic(join(staging, basename(paths.configFile)), await readFile(templatePath('securenode.yml')), 0o640);
+    await rename(staging, paths.configDir);
+    await syncDirectory(dirname(paths.configDir));
     await makeDirectory(paths.dataDir, 0o750);
     await makeDirectory(paths.logsDir, 0o750);
   } catch (error) {
