@@ -4,7 +4,7 @@ import { SecurenodeError } from '../errors.js';
 import type { HomePaths } from '../home/layout.js';
 import { writeNewFile } from '../io/atomic-write.js';
 import { checkBootstrapPassword, type BootstrapPassword } from '../security/bootstrap.js';
-import type { FileStore } from '../security/file-store.js';
+import type { SecurityStore } from '../security/store.js';
 import { generatePassword, hashPassword, verifyPassword } from '../security/password.js';
 import { superuserName } from '../security/superuser.js';
 import type { BannerTokens } from '../enrollment/create-token.js';
@@ -15,7 +15,7 @@ import type { CliIo } from './io.js';
 export interface FirstUserContext {
   readonly io: CliIo;
   readonly terminal: boolean;
-  readonly store: FileStore;
+  readonly store: SecurityStore;
   readonly tls: TlsFiles;
   readonly paths: HomePaths;
   readonly logger: Logger;
@@ -34,7 +34,7 @@ async function writeCredentialsFile(path: string, content: string): Promise<void
   }
 }
 
-async function storeSuperuser(store: FileStore, password: string): Promise<void> {
+async function storeSuperuser(store: SecurityStore, password: string): Promise<void> {
   await store.putUser({ username: superuserName, passwordHash: await hashPassword(password), roles: ['superuser'], enabled: true });
 }
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newCredential } from '../security/api-keys.js';
-import type { FileStore } from '../security/file-store.js';
+import type { SecurityStore } from '../security/store.js';
 import { isLoopback } from './addresses.js';
 import { encodeEnrollmentToken } from './token.js';
 
 /** What a token made inside the node needs. */
 export interface LocalTokenOptions {
-  readonly store: FileStore;
+  readonly store: SecurityStore;
   readonly hashKey: Buffer;
   readonly addresses: readonly string[];
   readonly fingerprint: string;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
-import type { FileStore } from '../security/file-store.js';
+import type { SecurityStore } from '../security/store.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { actionFor } from '../security/rbac-matcher.js';
@@ -11,7 +11,7 @@ import { authenticateToken, scopedPath } from './token-authenticator.js';
 
 /** What the authentication hook needs. */
 export interface AuthenticationOptions {
-  readonly store: FileStore;
+  readonly store: SecurityStore;
   readonly authenticator: Authenticator;
   readonly throttle: LoginThrottle;
   readonly audit: AuditLog;

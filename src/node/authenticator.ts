@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { StoredApiKey } from '../security/api-keys.js';
-import type { FileStore, StoredUser } from '../security/file-store.js';
+import type { SecurityStore, StoredUser } from '../security/store.js';
 import { verifyPassword } from '../security/password.js';
 
 /** Who a request authenticated as. */
@@ -29,7 +29,7 @@ export function parseBasic(header: string | undefined): { username: string; pass
  * password. Failures are never cached.
  */
 export class Authenticator {
-  readonly #store: FileStore;
+  readonly #store: SecurityStore;
   readonly #ttlMs: number;
   readonly #key = randomBytes(32);
   readonly #cache = new Map<string, { username: string; passwordHash: string; expires: number }>();
@@ -38,7 +38,7 @@ export class Authenticator {
   readonly #verify: typeof verifyPassword;
 
   /** `verify` is the slow hash check; tests pass one that counts its calls. */
-  constructor(store: FileStore, ttlMs: number, verify: typeof verifyPassword = verifyPassword) {
+  constructor(store: SecurityStore, ttlMs: number, verify: typeof verifyPassword = verifyPassword) {
     this.#store = store;
     this.#ttlMs = ttlMs;
     this.#verify = verify;

@@ -69,10 +69,14 @@ export async function loadIdentity(dataDir: string, clusterUuid?: string): Promi
   return identity;
 }
 
+/** The identity of a node that has started, or undefined (no node.json, or a damaged one). */
+export async function readIdentity(dataDir: string): Promise<NodeIdentity | undefined> {
+  return readFile(join(dataDir, 'node.json'), 'utf8').then((text) => JSON.parse(text) as NodeIdentity, () => undefined);
+}
+
 /** Whether the node of this data dir joined a cluster, so that the cluster's first node holds its security store. */
 export async function joinedCluster(dataDir: string): Promise<boolean> {
-  const identity = await readFile(join(dataDir, 'node.json'), 'utf8').then((text) => JSON.parse(text) as NodeIdentity, () => undefined);
-  return identity?.holdsStore === false;
+  return (await readIdentity(dataDir))?.holdsStore === false;
 }
 
 /** Where a running node listens, for the companion tools (removed when it stops). */

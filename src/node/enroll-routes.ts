@@ -4,13 +4,13 @@ import type { Logger } from 'pino';
 import type { TlsFiles } from '../autoconfig/tls-files.js';
 import { nodeEnrollmentBody, type NodeEnrollmentBody } from '../enrollment/node-enrollment.js';
 import { encodeServiceToken, hashSecret, newCredential, type ApiKeyScope } from '../security/api-keys.js';
-import type { FileStore } from '../security/file-store.js';
+import type { SecurityStore } from '../security/store.js';
 import type { AuditLog } from '../logging/audit.js';
 import { auditContext, forbidden } from './authorization.js';
 
 /** What the enroll endpoints need. */
 export interface EnrollRouteOptions {
-  readonly store: FileStore;
+  readonly store: SecurityStore;
   readonly hashKey: Buffer;
   readonly enabled: boolean;
   readonly tls: TlsFiles;

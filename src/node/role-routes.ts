@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { builtInRoles, entityTypes, isBuiltInRole, normalizeEndpoint, type EndpointPermission, type EntityPermission, type RoleDefinition } from '../security/rbac-matcher.js';
-import type { StoredRole } from '../security/file-store.js';
+import type { StoredRole } from '../security/store.js';
 import { auditContext, entityAllowed, invalidBody } from './authorization.js';
 import { namePattern, type SecurityRouteContext } from './user-routes.js';
 

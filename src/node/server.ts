@@ -3,7 +3,7 @@ import type { Server } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TlsFiles } from '../autoconfig/tls-files.js';
-import type { FileStore } from '../security/file-store.js';
+import type { SecurityStore } from '../security/store.js';
 import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
 import { Authenticator } from './authenticator.js';
@@ -23,13 +23,14 @@ import { enrollmentAddresses } from '../enrollment/addresses.js';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { createTransportServer } from './transport.js';
 import { Cluster } from '../cluster/cluster.js';
-import { shareStore } from '../cluster/shared-store.js';
+import { noSharing, shareStore } from '../cluster/shared-store.js';
+import { FileStore } from '../security/file-store.js';
 
 /** What startNode needs. */
 export interface NodeOptions {
   readonly settings: Settings;
   readonly tls: TlsFiles;
-  readonly store: FileStore;
+  readonly store: SecurityStore;
   readonly identity: NodeIdentity;
   readonly logger: Logger;
   readonly version: string;
@@ -121,8 +122,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     nodesAddresses: [],
     nodes: () => cluster.nodes(),
   };
-  // The file store is shared through transport: the node that created the cluster holds it.
-  const sharing = shareStore(options.store, options.identity.holdsStore !== false, options.tokenHashKey);
+  // The file store is shared through transport: the node that created the cluster holds it. A database is every node's own.
+  const holdsStore = options.store instanceof FileStore && options.identity.holdsStore !== false;
+  const sharing = options.store instanceof FileStore ? shareStore(options.store, holdsStore, options.tokenHashKey) : noSharing;
   const cluster = new Cluster({
     tls,
     clusterName: info.clusterName,
@@ -137,7 +139,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       name: info.name,
       transport_address: info.nodesAddresses[0] ?? info.transportAddress,
       http_address: info.enrollmentAddresses[0] ?? info.httpAddress,
-      holds_store: options.identity.holdsStore !== false,
+      holds_store: holdsStore,
     }),
   });
   sharing.attach(cluster);

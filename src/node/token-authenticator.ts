@@ -1,5 +1,5 @@
 import { clientServiceAccount, parseApiKeyHeader, parseServiceToken, secretMatches, type StoredApiKey } from '../security/api-keys.js';
-import type { FileStore } from '../security/file-store.js';
+import type { SecurityStore } from '../security/store.js';
 import type { Principal } from './authenticator.js';
 
 /**
@@ -7,7 +7,7 @@ import type { Principal } from './authenticator.js';
  * secrets checked against their keyed hashes in constant time; an invalidated or
  * expired key is refused at once (nothing is cached).
  */
-export function authenticateToken(store: FileStore, hashKey: Buffer, header: string, now = Date.now()): Principal | undefined {
+export function authenticateToken(store: SecurityStore, hashKey: Buffer, header: string, now = Date.now()): Principal | undefined {
   if (header.startsWith('ApiKey ')) {
     const credentials = parseApiKeyHeader(header);
     const key = credentials && store.getApiKey(credentials.id);

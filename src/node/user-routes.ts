@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
 import type { Authorizer } from '../security/authorizer.js';
 import { minimumPasswordLength } from '../security/bootstrap.js';
-import type { FileStore, StoredUser } from '../security/file-store.js';
+import type { SecurityStore, StoredUser } from '../security/store.js';
 import { hashPassword } from '../security/password.js';
 import type { Action } from '../security/rbac-matcher.js';
 import { superuserName } from '../security/superuser.js';
@@ -11,7 +11,7 @@ import { auditContext, entityAllowed, invalidBody } from './authorization.js';
 
 /** What the user and role routes share. */
 export interface SecurityRouteContext {
-  readonly store: FileStore;
+  readonly store: SecurityStore;
   readonly authorizer: Authorizer;
   readonly audit: AuditLog;
   readonly logger: Logger;

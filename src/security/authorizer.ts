@@ -1,4 +1,4 @@
-import type { FileStore } from './file-store.js';
+import type { SecurityStore } from './store.js';
 import { authorizeEndpoint, authorizeEntity, builtInRoles, compileEndpoints, isBuiltInRole, type Action, type CompiledEndpoints, type EntityPermission, type RoleDefinition } from './rbac-matcher.js';
 
 /** security.rbac.enforce: endpoints, entities, both, or neither (authentication only). */
@@ -17,13 +17,13 @@ interface Compiled {
  */
 export class Authorizer {
   readonly mode: EnforceMode;
-  readonly #store: FileStore;
+  readonly #store: SecurityStore;
   readonly #cache = new Map<string, Compiled>();
   /** Endpoint decisions by store version, roles, method, path and route: the hot path is one lookup. */
   readonly #decisions = new Map<string, boolean>();
   #decisionsGeneration = -1;
 
-  constructor(store: FileStore, mode: EnforceMode) {
+  constructor(store: SecurityStore, mode: EnforceMode) {
     this.#store = store;
     this.mode = mode;
   }

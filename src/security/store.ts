@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { SecurenodeError } from '../errors.js';
+import type { StoredApiKey, StoredServiceToken } from './api-keys.js';
+import type { RoleDefinition } from './rbac-matcher.js';
+
+/** A user as the store keeps it: the password only as an argon2id PHC string. */
+export interface StoredUser {
+  /** A stable id, for entity permissions; given on the first write. */
+  readonly id?: string;
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly roles: readonly string[];
+  readonly enabled: boolean;
+  readonly fullName?: string;
+  readonly email?: string;
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** A role as the store keeps it: the built-in ones are never stored. */
+export interface StoredRole extends RoleDefinition {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** The whole store, as written to disk and as a holder sends it to the other nodes. */
+export interface StoreData {
+  version: 1;
+  users: Record<string, StoredUser>;
+  apiKeys?: Record<string, StoredApiKey>;
+  serviceTokens?: Record<string, StoredServiceToken>;
+  roles?: Record<string, StoredRole>;
+}
+
+/** One change to the store, as plain data: a node that does not hold the store sends it to the one that does. */
+export type StoreOp =
+  | { readonly op: 'putUser'; readonly user: StoredUser }
+  | { readonly op: 'deleteUser'; readonly username: string }
+  | { readonly op: 'putRole'; readonly role: StoredRole }
+  | { readonly op: 'deleteRole'; readonly name: string }
+  | { readonly op: 'putApiKeys'; readonly keys: readonly StoredApiKey[] }
+  | { readonly op: 'putServiceToken'; readonly token: StoredServiceToken };
+
+/** The store after `change`: a pure function, the same on every node. */
+export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
+  switch (change.op) {
+    case 'putUser':
+      return { ...data, users: { ...data.users, [change.user.username]: change.user } };
+    case 'deleteUser': {
+      const { [change.username]: _removed, ...users } = data.users;
+      return { ...data, users };
+    }
+    case 'putRole':
+      return { ...data, roles: { ...data.roles, [change.role.name]: change.role } };
+    case 'deleteRole': {
+      // The role is also taken from every user that held it, in the same write.
+      const { [change.name]: _removed, ...roles } = data.roles ?? {};
+      const users = Object.fromEntries(Object.entries(data.users).map(([key, user]) => [key, user.roles.includes(change.name) ? { ...user, roles: user.roles.filter((role) => role !== change.name) } : user]));
+      return { ...data, users, roles };
+    }
+    case 'putApiKeys': {
+      const apiKeys = { ...data.apiKeys };
+      for (const key of change.keys) apiKeys[key.id] = key;
+      return { ...data, apiKeys };
+    }
+    case 'putServiceToken':
+      return { ...data, serviceTokens: { ...data.serviceTokens, [change.token.name]: change.token } };
+    default:
+      throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
+  }
+}
+
+/**
+ * What every security store shares: the whole store in memory, read
+ * synchronously on the hot path of every request, and changes as plain
+ * operations that a store kind commits its own way (a file, a remote holder,
+ * a database) before it takes the new data.
+ */
+export abstract class SecurityStore {
+  #data: StoreData = { version: 1, users: {} };
+  #generation = 0;
+  readonly #listeners: (() => void)[] = [];
+
+  /** Commit one change where the store lives; the change is taken here once this resolves (or when the store reloads). */
+  protected abstract commit(change: StoreOp, next: StoreData): Promise<void>;
+
+  /** Whether no user exists yet: the first start of a new cluster. */
+  isEmpty(): boolean {
+    return Object.keys(this.#data.users).length === 0;
+  }
+
+  getUser(username: string): StoredUser | undefined {
+    return Object.hasOwn(this.#data.users, username) ? this.#data.users[username] : undefined;
+  }
+
+  listUsers(): StoredUser[] {
+    return Object.values(this.#data.users);
+  }
+
+  /** Add or replace a user; a new user gets its id here. */
+  async putUser(user: StoredUser): Promise<void> {
+    await this.apply({ op: 'putUser', user: { ...user, id: user.id ?? this.getUser(user.username)?.id ?? randomUUID() } });
+  }
+
+  /** Remove a user; false when there was none. */
+  async deleteUser(username: string): Promise<boolean> {
+    if (!this.getUser(username)) return false;
+    await this.apply({ op: 'deleteUser', username });
+    return true;
+  }
+
+  getRole(name: string): StoredRole | undefined {
+    const roles = this.#data.roles ?? {};
+    return Object.hasOwn(roles, name) ? roles[name] : undefined;
+  }
+
+  listRoles(): StoredRole[] {
+    return Object.values(this.#data.roles ?? {});
+  }
+
+  /** Add or replace a role. */
+  async putRole(role: StoredRole): Promise<void> {
+    await this.apply({ op: 'putRole', role });
+  }
+
+  /** Remove a role, and take it from every user that held it, in one change. */
+  async deleteRole(name: string): Promise<void> {
+    await this.apply({ op: 'deleteRole', name });
+  }
+
+  /** Changes with every change taken: caches of anything derived from the store compare it. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  getApiKey(id: string): StoredApiKey | undefined {
+    const keys = this.#data.apiKeys ?? {};
+    return Object.hasOwn(keys, id) ? keys[id] : undefined;
+  }
+
+  listApiKeys(): StoredApiKey[] {
+    return Object.values(this.#data.apiKeys ?? {});
+  }
+
+  /** Add or replace API keys (invalidation is a replacement). */
+  async putApiKeys(keys: readonly StoredApiKey[]): Promise<void> {
+    await this.apply({ op: 'putApiKeys', keys });
+  }
+
+  getServiceToken(name: string): StoredServiceToken | undefined {
+    const tokens = this.#data.serviceTokens ?? {};
+    return Object.hasOwn(tokens, name) ? tokens[name] : undefined;
+  }
+
+  async putServiceToken(token: StoredServiceToken): Promise<void> {
+    await this.apply({ op: 'putServiceToken', token });
+  }
+
+  /** Commit a change, then take it. */
+  async apply(change: StoreOp): Promise<void> {
+    await this.commit(change, applyStoreOp(this.#data, change));
+  }
+
+  /** The whole store, for the nodes that replicate it. */
+  snapshot(): StoreData {
+    return this.#data;
+  }
+
+  /** Replace the whole store with what the place it lives in holds now (no listener is told). */
+  install(data: StoreData): void {
+    this.#data = data;
+    this.#generation++;
+  }
+
+  /** Release what the store holds open (connections); the embedded store holds none. */
+  async close(): Promise<void> {}
+
+  /** Called after each change this store commits itself. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Take a change this store committed, and tell the listeners. */
+  protected committed(next: StoreData): void {
+    this.install(next);
+    for (const listener of this.#listeners) listener();
+  }
+}
