@@ -41,6 +41,7 @@ export const errorExitCodes = {
   ERR_INPUT_MISSING: ExitCode.dataError,
   ERR_STORE_CORRUPT: ExitCode.dataError,
   ERR_STORE_UNAVAILABLE: ExitCode.unavailable,
+  ERR_STORE_CONFIG: ExitCode.config,
   ERR_NODE_LOCKED: ExitCode.tempFailure,
   ERR_ROOT: ExitCode.config,
   ERR_BOOTSTRAP_PASSWORD: ExitCode.config,

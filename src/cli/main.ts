@@ -6,6 +6,7 @@ import { registerKeystoreCommands } from './keystore-command.js';
 import { registerEnrollmentCommands } from './enrollment-commands.js';
 import { registerResetPasswordCommand } from './reset-password-command.js';
 import { registerStartCommand } from './start-command.js';
+import { registerMigrationsCommand } from './migrations-command.js';
 
 /** The package version, shown by --version and in the node's answers. */
 export const version = '0.1.0';
@@ -39,6 +40,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   registerKeystoreCommands(program, io, done);
   registerResetPasswordCommand(program, io, done);
   registerEnrollmentCommands(program, io, done);
+  registerMigrationsCommand(program, io, done);
   for (const command of program.commands) command.exitOverride();
 
   try {

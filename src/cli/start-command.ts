@@ -18,10 +18,12 @@ import { fetchNodeEnrollment, type ReceivedNodeEnrollment } from '../enrollment/
 import { decodeEnrollmentToken } from '../enrollment/token.js';
 import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
 import { bindHost, startNode } from '../node/server.js';
-import { loadSettings, mergeSettings } from '../settings/load.js';
+import { loadSettingsIfAny } from '../settings/load.js';
 import { checkModes } from '../home/check-modes.js';
 import { readBootstrapPassword } from '../security/bootstrap.js';
-import { FileStore } from '../security/file-store.js';
+import { openStore } from '../security/open-store.js';
+import { PostgresStore } from '../security/postgres-store.js';
+import { describeConnection } from '../security/postgres-connection.js';
 import { isAnyHttpHostSet } from '../preflight/checks.js';
 import { isTerminal } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
@@ -120,34 +122,41 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     } else if (result.recovery !== 'none') {
       logger.info({ event: 'autoconfiguration_recovery', recovery: result.recovery }, 'finished an interrupted security auto-configuration');
     }
-    const store = await FileStore.open(result.paths.dataDir);
-    await checkModes(result.paths, { group: result.settings.isSet('node.group') });
-    const firstUser = {
-      io, terminal, store, tls: result.tls, paths: result.paths, logger,
-      bootstrap: await readBootstrapPassword(io.env, result.keystore),
-      credentialsFile: options.credentialsFile,
-    };
     // A node that joined a cluster gets no elastic user and shows no banner: its cluster has both (Elasticsearch does the same).
     const joined = result.kind === 'configured' ? result.joined : undefined;
-    const plan = joined ? ({ kind: 'none' } as const) : await prepareFirstUser(firstUser);
-    const { operatorKey, tokenHashKey } = await ensureNodeKeys(result);
     const identity = await loadIdentity(result.paths.dataDir, joined?.clusterUuid);
-    // Names as written: a name that is a vault reference is logged as the reference.
-    const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-    const audit = await createAuditLog(result.paths.logsDir);
-    const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, audit, version, names, operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
-    if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
-    await showFirstUser(firstUser, plan, node.http.port, async () =>
-      result.settings.bool('security.enrollment.enabled') === true
-        ? bannerTokens({
-            store, hashKey: tokenHashKey, addresses: node.enrollmentAddresses, fingerprint: result.tls!.httpCaFingerprint, version, ttlMs: 30 * 60_000, creator: '_local_operator',
-            httpHost: node.http.host, transportHost: node.transport.host,
-          })
-        : {},
-    );
-    await stopSignal;
-    logger.info({ event: 'node_stopping' }, 'stopping');
-    await node.close();
+    const store = await openStore(result.settings, { dataDir: result.paths.dataDir, clusterUuid: identity.clusterUuid, claim: true, logger });
+    if (store instanceof PostgresStore) logger.info({ event: 'security_store', type: 'postgres' }, `the security store is the ${describeConnection(store.connection)}`);
+    try {
+      await checkModes(result.paths, { group: result.settings.isSet('node.group') });
+      const firstUser = {
+        io, terminal, store, tls: result.tls, paths: result.paths, logger,
+        bootstrap: await readBootstrapPassword(io.env, result.keystore),
+        credentialsFile: options.credentialsFile,
+      };
+      const plan = joined ? ({ kind: 'none' } as const) : await prepareFirstUser(firstUser);
+      const keys = await ensureNodeKeys(result);
+      // A database is shared by every node, and so are its API keys: the key that hashes them is the database's.
+      const tokenHashKey = store instanceof PostgresStore ? store.tokenHashKey : keys.tokenHashKey;
+      // Names as written: a name that is a vault reference is logged as the reference.
+      const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
+      const audit = await createAuditLog(result.paths.logsDir);
+      const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, audit, version, names, operatorKey: keys.operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
+      if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
+      await showFirstUser(firstUser, plan, node.http.port, async () =>
+        result.settings.bool('security.enrollment.enabled') === true
+          ? bannerTokens({
+              store, hashKey: tokenHashKey, addresses: node.enrollmentAddresses, fingerprint: result.tls!.httpCaFingerprint, version, ttlMs: 30 * 60_000, creator: '_local_operator',
+              httpHost: node.http.host, transportHost: node.transport.host,
+            })
+          : {},
+      );
+      await stopSignal;
+      logger.info({ event: 'node_stopping' }, 'stopping');
+      await node.close();
+    } finally {
+      await store.close();
+    }
     return 0;
   } finally {
     await releaseLock();
@@ -176,11 +185,6 @@ function listenForStopSignal(): Promise<void> {
   });
 }
 
-/** Settings as written, before any secret is read: for the ports to bind and node.user. */
-async function readPlainSettings(configFile: string, env: NodeJS.ProcessEnv, overrides: string[]) {
-  return (await pathExists(configFile)) ? loadSettings({ configFile, env, overrides }) : mergeSettings(configFile, [], env, overrides);
-}
-
 /**
  * Root is refused (SPEC 9), unless node.user is set: then the node binds its
  * ports as root and becomes that user before it reads any secret. --allow-root
@@ -188,7 +192,7 @@ async function readPlainSettings(configFile: string, env: NodeJS.ProcessEnv, ove
  */
 async function handleRoot(options: StartOptions, io: CliIo, home: string): Promise<{ http: Server; transport: Server } | undefined> {
   if (process.geteuid?.() !== 0) return undefined;
-  const settings = await readPlainSettings(homePaths(home).configFile, io.env, options.setting);
+  const settings = await loadSettingsIfAny({ configFile: homePaths(home).configFile, env: io.env, overrides: options.setting });
   const user = settings.string('node.user');
   if (user) {
     // A home that looks new will get `http.host: 0.0.0.0` from auto-configuration: bind as it will be configured.

@@ -21,6 +21,9 @@ export interface StoreSharing {
   attach(cluster: Cluster): void;
 }
 
+/** A store that is not shared through transport (a database every node reaches itself). */
+export const noSharing: StoreSharing = { handlers: {}, events: {}, onConnected: () => {}, attach: () => {} };
+
 /**
  * One security truth across the nodes of a cluster with the file store (SPEC
  * 7.1). The node that created the cluster holds the store: it answers

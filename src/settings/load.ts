@@ -1,4 +1,5 @@
 import { SecurenodeError } from '../errors.js';
+import { pathExists } from '../io/atomic-write.js';
 import { readConfigFile, type FileSetting } from './config-file.js';
 import { coerceSetting } from './coerce.js';
 import { nearest } from './nearest.js';
@@ -30,6 +31,12 @@ const environmentNames = new Map(knownKeys.map((key) => [environmentName(key), k
 export async function loadSettings(options: LoadSettingsOptions): Promise<Settings> {
   const fromFile = await readConfigFile(options.configFile);
   return mergeSettings(options.configFile, fromFile, options.env ?? process.env, options.overrides ?? []);
+}
+
+/** Settings as written, before any secret is read: a home without securenode.yml (not created yet) has those of the environment and -E only. */
+export async function loadSettingsIfAny(options: LoadSettingsOptions): Promise<Settings> {
+  if (await pathExists(options.configFile)) return loadSettings(options);
+  return mergeSettings(options.configFile, [], options.env ?? process.env, options.overrides ?? []);
 }
 
 /** Merge and validate settings already read from the file with the environment and -E options. */

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { Settings } from '../settings/settings.js';
+import { FileStore } from './file-store.js';
+import { postgresConnection } from './postgres-connection.js';
+import { PostgresStore } from './postgres-store.js';
+import type { SecurityStore } from './store.js';
+
+/** What opening the store needs: where the embedded one lives, and the cluster a database must belong to. */
+export interface OpenStoreOptions {
+  readonly dataDir: string;
+  readonly clusterUuid: string;
+  /** A starting node claims a database no node has used yet; a tool only uses a claimed one. */
+  readonly claim: boolean;
+  readonly logger?: Logger;
+}
+
+/** The security store that security.store.type names: the embedded file, or the shared PostgreSQL database. */
+export async function openStore(settings: Settings, options: OpenStoreOptions): Promise<SecurityStore> {
+  if (settings.string('security.store.type') !== 'postgres') return FileStore.open(options.dataDir);
+  return PostgresStore.open(postgresConnection(settings), { clusterUuid: options.clusterUuid, claim: options.claim, ...(options.logger ? { logger: options.logger } : {}) });
+}

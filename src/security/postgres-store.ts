@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { SecurenodeError } from '../errors.js';
+import type { ApiKeyScope } from './api-keys.js';
+import { clientConfig, connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
+import { migrate } from './postgres-schema.js';
+import { SecurityStore, type StoreData, type StoreOp } from './store.js';
+
+/** The channel every change is announced on; the payload is the new generation, never data. */
+const channel = 'securenode_store';
+/** A node whose LISTEN connection dropped a notification still sees every change within this. */
+const pollMs = 5_000;
+const relistenMs = 1_000;
+
+const date = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+/** A row's optional columns as absent keys, as the in-memory store has them. */
+const present = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null && field !== undefined)) as T;
+
+/** A lost or refused connection (a Node socket error, a closed connection, SQLSTATE class 08 or a shutdown), not a failed statement. */
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code !== 'string' || code.startsWith('E') || /^(08|57P0)/.test(code);
+}
+
+/** Write one change with the same meaning as applyStoreOp, row by row. */
+async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<void> {
+  switch (change.op) {
+    case 'putUser': {
+      const { user } = change;
+      await client.query(
+        `INSERT INTO securenode_users (username, id, password_hash, roles, enabled, full_name, email, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (username) DO UPDATE SET id = EXCLUDED.id, password_hash = EXCLUDED.password_hash, roles = EXCLUDED.roles, enabled = EXCLUDED.enabled,
+           full_name = EXCLUDED.full_name, email = EXCLUDED.email, metadata = EXCLUDED.metadata`,
+        [user.username, user.id, user.passwordHash, [...user.roles], user.enabled, user.fullName ?? null, user.email ?? null, json(user.metadata)],
+      );
+      return;
+    }
+    case 'deleteUser':
+      await client.query('DELETE FROM securenode_users WHERE username = $1', [change.username]);
+      return;
+    case 'putRole': {
+      const { role } = change;
+      await client.query(
+        `INSERT INTO securenode_roles (name, id, description, endpoints, entities) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, description = EXCLUDED.description, endpoints = EXCLUDED.endpoints, entities = EXCLUDED.entities`,
+        [role.name, role.id, role.description ?? null, json(role.endpoints), json(role.entities)],
+      );
+      return;
+    }
+    case 'deleteRole':
+      await client.query('DELETE FROM securenode_roles WHERE name = $1', [change.name]);
+      await client.query('UPDATE securenode_users SET roles = array_remove(roles, $1) WHERE $1 = ANY(roles)', [change.name]);
+      return;
+    case 'putApiKeys':
+      for (const key of change.keys) {
+        await client.query(
+          `INSERT INTO securenode_api_keys (id, name, secret_hash, creator, scope, created, expires, invalidated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, secret_hash = EXCLUDED.secret_hash, creator = EXCLUDED.creator, scope = EXCLUDED.scope,
+             created = EXCLUDED.created, expires = EXCLUDED.expires, invalidated = EXCLUDED.invalidated`,
+          [key.id, key.name, key.secretHash, key.creator, key.scope, date(key.created), date(key.expires), key.invalidated],
+        );
+      }
+      return;
+    case 'putServiceToken':
+      await client.query(
+        `INSERT INTO securenode_service_tokens (name, secret_hash, created) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, created = EXCLUDED.created`,
+        [change.token.name, change.token.secretHash, date(change.token.created)],
+      );
+      return;
+    default:
+      throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
+  }
+}
+
+/** The whole store as one consistent read, or undefined when it is still at `known`. */
+async function readStore(client: pg.ClientBase, known: string | undefined): Promise<{ generation: string; data: StoreData } | undefined> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const generation = String((await client.query<{ generation: string }>('SELECT generation FROM securenode_meta')).rows[0]?.generation ?? '0');
+    if (generation === known) return undefined;
+    // One client runs one query at a time.
+    const users = await client.query('SELECT username, id, password_hash, roles, enabled, full_name, email, metadata FROM securenode_users');
+    const roles = await client.query('SELECT name, id, description, endpoints, entities FROM securenode_roles');
+    const keys = await client.query('SELECT id, name, secret_hash, creator, scope, created, expires, invalidated FROM securenode_api_keys');
+    const tokens = await client.query('SELECT name, secret_hash, created FROM securenode_service_tokens');
+    const data: StoreData = {
+      version: 1,
+      users: Object.fromEntries(users.rows.map((row) => [row.username, present({ id: row.id, username: row.username, passwordHash: row.password_hash, roles: row.roles, enabled: row.enabled, fullName: row.full_name, email: row.email, metadata: row.metadata })])),
+      roles: Object.fromEntries(roles.rows.map((row) => [row.name, present({ id: row.id, name: row.name, description: row.description, endpoints: row.endpoints, entities: row.entities })])),
+      apiKeys: Object.fromEntries(keys.rows.map((row) => [row.id, present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, scope: row.scope as ApiKeyScope, created: (row.created as Date).getTime(), expires: (row.expires as Date | null)?.getTime(), invalidated: row.invalidated })])),
+      serviceTokens: Object.fromEntries(tokens.rows.map((row) => [row.name, { name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }])),
+    };
+    return { generation, data };
+  } finally {
+    await client.query('COMMIT').catch(() => {});
+  }
+}
+
+/** What PostgresStore.open needs besides the connection. */
+export interface PostgresStoreOptions {
+  /** The node's cluster: the first node to open the database claims it for its cluster; a node of another is refused. */
+  readonly clusterUuid: string;
+  /** Whether this may claim a database no node has claimed yet (a node starting), or only use a claimed one (a tool). */
+  readonly claim: boolean;
+  readonly logger?: Logger;
+}
+
+/**
+ * The security store in a shared PostgreSQL database (SPEC 7): every node
+ * reads and writes the database directly. Each change is one transaction that
+ * bumps the store's generation and announces it with NOTIFY; every node
+ * LISTENs and reloads, so a changed password stops working everywhere within
+ * a second. Reads come from memory, so logins keep working while the database
+ * is away; changes are then refused (503).
+ */
+export class PostgresStore extends SecurityStore {
+  readonly connection: PostgresConnection;
+  /** The key that hashes API key and service token secrets: the cluster's, kept in the database, since the keys are shared. */
+  readonly tokenHashKey: Buffer;
+  readonly #pool: pg.Pool;
+  readonly #logger: Logger | undefined;
+  #generation: string | undefined;
+  #pending: Promise<void> | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #listener: pg.Client | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(connection: PostgresConnection, pool: pg.Pool, tokenHashKey: Buffer, logger: Logger | undefined) {
+    super();
+    this.connection = connection;
+    this.#pool = pool;
+    this.tokenHashKey = tokenHashKey;
+    this.#logger = logger;
+  }
+
+  /** Connect, bring the schema up to date, check the cluster, load the store and start listening. */
+  static async open(connection: PostgresConnection, options: PostgresStoreOptions): Promise<PostgresStore> {
+    const pool = new pg.Pool({ ...clientConfig(connection), max: 4 });
+    // An idle connection that breaks is replaced on the next use; it must not crash the node.
+    pool.on('error', () => {});
+    try {
+      const client = await pool.connect();
+      let owner: { cluster_uuid: string; token_hash_key: string } | undefined;
+      try {
+        await migrate(client);
+        if (options.claim) {
+          await client.query('INSERT INTO securenode_meta (cluster_uuid, token_hash_key) VALUES ($1, $2) ON CONFLICT (singleton) DO NOTHING', [options.clusterUuid, randomBytes(32).toString('base64')]);
+        }
+        owner = (await client.query<{ cluster_uuid: string; token_hash_key: string }>('SELECT cluster_uuid, token_hash_key FROM securenode_meta')).rows[0];
+      } finally {
+        client.release();
+      }
+      const where = describeConnection(connection);
+      if (!owner) throw new SecurenodeError('ERR_STORE_CONFIG', `no node has started with the ${where} yet; start a node first`);
+      if (owner.cluster_uuid !== options.clusterUuid) {
+        throw new SecurenodeError(
+          'ERR_STORE_CONFIG',
+          `the ${where} holds the security store of another cluster (uuid ${owner.cluster_uuid}), not of this node's (uuid ${options.clusterUuid}); give each cluster its own database, or join this node to that cluster with a node enrollment token`,
+        );
+      }
+      const store = new PostgresStore(connection, pool, Buffer.from(owner.token_hash_key, 'base64'), options.logger);
+      await store.reload();
+      await store.#listen();
+      store.#timer = setInterval(() => void store.reload().catch(() => {}), pollMs).unref();
+      return store;
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw connectionError(error, connection);
+    }
+  }
+
+  /** Load what changed since the last load; loads run one at a time, and a request made during one gets the next. */
+  reload(): Promise<void> {
+    if (this.#pending) return this.#pending;
+    const run = this.#chain.then(async () => {
+      this.#pending = undefined;
+      const client = await this.#checkout();
+      let failed: Error | undefined;
+      try {
+        const read = await readStore(client, this.#generation);
+        if (!read) return;
+        this.#generation = read.generation;
+        this.install(read.data);
+      } catch (error) {
+        failed = error as Error;
+        throw error;
+      } finally {
+        client.release(failed);
+      }
+    });
+    this.#pending = run;
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  protected async commit(change: StoreOp): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#checkout();
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+    let failed: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      // The generation row also orders the writers: one change at a time, cluster-wide.
+      const { rows } = await client.query<{ generation: string }>('UPDATE securenode_meta SET generation = generation + 1 RETURNING generation');
+      await writeChange(client, change);
+      await client.query('SELECT pg_notify($1, $2)', [channel, String(rows[0]!.generation)]);
+      await client.query('COMMIT');
+    } catch (error) {
+      failed = error as Error;
+      await client.query('ROLLBACK').catch(() => {});
+      throw isConnectionFailure(error) ? this.#unavailable(error) : error;
+    } finally {
+      // A client that failed is closed rather than handed out again.
+      client.release(failed);
+    }
+    // Committed: a failed reload is made good by the next notification or poll, and must not report the change as failed.
+    await this.reload().catch((error: Error) => this.#logger?.warn({ event: 'store_reload_failed', error: error.message }, 'a change was committed, but reloading the security store failed; it is retried'));
+  }
+
+  /** Stop listening and close every connection. */
+  override async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#listener?.end().catch(() => {});
+    await this.#chain;
+    await this.#pool.end();
+  }
+
+  /** A pooled connection; one that breaks while checked out reports it through its query, not as a crash. */
+  async #checkout(): Promise<pg.PoolClient> {
+    const client = await this.#pool.connect();
+    if (client.listenerCount('error') === 0) client.on('error', () => {});
+    return client;
+  }
+
+  #unavailable(error: unknown): SecurenodeError {
+    const reason = (error as Error).message || String(error);
+    return new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security database cannot be reached (${reason}); changes are refused until it is back (logins keep working)`, { cause: error });
+  }
+
+  /** LISTEN on a connection of its own; when it drops, listen again and reload, since notifications were missed meanwhile. */
+  async #listen(): Promise<void> {
+    const client = new pg.Client(clientConfig(this.connection));
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    client.on('notification', () => void this.reload().catch(() => {}));
+    client.on('end', () => {
+      if (this.#closed) return;
+      this.#logger?.warn({ event: 'store_listen_lost' }, `lost the connection that hears changes to the security store; listening again every ${relistenMs / 1000} s, and reloading every ${pollMs / 1000} s meanwhile`);
+      setTimeout(() => void this.#relisten(), relistenMs).unref();
+    });
+    this.#listener = client;
+  }
+
+  async #relisten(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#listen();
+    } catch {
+      setTimeout(() => void this.#relisten(), relistenMs).unref();
+      return;
+    }
+    this.#logger?.info({ event: 'store_listen_restored' }, 'hearing changes to the security store again');
+    await this.reload().catch(() => {});
+  }
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import type { PostgresConnection } from '../../src/security/postgres-connection.js';
+import { remember } from './secrets-ledger.js';
+
+/**
+ * The private PostgreSQL server that `.ci/postgres` starts (its env file sets
+ * TEST_POSTGRES_*), or undefined. CI always starts one; elsewhere the store
+ * tests are skipped, saying how to run them.
+ */
+export const postgresServer: Omit<PostgresConnection, 'database'> | undefined =
+  process.env.TEST_POSTGRES_HOST && process.env.TEST_POSTGRES_PASSWORD
+    ? {
+        host: process.env.TEST_POSTGRES_HOST,
+        port: Number(process.env.TEST_POSTGRES_PORT ?? 5432),
+        user: process.env.TEST_POSTGRES_USER ?? 'securenode_test',
+        password: process.env.TEST_POSTGRES_PASSWORD,
+        ssl: false,
+      }
+    : undefined;
+
+export const postgresSkip = postgresServer ? false : 'no PostgreSQL server: run `bash .ci/postgres && . /tmp/securenode-pg/env` first (bash .ci/run does)';
+
+if (postgresServer) remember({ kind: 'secret', value: postgresServer.password!, source: 'the test PostgreSQL password' });
+
+/** A new, empty database on the test server, dropped after the test. */
+export async function testDatabase(t: { teardown(fn: () => unknown): void }): Promise<PostgresConnection> {
+  const server = postgresServer!;
+  const database = `securenode_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ ...server, database: 'postgres' });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await admin.end();
+  }
+  t.teardown(async () => {
+    const dropper = new pg.Client({ ...server, database: 'postgres' });
+    await dropper.connect();
+    await dropper.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await dropper.end();
+  });
+  return { ...server, database };
+}
+
+/** Run `sql` in a database of the test server. */
+export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(connection: PostgresConnection, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ ...connection });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A TCP proxy to the test server that a test can cut and restore: the database going away, for real, without stopping the shared server. */
+export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void> }> {
+  const server = postgresServer!;
+  const sockets = new Set<Socket>();
+  let listener: Server | undefined;
+  let port = 0;
+  const open = () =>
+    new Promise<void>((resolve) => {
+      listener = createServer((socket) => {
+        const upstream = connect(server.port, server.host);
+        for (const end of [socket, upstream]) {
+          sockets.add(end);
+          end.on('close', () => sockets.delete(end));
+          end.on('error', () => {});
+        }
+        socket.pipe(upstream).pipe(socket);
+        socket.on('close', () => upstream.destroy());
+        upstream.on('close', () => socket.destroy());
+      });
+      listener.listen(port, '127.0.0.1', () => {
+        port = (listener!.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  const cut = async () => {
+    const closed = new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  await open();
+  t.teardown(cut);
+  return { get port() { return port; }, cut, restore: open };
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import t from 'tap';
+import { PostgresStore } from '../../src/security/postgres-store.js';
+import { applyStoreOp, type StoreData, type StoreOp } from '../../src/security/store.js';
+import { cuttableProxy, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+
+/** Poll `check` every 20 ms until it holds or `ms` pass; the time it took, or undefined. */
+async function within(ms: number, check: () => boolean): Promise<number | undefined> {
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    if (check()) return performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return check() ? performance.now() - started : undefined;
+}
+
+const user = (username: string, hash = '$argon2id$v=19$m=19456,t=2,p=1$x$y') => ({ username, id: randomUUID(), passwordHash: hash, roles: ['superuser'], enabled: true });
+/** The four maps always there, as a database has them. */
+const full = (data: StoreData): StoreData => ({ version: 1, users: data.users, roles: data.roles ?? {}, apiKeys: data.apiKeys ?? {}, serviceTokens: data.serviceTokens ?? {} });
+
+t.test('the first node claims the database for its cluster; a node of another cluster, or a tool before any node, is refused', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const where = `database '${connection.database}' at ${connection.host}:${connection.port} (user '${connection.user}')`;
+  const cluster = randomUUID();
+  await t.rejects(PostgresStore.open(connection, { clusterUuid: cluster, claim: false }), { code: 'ERR_STORE_CONFIG', message: `no node has started with the ${where} yet; start a node first` });
+  const first = await PostgresStore.open(connection, { clusterUuid: cluster, claim: true });
+  t.teardown(() => first.close());
+  t.equal(first.isEmpty(), true);
+  t.equal(first.tokenHashKey.length, 32, 'the cluster key that hashes API key secrets, made once');
+  const again = await PostgresStore.open(connection, { clusterUuid: cluster, claim: true });
+  t.teardown(() => again.close());
+  t.same(again.tokenHashKey, first.tokenHashKey, 'every node of the cluster gets the same key');
+  const other = randomUUID();
+  await t.rejects(PostgresStore.open(connection, { clusterUuid: other, claim: true }), {
+    code: 'ERR_STORE_CONFIG',
+    message: `the ${where} holds the security store of another cluster (uuid ${cluster}), not of this node's (uuid ${other}); give each cluster its own database, or join this node to that cluster with a node enrollment token`,
+  });
+});
+
+t.test('every change means what it means in the embedded store (applyStoreOp), row by row', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const store = await PostgresStore.open(connection, { clusterUuid: randomUUID(), claim: true });
+  t.teardown(() => store.close());
+  const names = fc.constantFrom('ada', 'bea', 'cy');
+  const roleNames = fc.constantFrom('ops', 'audit');
+  const text = fc.string({ maxLength: 12 }).filter((value) => !value.includes('\u0000'));
+  const millis = fc.integer({ min: 0, max: 4_102_444_800_000 });
+  const op: fc.Arbitrary<StoreOp> = fc.oneof(
+    fc.record({ op: fc.constant('putUser' as const), user: fc.record({ username: names, id: fc.uuid(), passwordHash: text, roles: fc.uniqueArray(roleNames), enabled: fc.boolean(), fullName: text, email: text, metadata: fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean())) }, { requiredKeys: ['username', 'id', 'passwordHash', 'roles', 'enabled'] }) }),
+    fc.record({ op: fc.constant('deleteUser' as const), username: names }),
+    fc.record({ op: fc.constant('putRole' as const), role: fc.record({ name: roleNames, id: fc.uuid(), description: text, endpoints: fc.array(fc.record({ endpoint: fc.constantFrom('/*', '/_security/user/*'), actions: fc.constant(['read' as const]), negative: fc.boolean() }), { maxLength: 2 }), entities: fc.constant([]) }, { requiredKeys: ['name', 'id', 'endpoints', 'entities'] }) }),
+    fc.record({ op: fc.constant('deleteRole' as const), name: roleNames }),
+    fc.record({ op: fc.constant('putApiKeys' as const), keys: fc.uniqueArray(fc.record({ id: fc.constantFrom('k1', 'k2', 'k3'), name: text, secretHash: text, creator: names, scope: fc.constantFrom('all' as const, 'enroll_node' as const), created: millis, expires: millis, invalidated: fc.boolean() }, { requiredKeys: ['id', 'name', 'secretHash', 'creator', 'scope', 'created', 'invalidated'] }), { selector: (key) => key.id, maxLength: 2 }) }),
+    fc.record({ op: fc.constant('putServiceToken' as const), token: fc.record({ name: fc.constantFrom('t1', 't2'), secretHash: text, created: millis }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 6 }), async (changes) => {
+      const before = store.snapshot();
+      let expected = before;
+      for (const change of changes) {
+        await store.apply(change);
+        expected = applyStoreOp(expected, change);
+      }
+      t.same(full(store.snapshot()), full(expected));
+    }),
+    { numRuns: 40 },
+  );
+});
+
+t.test('a change on one node reaches another within a second, by NOTIFY; while the database is away, logins read from memory and changes are refused', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const cluster = randomUUID();
+  const writer = await PostgresStore.open(connection, { clusterUuid: cluster, claim: true });
+  t.teardown(() => writer.close());
+  const proxy = await cuttableProxy(t);
+  const reader = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: cluster, claim: true });
+  t.teardown(() => reader.close());
+
+  await writer.putUser(user('ada', 'hash-1'));
+  const seen = await within(1_000, () => reader.getUser('ada')?.passwordHash === 'hash-1');
+  t.ok(seen !== undefined, `the other node has the new user within a second (${Math.round(seen ?? -1)} ms)`);
+  const generation = reader.generation;
+  await writer.putUser({ ...writer.getUser('ada')!, passwordHash: 'hash-2' });
+  t.ok((await within(1_000, () => reader.getUser('ada')?.passwordHash === 'hash-2')) !== undefined, 'and the changed password');
+  t.ok(reader.generation > generation, 'the generation moved: caches derived from the store see it');
+
+  await proxy.cut();
+  t.equal(reader.getUser('ada')?.passwordHash, 'hash-2', 'the database away: reads come from memory');
+  await t.rejects(reader.putUser(user('bea')), { code: 'ERR_STORE_UNAVAILABLE', message: /^the security database cannot be reached \(.+\); changes are refused until it is back \(logins keep working\)$/ });
+  await writer.putUser({ ...writer.getUser('ada')!, passwordHash: 'hash-3' });
+  t.equal(reader.getUser('ada')?.passwordHash, 'hash-2', 'a change made meanwhile is not heard');
+
+  await proxy.restore();
+  const caught = await within(8_000, () => reader.getUser('ada')?.passwordHash === 'hash-3');
+  t.ok(caught !== undefined, `once the database is back, the missed change is loaded (${Math.round(caught ?? -1)} ms)`);
+  await reader.putUser(user('bea'));
+  t.ok(writer.getUser('bea') || (await within(1_000, () => writer.getUser('bea') !== undefined)) !== undefined, 'and changes are taken again');
+  t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'bea' }]);
+});
+
+t.test('a database that cannot be used is said in words, never with the password', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const cluster = randomUUID();
+  const where = (database: string, port = connection.port) => `database '${database}' at ${connection.host}:${port} (user '${connection.user}')`;
+  const wrong = PostgresStore.open({ ...connection, password: 'not-the-password-1' }, { clusterUuid: cluster, claim: true });
+  await t.rejects(wrong, { code: 'ERR_STORE_CONFIG', message: `the PostgreSQL server refused the ${where(connection.database)}: password authentication failed for user "${connection.user}"; check security.store.postgres.user and security.store.postgres.password` });
+  await t.rejects(PostgresStore.open({ ...connection, database: 'securenode_none' }, { clusterUuid: cluster, claim: true }), {
+    code: 'ERR_STORE_CONFIG',
+    message: `the ${where('securenode_none')} does not exist; create it (createdb -O ${connection.user} securenode_none), or set security.store.postgres.database`,
+  });
+  const proxy = await cuttableProxy(t);
+  const closedPort = proxy.port;
+  await proxy.cut();
+  await t.rejects(PostgresStore.open({ ...connection, port: closedPort }, { clusterUuid: cluster, claim: true }), {
+    code: 'ERR_STORE_UNAVAILABLE',
+    message: `cannot use the security store in the ${where(connection.database, closedPort)}: connect ECONNREFUSED 127.0.0.1:${closedPort}; start the server, or check security.store.postgres.host, port and ssl`,
+  });
+  for (const error of await Promise.allSettled([wrong])) t.notMatch(String((error as PromiseRejectedResult).reason?.message), postgresServer!.password!);
+});
