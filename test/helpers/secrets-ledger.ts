@@ -29,6 +29,7 @@ export function remember(entry: LedgerEntry): void {
 /** The values of variables that hold secrets (names with PASSWORD, TOKEN or SECRET), given to a node or tool. */
 export function rememberSecretEnv(env: Record<string, string>, source: string): void {
   for (const [name, value] of Object.entries(env)) {
-    if (/PASSWORD|TOKEN|SECRET/.test(name) && !name.endsWith('_FILE') && value.length >= 8) remember({ kind: 'secret', value, source: `${source}: ${name}` });
+    // A vault reference names a secret; it is not one.
+    if (/PASSWORD|TOKEN|SECRET/.test(name) && !name.endsWith('_FILE') && value.length >= 8 && !value.startsWith('{vault://')) remember({ kind: 'secret', value, source: `${source}: ${name}` });
   }
 }

@@ -1,0 +1,88 @@
+import t from 'tap';
+import type { PostgresConnection } from '../../src/security/postgres-connection.js';
+import { admin, checkOneSecurityTruth, threeNodes, within } from '../helpers/cluster.js';
+import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
+import { postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+
+/** A node pointed at a database, its password given as a vault reference to an environment variable. */
+function storeEnv(connection: PostgresConnection): Record<string, string> {
+  return {
+    SECURENODE_SECURITY_STORE_TYPE: 'postgres',
+    SECURENODE_SECURITY_STORE_POSTGRES_HOST: connection.host,
+    SECURENODE_SECURITY_STORE_POSTGRES_PORT: String(connection.port),
+    SECURENODE_SECURITY_STORE_POSTGRES_DATABASE: connection.database,
+    SECURENODE_SECURITY_STORE_POSTGRES_USER: connection.user,
+    SECURENODE_SECURITY_STORE_POSTGRES_PASSWORD: '{vault://env/pg-password}',
+    PG_PASSWORD: connection.password!,
+  };
+}
+
+t.test('securenode migrations bootstrap: creates the schema, then has nothing to do; the file store needs none', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const dir = await nodeOwnedDir(t);
+  const env = storeEnv(connection);
+  const where = `database '${connection.database}' at ${connection.host}:${connection.port} (user '${connection.user}')`;
+  const first = await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], env);
+  t.same(first, {
+    exitCode: 0,
+    stdout: `applied migration 1: the security store: users, roles, API keys, service tokens, and the cluster that owns it\nthe security store in the ${where} is at schema version 1\n`,
+    stderr: '',
+  });
+  t.same(await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], env), { exitCode: 0, stdout: `the security store in the ${where} is already at schema version 1; nothing to do\n`, stderr: '' });
+  t.same(await query(connection, 'SELECT version FROM securenode_schema_migrations'), [{ version: 1 }]);
+  t.same(await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], { PG_PASSWORD: connection.password! }), {
+    exitCode: 78,
+    stdout: '',
+    stderr: 'ERROR: security.store.type is file (the embedded store, which needs no migrations); set security.store.type: postgres and security.store.postgres.* to use a database\n',
+  });
+  t.same(await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], { ...env, PG_PASSWORD: 'not-the-password-1' }), {
+    exitCode: 78,
+    stdout: '',
+    stderr: `ERROR: the PostgreSQL server refused the ${where}: password authentication failed for user "${connection.user}"; check security.store.postgres.user and security.store.postgres.password\n`,
+  });
+});
+
+t.test('three nodes on one PostgreSQL store: every node reports all of them, and one security truth, heard through LISTEN/NOTIFY', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const env = storeEnv(connection);
+  // No bootstrap first: the first start creates the schema.
+  const cluster = await threeNodes(t, env);
+  await checkOneSecurityTruth(t, cluster);
+  const { dir, first, second, third, call } = cluster;
+  t.match(first.node.output(), `"event":"security_store","type":"postgres"`, 'the node says where its store is');
+  t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'elastic' }], 'the users are rows of the database');
+
+  // No node holds the store: with the first node stopped, changes go on.
+  await first.node.stop();
+  t.equal((await call(second, 'PUT', '/_security/user/bea', admin, { password: 'bea-password-123', roles: [] })).status, 200, 'a user created on the second node with the first stopped');
+  const took = await within(1_000, async () => (await call(third, 'GET', '/_security/_authenticate', 'bea:bea-password-123')).status === 200);
+  t.ok(took !== undefined, `logs in on the third within a second (${Math.round(took ?? -1)} ms)`);
+
+  // A stopped node resets a password in the database; the running nodes take it at once.
+  const reset = await runCliAsNodeUser(['reset-password', '-u', 'bea', '-b', '-s', '--home', first.home], env);
+  t.equal(reset.exitCode, 0, reset.stderr);
+  const fresh = reset.stdout.trim();
+  t.match(fresh, /^[A-Za-z0-9*\-_=+]{20}$/);
+  for (const member of [second, third]) {
+    const changed = await within(1_000, async () => (await call(member, 'GET', '/_security/_authenticate', 'bea:bea-password-123')).status === 401);
+    t.ok(changed !== undefined, `the old password fails on ${member.name} within a second`);
+    t.equal((await call(member, 'GET', '/_security/_authenticate', `bea:${fresh}`)).status, 200, `the reset one works on ${member.name}`);
+  }
+
+  // A node of another cluster is refused the database, and changes nothing.
+  const stranger = await startNodeProcess(`${dir}/stranger`, { terminal: false, env: { ...env, ELASTIC_PASSWORD: 'stranger-pass-123' } });
+  t.teardown(() => stranger.signal('SIGKILL'));
+  const exit = await stranger.exited();
+  t.equal(exit.code, 78);
+  t.match(stranger.output(), new RegExp(`ERROR: the database '${connection.database}' at ${connection.host}:${connection.port} \\(user '${connection.user}'\\) holds the security store of another cluster \\(uuid [0-9a-f-]{36}\\), not of this node's \\(uuid [0-9a-f-]{36}\\); give each cluster its own database, or join this node to that cluster with a node enrollment token\\n`));
+  t.equal((await call(second, 'GET', '/_security/_authenticate', admin)).status, 200, "the cluster's elastic password is unchanged");
+});
+
+t.test('a node whose database cannot be reached does not start, and says which and why', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const dir = await nodeOwnedDir(t);
+  const node = await startNodeProcess(`${dir}/alone`, { terminal: false, env: { ...storeEnv({ ...connection, port: 1 }), ELASTIC_PASSWORD: 'alone-pass-1234' } });
+  t.teardown(() => node.signal('SIGKILL'));
+  t.equal((await node.exited()).code, 69);
+  t.match(node.output(), `ERROR: cannot use the security store in the database '${connection.database}' at ${connection.host}:1 (user '${connection.user}'): connect ECONNREFUSED 127.0.0.1:1; start the server, or check security.store.postgres.host, port and ssl\n`);
+});
