@@ -21,6 +21,8 @@ export interface ClusterOptions {
   readonly tls: TlsFiles;
   readonly clusterName: string;
   readonly clusterUuid: string;
+  /** Where this node keeps its security store (security.store.type): every node of a cluster must keep it in the same kind of place. */
+  readonly storeType?: string;
   /** This node; known once it listens. */
   readonly self: () => NodeDescriptor;
   /** discovery.seed_hosts: transport addresses to try first. */
@@ -170,7 +172,12 @@ export class Cluster {
   }
 
   #checkHandshake(body: unknown, connection: Connection): NodeDescriptor {
-    const hello = body as { cluster_name?: unknown; cluster_uuid?: unknown; node?: NodeDescriptor };
+    const hello = body as { cluster_name?: unknown; cluster_uuid?: unknown; store_type?: unknown; node?: NodeDescriptor };
+    const storeType = this.#options.storeType ?? 'file';
+    if (hello.cluster_name === this.#options.clusterName && hello.cluster_uuid === this.#options.clusterUuid && (hello.store_type ?? 'file') !== storeType) {
+      setImmediate(() => connection.close());
+      throw new TransportError(`handshake refused: this node keeps the security store in '${storeType}', the peer in '${String(hello.store_type)}'; every node of a cluster needs the same security.store.* settings`);
+    }
     if (hello.cluster_name !== this.#options.clusterName || hello.cluster_uuid !== this.#options.clusterUuid || typeof hello.node?.id !== 'string' || typeof hello.node.transport_address !== 'string') {
       // Answer first, then close: the other node logs why.
       setImmediate(() => connection.close());
@@ -237,7 +244,7 @@ export class Cluster {
     };
     let answer: { node?: NodeDescriptor; peers?: unknown };
     try {
-      answer = (await connection.request('handshake', { cluster_name: this.#options.clusterName, cluster_uuid: this.#options.clusterUuid, node: this.#options.self() }, this.#timeoutMs)) as typeof answer;
+      answer = (await connection.request('handshake', { cluster_name: this.#options.clusterName, cluster_uuid: this.#options.clusterUuid, store_type: this.#options.storeType ?? 'file', node: this.#options.self() }, this.#timeoutMs)) as typeof answer;
     } catch (error) {
       connection.close();
       this.#options.logger.warn({ event: 'transport_handshake_failed', address, error: (error as Error).message }, `the node at ${address} refused the handshake or did not answer it`);

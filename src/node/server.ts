@@ -129,6 +129,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     tls,
     clusterName: info.clusterName,
     clusterUuid: info.clusterUuid,
+    storeType: options.store instanceof FileStore ? 'file' : 'postgres',
     seeds: settings.list('discovery.seed_hosts'),
     logger,
     handlers: sharing.handlers,

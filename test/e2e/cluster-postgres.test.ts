@@ -52,6 +52,14 @@ t.test('three nodes on one PostgreSQL store: every node reports all of them, and
   t.match(first.node.output(), `"event":"security_store","type":"postgres"`, 'the node says where its store is');
   t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'elastic' }], 'the users are rows of the database');
 
+  // A node joined without the store settings would have a store of its own: the cluster refuses it, saying why.
+  const token = await runCliAsNodeUser(['create-enrollment-token', '-s', 'node', '--home', first.home], env);
+  const stray = await startNodeProcess(`${dir}/stray`, { terminal: false, args: ['-E', 'node.name=stray', '--enrollment-token', token.stdout.trim()] });
+  t.teardown(() => stray.signal('SIGKILL'));
+  await stray.waitFor(/handshake refused: this node keeps the security store in 'postgres', the peer in 'file'; every node of a cluster needs the same security\.store\.\* settings/);
+  t.equal(((await call(first, 'GET', '/_cluster/health', admin)).body as { number_of_nodes: number }).number_of_nodes, 3, 'and does not count it');
+  await stray.stop();
+
   // No node holds the store: with the first node stopped, changes go on.
   await first.node.stop();
   t.equal((await call(second, 'PUT', '/_security/user/bea', admin, { password: 'bea-password-123', roles: [] })).status, 200, 'a user created on the second node with the first stopped');
