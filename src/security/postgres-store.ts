@@ -24,6 +24,13 @@ function isConnectionFailure(error: unknown): boolean {
   return typeof code !== 'string' || code.startsWith('E') || /^(08|57P0)/.test(code);
 }
 
+/** A pooled connection; one that breaks while checked out reports it through its query, not as a crash. */
+async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  if (client.listenerCount('error') === 0) client.on('error', () => {});
+  return client;
+}
+
 /** Write one change with the same meaning as applyStoreOp, row by row. */
 async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<void> {
   switch (change.op) {
@@ -143,7 +150,7 @@ export class PostgresStore extends SecurityStore {
     // An idle connection that breaks is replaced on the next use; it must not crash the node.
     pool.on('error', () => {});
     try {
-      const client = await pool.connect();
+      const client = await checkout(pool);
       let owner: { cluster_uuid: string; token_hash_key: string } | undefined;
       try {
         await migrate(client);
@@ -159,7 +166,7 @@ export class PostgresStore extends SecurityStore {
       if (owner.cluster_uuid !== options.clusterUuid) {
         throw new SecurenodeError(
           'ERR_STORE_CONFIG',
-          `the ${where} holds the security store of another cluster (uuid ${owner.cluster_uuid}), not of this node's (uuid ${options.clusterUuid}); give each cluster its own database, or join this node to that cluster with a node enrollment token`,
+          `the ${where} holds the security store of another cluster (uuid ${owner.cluster_uuid}), not of this node's (uuid ${options.clusterUuid}); give each cluster its own database, or add a node to that cluster by starting a new home with a node enrollment token from it`,
         );
       }
       const store = new PostgresStore(connection, pool, Buffer.from(owner.token_hash_key, 'base64'), options.logger);
@@ -178,7 +185,7 @@ export class PostgresStore extends SecurityStore {
     if (this.#pending) return this.#pending;
     const run = this.#chain.then(async () => {
       this.#pending = undefined;
-      const client = await this.#checkout();
+      const client = await checkout(this.#pool);
       let failed: Error | undefined;
       try {
         const read = await readStore(client, this.#generation);
@@ -200,7 +207,7 @@ export class PostgresStore extends SecurityStore {
   protected async commit(change: StoreOp): Promise<void> {
     let client: pg.PoolClient;
     try {
-      client = await this.#checkout();
+      client = await checkout(this.#pool);
     } catch (error) {
       throw this.#unavailable(error);
     }
@@ -231,13 +238,6 @@ export class PostgresStore extends SecurityStore {
     await this.#listener?.end().catch(() => {});
     await this.#chain;
     await this.#pool.end();
-  }
-
-  /** A pooled connection; one that breaks while checked out reports it through its query, not as a crash. */
-  async #checkout(): Promise<pg.PoolClient> {
-    const client = await this.#pool.connect();
-    if (client.listenerCount('error') === 0) client.on('error', () => {});
-    return client;
   }
 
   #unavailable(error: unknown): SecurenodeError {

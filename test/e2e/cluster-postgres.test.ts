@@ -82,7 +82,7 @@ t.test('three nodes on one PostgreSQL store: every node reports all of them, and
   t.teardown(() => stranger.signal('SIGKILL'));
   const exit = await stranger.exited();
   t.equal(exit.code, 78);
-  t.match(stranger.output(), new RegExp(`ERROR: the database '${connection.database}' at ${connection.host}:${connection.port} \\(user '${connection.user}'\\) holds the security store of another cluster \\(uuid [0-9a-f-]{36}\\), not of this node's \\(uuid [0-9a-f-]{36}\\); give each cluster its own database, or join this node to that cluster with a node enrollment token\\n`));
+  t.match(stranger.output(), new RegExp(`ERROR: the database '${connection.database}' at ${connection.host}:${connection.port} \\(user '${connection.user}'\\) holds the security store of another cluster \\(uuid [0-9a-f-]{36}\\), not of this node's \\(uuid [0-9a-f-]{36}\\); give each cluster its own database, or add a node to that cluster by starting a new home with a node enrollment token from it\\n`));
   t.equal((await call(second, 'GET', '/_security/_authenticate', admin)).status, 200, "the cluster's elastic password is unchanged");
 });
 

@@ -34,7 +34,7 @@ t.test('the first node claims the database for its cluster; a node of another cl
   const other = randomUUID();
   await t.rejects(PostgresStore.open(connection, { clusterUuid: other, claim: true }), {
     code: 'ERR_STORE_CONFIG',
-    message: `the ${where} holds the security store of another cluster (uuid ${cluster}), not of this node's (uuid ${other}); give each cluster its own database, or join this node to that cluster with a node enrollment token`,
+    message: `the ${where} holds the security store of another cluster (uuid ${cluster}), not of this node's (uuid ${other}); give each cluster its own database, or add a node to that cluster by starting a new home with a node enrollment token from it`,
   });
 });
 
