@@ -45,7 +45,8 @@ export interface AutoConfigureOptions {
   readonly afterStep?: (step: TransactionStep) => Promise<void>;
 }
 
-interface Outcome {
+/** What every outcome of autoConfigure carries. */
+export interface Outcome {
   readonly paths: HomePaths;
   /** The settings as they are now (after the block, when it was written), vault references resolved. */
   readonly settings: Settings;

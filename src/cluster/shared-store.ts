@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
-import type { FileStore, StoreData, StoreOp } from '../security/file-store.js';
+import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
 
 /** A holder's copy of the store: its boot and change number, so that a replica never goes back to an older one. */
@@ -11,6 +11,16 @@ interface Snapshot {
   /** The key that hashes API key and service token secrets: the same on every node, since the keys are shared. */
   readonly token_hash_key: string;
 }
+
+/** A change a replica sends to the holder: taken only if the holder's store is still the one the replica worked it out from. */
+interface ChangeRequest {
+  readonly ops: readonly StoreOp[];
+  readonly epoch?: string;
+  readonly seq?: number;
+}
+
+/** A replica retries a change this often when other changes keep landing first. */
+const maxAttempts = 100;
 
 /** What a node needs to share the file store through transport. */
 export interface StoreSharing {
@@ -46,9 +56,11 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     return {
       handlers: {
         'store.snapshot': () => snapshot(),
+        // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write.
         'store.apply': async (body) => {
-          await store.apply(body as StoreOp);
-          return snapshot();
+          const change = body as ChangeRequest;
+          const applied = await store.mutate(() => (change.epoch === epoch && change.seq === seq && Array.isArray(change.ops) ? { ops: change.ops, result: true } : { ops: [], result: false }));
+          return { ...snapshot(), applied };
         },
       },
       events: {},
@@ -69,7 +81,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     if (tokenHashKey && key.length === tokenHashKey.length) key.copy(tokenHashKey);
   };
   const holder = (): NodeDescriptor | undefined => cluster?.find((node) => node.holds_store);
-  store.useRemote(async (change) => {
+  const send = async (change: ChangeRequest): Promise<boolean> => {
     const node = holder();
     if (!cluster || !node) {
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', 'the node that holds the security store cannot be reached; changes are refused until it is back (logins keep working)');
@@ -81,6 +93,16 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
     }
     install(answer);
+    return (answer as { applied?: unknown }).applied === true;
+  };
+  // Optimistic: work the change out from the replica, and again from the holder's newer store when another change landed first.
+  store.useRemote(async <T>(mutation: Mutation<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      const { ops, result } = mutation(store.snapshot());
+      if (ops.length === 0) return result;
+      if (await send({ ops, ...current })) return result;
+      if (attempt >= maxAttempts) throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security store changed under this change ${maxAttempts} times in a row; retry it`);
+    }
   });
   return {
     handlers: {},

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { hashSecret, newCredential, type ApiKeyScope, type StoredApiKey } from '../security/api-keys.js';
 import { parseDuration } from '../settings/coerce.js';
-import { auditContext, entityAllowed, forbidden, invalidBody } from './authorization.js';
+import { auditContext, forbidden, invalidBody, isSuperuser, rightsOf } from './authorization.js';
+import { requireEntity } from './refusal.js';
 import type { SecurityRouteContext } from './user-routes.js';
 
 interface CreateBody {
@@ -34,7 +35,16 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
           type: 'object',
           required: ['name'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, expiration: { type: 'string' }, role_descriptors: { type: 'object' } },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 256 },
+            expiration: { type: 'string', maxLength: 64 },
+            // Only the enroll privileges narrow a key; any other shape is a 400, never a 500.
+            role_descriptors: {
+              type: 'object',
+              maxProperties: 16,
+              additionalProperties: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } } } },
+            },
+          },
         },
       },
       attachValidation: true,
@@ -44,12 +54,16 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
       if (request.validationError) return invalidBody(reply, request.validationError);
       const scope = scopeOf(request.body.role_descriptors);
       if (scope !== 'all' && scope !== 'enroll_client' && scope !== 'enroll_node') return reply.code(400).send({ error: scope });
-      if (scope !== 'all' && !principal.user.roles.includes('superuser')) return forbidden(reply, principal, 'create');
+      if (scope !== 'all' && !isSuperuser(principal)) return forbidden(reply, principal, 'create');
       const lifetime = request.body.expiration === undefined ? undefined : parseDuration(request.body.expiration);
       if (request.body.expiration !== undefined && !lifetime) return reply.code(400).send({ error: "invalid field 'expiration': a duration such as 30m, 1h or 7d" });
       const { id, secret } = newCredential();
       const now = Date.now();
-      const key: StoredApiKey = { id, name: request.body.name, secretHash: hashSecret(hashKey, secret), creator: principal.user.username, scope, created: now, ...(lifetime ? { expires: now + lifetime } : {}), invalidated: false };
+      // The key belongs to its owner's id and keeps the roles it was made with; at each use it is also limited by what the owner holds then.
+      const key: StoredApiKey = {
+        id, name: request.body.name, secretHash: hashSecret(hashKey, secret), creator: principal.user.username, ...(principal.user.id ? { ownerId: principal.user.id } : {}), roles: [...principal.user.roles],
+        scope, created: now, ...(lifetime ? { expires: now + lifetime } : {}), invalidated: false,
+      };
       await store.putApiKeys([key]);
       logger.info({ event: 'api_key_created', id, name: key.name, scope, by: principal.user.username }, 'API key created');
       audit.record('api_key_created', auditContext(request), { id, name: key.name, scope });
@@ -58,9 +72,9 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
   );
 
   app.get('/_security/api_key', async (request) => {
-    const roles = request.principal!.user.roles;
+    const rights = rightsOf(request.principal!);
     return {
-      api_keys: store.listApiKeys().filter((key) => context.authorizer.entityAllowed(roles, key.id, 'read')).map((key) => ({ id: key.id, name: key.name, creation: key.created, expiration: key.expires ?? null, invalidated: key.invalidated, username: key.creator, scope: key.scope })),
+      api_keys: store.listApiKeys().filter((key) => context.authorizer.entityAllowed(rights, key.id, 'read')).map((key) => ({ id: key.id, name: key.name, creation: key.created, expiration: key.expires ?? null, invalidated: key.invalidated, username: key.creator, scope: key.scope })),
     };
   });
 
@@ -68,11 +82,13 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
     const principal = request.principal!;
     const { ids, name } = request.body ?? {};
     if (!Array.isArray(ids) && typeof name !== 'string') return reply.code(400).send({ error: "invalid body: give 'ids' (a list) or 'name'" });
-    const matching = store.listApiKeys().filter((key) => (Array.isArray(ids) && ids.includes(key.id)) || key.name === name);
-    // All or nothing: one key the caller may not delete refuses the request.
-    for (const key of matching) if (!entityAllowed(request, reply, context, { id: key.id, type: 'api_key' }, 'delete')) return reply;
-    const fresh = matching.filter((key) => !key.invalidated);
-    await store.putApiKeys(fresh.map((key) => ({ ...key, invalidated: true })));
+    const { matching, fresh } = await store.mutate((data) => {
+      const matching = Object.values(data.apiKeys ?? {}).filter((key) => (Array.isArray(ids) && ids.includes(key.id)) || key.name === name);
+      // All or nothing: one key the caller may not delete refuses the request.
+      for (const key of matching) requireEntity(request, context.authorizer, { id: key.id, type: 'api_key' }, 'delete');
+      const fresh = matching.filter((key) => !key.invalidated);
+      return { ops: fresh.length === 0 ? [] : [{ op: 'putApiKeys', keys: fresh.map((key) => ({ ...key, invalidated: true })) }], result: { matching, fresh } };
+    });
     logger.info({ event: 'api_keys_invalidated', ids: fresh.map((key) => key.id), by: principal.user.username }, 'API keys invalidated');
     audit.record('api_keys_invalidated', auditContext(request), { ids: fresh.map((key) => key.id) });
     return { invalidated_api_keys: fresh.map((key) => key.id), previously_invalidated_api_keys: matching.filter((key) => key.invalidated).map((key) => key.id), error_count: 0 };

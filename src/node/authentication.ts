@@ -6,8 +6,8 @@ import type { LoginThrottle } from '../security/login-throttle.js';
 import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js';
 import { actionFor } from '../security/rbac-matcher.js';
 import { parseBasic, type Authenticator, type Principal } from './authenticator.js';
-import { auditContext, requestPath } from './authorization.js';
-import { authenticateToken, scopedPath } from './token-authenticator.js';
+import { auditContext, canonicalPath, requestPath } from './authorization.js';
+import { authenticateToken, operatorName, scopedPath } from './token-authenticator.js';
 
 /** What the authentication hook needs. */
 export interface AuthenticationOptions {
@@ -23,13 +23,14 @@ export interface AuthenticationOptions {
 }
 
 const unauthorized = { error: 'Invalid credentials' };
+const badPath = { error: "invalid request path: a malformed percent-escape, an encoded '/' or NUL, or a '.' or '..' segment" };
 const throttled = { error: 'Too many failed logins from this address; retry later' };
 
 /** The schemes a client may use, one challenge each. */
 const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bearer realm="securenode"'];
 
 /** Who the local operator acts as: a superuser that exists only in memory. */
-const operatorUser = { username: '_local_operator', passwordHash: '', roles: ['superuser'], enabled: true } as const;
+const operatorUser = { username: operatorName, passwordHash: '', roles: ['superuser'], enabled: true } as const;
 
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -51,6 +52,11 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     audit.record('authentication_success', auditContext(request), { type: principal.type, ...(principal.apiKey ? { api_key: principal.apiKey.id } : {}), ...(principal.tokenName ? { token: principal.tokenName } : {}) });
   };
   app.addHook('onRequest', (request, reply, done) => {
+    // Authorization decides on the decoded path, as the router dispatches it: a path that decodes to no single one is refused first.
+    if (canonicalPath(request.url) === undefined) {
+      reply.code(400).send(badPath);
+      return;
+    }
     const header = request.headers.authorization;
     if (options.operatorKey && header?.startsWith('Operator ')) {
       const path = requestPath(request);

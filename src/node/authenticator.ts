@@ -9,6 +9,8 @@ export interface Principal {
   /** realm: a password; operator: a local tool that proved it can read the keystore; api_key; service_token. */
   readonly type: 'realm' | 'operator' | 'api_key' | 'service_token';
   readonly apiKey?: StoredApiKey;
+  /** An API key's owner's roles now: the key may do only what they allow too (Elasticsearch's limited-by). */
+  readonly limitedBy?: readonly string[];
   readonly tokenName?: string;
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { AuditContext, AuditLog } from '../logging/audit.js';
-import type { Authorizer } from '../security/authorizer.js';
+import type { Authorizer, Rights } from '../security/authorizer.js';
 import { actionFor, type Action } from '../security/rbac-matcher.js';
 import type { Principal } from './authenticator.js';
 
@@ -9,9 +9,45 @@ export function forbidden(reply: FastifyReply, principal: Principal, action: Act
   return reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to ${action} this resource` });
 }
 
-/** The path of a request, without its query. */
+/**
+ * A request path as the router dispatches it: each segment percent-decoded.
+ * Undefined when no single path is meant: a malformed escape, a segment that
+ * decodes to '/' or NUL, or a '.' or '..' segment (nginx refuses those too).
+ */
+export function canonicalPath(url: string): string | undefined {
+  const raw = url.split('?')[0]!;
+  const segments: string[] = [];
+  for (const segment of raw.split('/')) {
+    let decoded: string;
+    try {
+      decoded = segment.includes('%') ? decodeURIComponent(segment) : segment;
+    } catch {
+      return undefined;
+    }
+    if (decoded.includes('/') || decoded.includes('\u0000') || decoded === '.' || decoded === '..') return undefined;
+    segments.push(decoded);
+  }
+  return segments.join('/');
+}
+
+/** The decoded path of a request, without its query: what authorization, the audit log and the logs see. */
 export function requestPath(request: FastifyRequest): string {
-  return request.url.split('?')[0]!;
+  return canonicalPath(request.url) ?? request.url.split('?')[0]!;
+}
+
+/** What a principal holds, for the authorizer. */
+export function rightsOf(principal: Principal): Rights {
+  return principal.limitedBy === undefined ? { roles: principal.user.roles } : { roles: principal.user.roles, limitedBy: principal.limitedBy };
+}
+
+/** Whether a principal holds the superuser role (an API key's owner too). */
+export function isSuperuser(principal: Principal): boolean {
+  return principal.user.roles.includes('superuser') && (principal.limitedBy === undefined || principal.limitedBy.includes('superuser'));
+}
+
+/** Managing security (users, roles, keys, tokens, enrollment) needs an endpoint permission in every enforce mode. */
+export function managesSecurity(pattern: string): boolean {
+  return pattern.startsWith('/_security/') && pattern !== '/_security/_authenticate';
 }
 
 /** The audit fields of a request: who, from where, which request. */
@@ -34,11 +70,13 @@ export function registerAuthorization(app: FastifyInstance, authorizer: Authoriz
   // One hook per route, which knows its pattern: request.routeOptions builds a new object at every access.
   app.addHook('onRoute', (route) => {
     const pattern = route.url ?? route.path;
+    for (const method of [route.method].flat()) authorizer.addRoute({ method, pattern });
+    const always = managesSecurity(pattern);
     const check: onRequestHookHandler = (request, reply, done) => {
       const principal = request.principal;
       if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal, pattern)) return done();
       const path = requestPath(request);
-      if (authorizer.endpointAllowed(principal.user.roles, request.method, path, pattern)) return done();
+      if (authorizer.endpointAllowed(rightsOf(principal), request.method, path, pattern, always)) return done();
       audit.record('access_denied', auditContext(request), { method: request.method, path });
       void forbidden(reply, principal, actionFor(request.method));
     };
@@ -53,7 +91,7 @@ export function registerAuthorization(app: FastifyInstance, authorizer: Authoriz
  */
 export function entityAllowed(request: FastifyRequest, reply: FastifyReply, context: { authorizer: Authorizer; audit: AuditLog }, entity: { id: string; type: string }, action: Action): boolean {
   const principal = request.principal!;
-  if (context.authorizer.entityAllowed(principal.user.roles, entity.id, action)) return true;
+  if (context.authorizer.entityAllowed(rightsOf(principal), entity.id, action)) return true;
   context.audit.record('access_denied', auditContext(request), { entity_type: entity.type, entity_id: entity.id, action });
   void forbidden(reply, principal, action);
   return false;

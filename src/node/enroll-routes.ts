@@ -6,7 +6,7 @@ import { nodeEnrollmentBody, type NodeEnrollmentBody } from '../enrollment/node-
 import { encodeServiceToken, hashSecret, newCredential, type ApiKeyScope } from '../security/api-keys.js';
 import type { SecurityStore } from '../security/store.js';
 import type { AuditLog } from '../logging/audit.js';
-import { auditContext, forbidden } from './authorization.js';
+import { auditContext, forbidden, isSuperuser } from './authorization.js';
 
 /** What the enroll endpoints need. */
 export interface EnrollRouteOptions {
@@ -35,7 +35,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
       return false;
     }
     const principal = request.principal!;
-    if (principal.apiKey?.scope !== scope && !principal.user.roles.includes('superuser')) {
+    if (principal.apiKey?.scope !== scope && !isSuperuser(principal)) {
       void forbidden(reply, principal, 'read');
       return false;
     }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { builtInRoles, entityTypes, isBuiltInRole, normalizeEndpoint, type EndpointPermission, type EntityPermission, type RoleDefinition } from '../security/rbac-matcher.js';
-import type { StoredRole } from '../security/store.js';
-import { auditContext, entityAllowed, invalidBody } from './authorization.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Rights } from '../security/authorizer.js';
+import { builtInRoles, entityTypes, isBuiltInRole, normalizeEndpoint, type Action, type EndpointPermission, type EntityPermission, type RoleDefinition } from '../security/rbac-matcher.js';
+import type { StoreData, StoredRole } from '../security/store.js';
+import { auditContext, invalidBody, rightsOf } from './authorization.js';
+import { Refusal, requireEntity, requireNotAbove, requireWithin } from './refusal.js';
 import { namePattern, type SecurityRouteContext } from './user-routes.js';
 
 const actions = { type: 'array', items: { type: 'string', enum: ['read', 'create', 'update', 'delete', '*'] }, maxItems: 5 } as const;
@@ -55,25 +57,47 @@ const reserved = (name: string) => ({ error: `role [${name}] is built in and can
  * the same write.
  */
 export function registerRoleRoutes(app: FastifyInstance, context: SecurityRouteContext): void {
-  const { store, audit, logger } = context;
+  const { store, audit, logger, authorizer } = context;
   const all = (): [string, ReturnType<typeof publicRole>][] => [
     ...Object.entries(builtInRoles).map(([name, role]) => [name, publicRole(role, true)] as [string, ReturnType<typeof publicRole>]),
     ...store.listRoles().map((role) => [role.name, publicRole(role, false)] as [string, ReturnType<typeof publicRole>]),
   ];
-  const readable = (roles: readonly string[], name: string): boolean => isBuiltInRole(name) || context.authorizer.entityAllowed(roles, store.getRole(name)!.id, 'read');
+  const readable = (rights: Rights, name: string): boolean => isBuiltInRole(name) || authorizer.entityAllowed(rights, store.getRole(name)!.id, 'read');
   const changed = (request: Parameters<typeof auditContext>[0], event: string, name: string, fields: Record<string, unknown> = {}): void => {
     audit.record(event, auditContext(request), { target: name, ...fields });
     logger.info({ event, role: name, by: request.principal!.user.username }, `${event.replace(/_/g, ' ')}: ${name}`);
   };
+  /** The stored role of the path at the change, after the entity check. */
+  const target = (request: FastifyRequest<NameParams>, data: StoreData, action: Action, missing: Record<string, unknown>): StoredRole | undefined => {
+    const roles = data.roles ?? {};
+    const role = Object.hasOwn(roles, request.params.name) ? roles[request.params.name]! : undefined;
+    if (!role) {
+      if (action === 'update') return undefined;
+      throw new Refusal(404, missing);
+    }
+    requireEntity(request, authorizer, { id: role.id, type: 'role' }, action);
+    return role;
+  };
+  /**
+   * A change to a role changes every user who holds it: none of them may gain
+   * anything the caller does not hold (a deleted role may have held negatives).
+   */
+  const holdersWithin = (request: FastifyRequest<NameParams>, data: StoreData, replacement: RoleDefinition | undefined): string[] => {
+    const { name } = request.params;
+    const holders = Object.values(data.users).filter((user) => user.roles.includes(name));
+    for (const user of holders) {
+      const others = authorizer.definitions(user.roles.filter((role) => role !== name));
+      requireWithin(request, authorizer, `user [${user.username}]`, replacement ? [...others, replacement] : others, authorizer.definitions(user.roles));
+    }
+    return holders.map((user) => user.username);
+  };
 
-  app.get('/_security/role', async (request) => Object.fromEntries(all().filter(([name]) => readable(request.principal!.user.roles, name))));
+  app.get('/_security/role', async (request) => Object.fromEntries(all().filter(([name]) => readable(rightsOf(request.principal!), name))));
 
-  app.get<NameParams>('/_security/role/:name', async (request, reply) => {
+  app.get<NameParams>('/_security/role/:name', async (request) => {
     const { name } = request.params;
     if (isBuiltInRole(name)) return { [name]: publicRole(builtInRoles[name], true) };
-    const role = store.getRole(name);
-    if (!role) return reply.code(404).send({ error: `role [${name}] not found` });
-    if (!entityAllowed(request, reply, context, { id: role.id, type: 'role' }, 'read')) return reply;
+    const role = target(request, store.snapshot(), 'read', { error: `role [${name}] not found` })!;
     return { [name]: publicRole(role, false) };
   });
 
@@ -84,33 +108,34 @@ export function registerRoleRoutes(app: FastifyInstance, context: SecurityRouteC
       if (request.validationError) return invalidBody(reply, request.validationError);
       const { name } = request.params;
       if (isBuiltInRole(name)) return reply.code(400).send(reserved(name));
-      const existing = store.getRole(name);
-      if (existing && !entityAllowed(request, reply, context, { id: existing.id, type: 'role' }, 'update')) return reply;
-      const role: StoredRole = {
-        id: existing?.id ?? randomUUID(),
-        name,
+      const definition: RoleDefinition = {
         ...(request.body.description === undefined ? {} : { description: request.body.description }),
         endpoints: (request.body.endpoints ?? []).map((row) => ({ endpoint: normalizeEndpoint(row.endpoint), actions: row.actions, negative: row.negative ?? false })),
         entities: (request.body.entities ?? []).map((row) => ({ entity_id: row.entity_id, entity_type: row.entity_id === '*' ? 'wildcard' : row.entity_type, actions: row.actions, negative: row.negative ?? false })),
       };
-      await store.putRole(role);
-      changed(request, existing ? 'role_updated' : 'role_created', name, { endpoints: role.endpoints.length, entities: role.entities.length });
-      return { role: { created: !existing } };
+      const role = await store.mutate((data) => {
+        const existing = target(request, data, 'update', {});
+        if (existing) requireNotAbove(request, authorizer, `role [${name}]`, [existing]);
+        requireWithin(request, authorizer, `role [${name}]`, [definition]);
+        holdersWithin(request, data, definition);
+        const stored: StoredRole = { id: existing?.id ?? randomUUID(), name, ...definition };
+        return { ops: [{ op: 'putRole', role: stored }], result: { created: !existing, stored } };
+      });
+      changed(request, role.created ? 'role_created' : 'role_updated', name, { endpoints: role.stored.endpoints.length, entities: role.stored.entities.length });
+      return { role: { created: role.created } };
     },
   );
 
   app.delete<NameParams>('/_security/role/:name', async (request, reply) => {
     const { name } = request.params;
     if (isBuiltInRole(name)) return reply.code(400).send(reserved(name));
-    const role = store.getRole(name);
-    if (!role) return reply.code(404).send({ found: false });
-    if (!entityAllowed(request, reply, context, { id: role.id, type: 'role' }, 'delete')) return reply;
-    const holders = store.listUsers().filter((user) => user.roles.includes(name)).map((user) => user.username);
     const force = request.query.force !== undefined && request.query.force !== 'false';
-    if (holders.length > 0 && !force) {
-      return reply.code(409).send({ error: `role [${name}] is held by [${holders.join(', ')}]; delete it with ?force to take it from them too` });
-    }
-    await store.deleteRole(name);
+    const holders = await store.mutate((data) => {
+      target(request, data, 'delete', { found: false });
+      const holders = holdersWithin(request, data, undefined);
+      if (holders.length > 0 && !force) throw new Refusal(409, { error: `role [${name}] is held by [${holders.join(', ')}]; delete it with ?force to take it from them too` });
+      return { ops: [{ op: 'deleteRole', name }], result: holders };
+    });
     changed(request, 'role_deleted', name, { taken_from: holders });
     return { found: true };
   });

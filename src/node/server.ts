@@ -14,7 +14,8 @@ import { registerUserRoutes } from './user-routes.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { registerEnrollRoutes } from './enroll-routes.js';
 import { registerAuthentication } from './authentication.js';
-import { registerAuthorization, requestPath } from './authorization.js';
+import { auditContext, registerAuthorization, requestPath } from './authorization.js';
+import { Refusal } from './refusal.js';
 import { registerRoleRoutes } from './role-routes.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
@@ -156,6 +157,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   // An unexpected failure is logged (its message, never a request body) and answered without detail.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    if (error instanceof Refusal) {
+      if (error.denied) audit.record('access_denied', auditContext(request), error.denied);
+      return reply.code(error.status).send(error.body);
+    }
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
     if (error instanceof SecurenodeError && error.code === 'ERR_STORE_UNAVAILABLE') return reply.code(503).send({ error: error.message });
     logger.error({ event: 'request_failed', path: requestPath(request), error: error.message }, 'request failed');

@@ -1,5 +1,8 @@
 import { clientServiceAccount, parseApiKeyHeader, parseServiceToken, secretMatches, type StoredApiKey } from '../security/api-keys.js';
-import type { SecurityStore } from '../security/store.js';
+import { ownedBy, type SecurityStore } from '../security/store.js';
+
+/** The creator of keys made by the local operator's tools (and by the first start). */
+export const operatorName = '_local_operator';
 import type { Principal } from './authenticator.js';
 
 /**
@@ -13,10 +16,13 @@ export function authenticateToken(store: SecurityStore, hashKey: Buffer, header:
     const key = credentials && store.getApiKey(credentials.id);
     if (!credentials || !key || key.invalidated || (key.expires !== undefined && key.expires <= now)) return undefined;
     if (!secretMatches(hashKey, credentials.secret, key.secretHash)) return undefined;
-    // An unscoped key has its creator's rights; a creator that is gone or disabled takes them along.
-    const creator = store.getUser(key.creator);
-    const roles = key.scope === 'all' ? (key.creator === '_local_operator' ? ['superuser'] : creator?.enabled ? creator.roles : []) : [];
-    return { user: { username: key.creator, passwordHash: '', roles, enabled: true }, type: 'api_key', apiKey: key };
+    if (key.creator === operatorName) return { user: { username: key.creator, passwordHash: '', roles: key.scope === 'all' ? ['superuser'] : [], enabled: true }, type: 'api_key', apiKey: key };
+    // A key lives only as long as its owner: a deleted owner (a later user of that name is another owner) or a disabled one takes it along.
+    const owner = store.getUser(key.creator);
+    if (!owner || !owner.enabled || !ownedBy(key, owner)) return undefined;
+    // An unscoped key has the roles it was made with, limited by what its owner holds now.
+    const roles = key.scope === 'all' ? (key.roles ?? owner.roles) : [];
+    return { user: { ...(owner.id ? { id: owner.id } : {}), username: owner.username, passwordHash: '', roles, enabled: true }, type: 'api_key', apiKey: key, limitedBy: owner.roles };
   }
   if (header.startsWith('Bearer ')) {
     const credentials = parseServiceToken(header);

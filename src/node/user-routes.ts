@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
 import type { Authorizer } from '../security/authorizer.js';
 import { minimumPasswordLength } from '../security/bootstrap.js';
-import type { SecurityStore, StoredUser } from '../security/store.js';
+import { withId, type SecurityStore, type StoreData, type StoredUser } from '../security/store.js';
 import { hashPassword } from '../security/password.js';
 import type { Action } from '../security/rbac-matcher.js';
 import { superuserName } from '../security/superuser.js';
-import { auditContext, entityAllowed, invalidBody } from './authorization.js';
+import { auditContext, invalidBody, rightsOf } from './authorization.js';
+import { Refusal, requireEntity, requireNotAbove, requireWithin } from './refusal.js';
 
 /** What the user and role routes share. */
 export interface SecurityRouteContext {
@@ -58,16 +59,21 @@ export function publicUser(user: StoredUser) {
  * once, cached credentials included.
  */
 export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteContext): void {
-  const { store, audit, logger } = context;
+  const { store, audit, logger, authorizer } = context;
   const paramsSchema = { type: 'object', properties: { name: { type: 'string', pattern: namePattern } } } as const;
-  /** The user, after the entity check; undefined when a reply (404 or 403) was sent. */
-  const target = (request: FastifyRequest<NameParams>, reply: FastifyReply, action: Action): StoredUser | undefined => {
-    const user = store.getUser(request.params.name);
-    if (!user) {
-      void reply.code(404).send({ error: `user [${request.params.name}] not found` });
-      return undefined;
-    }
-    return entityAllowed(request, reply, context, { id: user.id ?? user.username, type: 'user' }, action) ? user : undefined;
+  const self = (request: FastifyRequest<NameParams>): boolean => request.params.name === request.principal!.user.username;
+  /**
+   * The user of the path as the store holds it at the change, after the entity
+   * check and the rule that nobody manages a user who holds more than they do.
+   */
+  const target = (request: FastifyRequest<NameParams>, data: StoreData, action: Action, missing: Record<string, unknown> = { error: `user [${request.params.name}] not found` }): StoredUser => {
+    const { name } = request.params;
+    const user = Object.hasOwn(data.users, name) ? data.users[name]! : undefined;
+    if (!user) throw new Refusal(404, missing);
+    requireEntity(request, authorizer, { id: user.id ?? name, type: 'user' }, action);
+    // Reading a user grants nothing; changing one that holds more than the caller would hand it over.
+    if (action !== 'read') requireNotAbove(request, authorizer, `user [${name}]`, authorizer.definitions(user.roles));
+    return user;
   };
   const changed = (request: FastifyRequest<NameParams>, event: string, fields: Record<string, unknown> = {}): void => {
     audit.record(event, auditContext(request), { target: request.params.name, ...fields });
@@ -78,58 +84,64 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
     Object.fromEntries(
       store
         .listUsers()
-        .filter((user) => context.authorizer.entityAllowed(request.principal!.user.roles, user.id ?? user.username, 'read'))
+        .filter((user) => authorizer.entityAllowed(rightsOf(request.principal!), user.id ?? user.username, 'read'))
         .map((user) => [user.username, publicUser(user)]),
     ),
   );
 
-  app.get<NameParams>('/_security/user/:name', async (request, reply) => {
-    const user = target(request, reply, 'read');
-    return user ? { [user.username]: publicUser(user) } : reply;
+  app.get<NameParams>('/_security/user/:name', async (request) => {
+    const user = target(request, store.snapshot(), 'read');
+    return { [user.username]: publicUser(user) };
   });
 
   app.put<NameParams & { Body: UserBody }>('/_security/user/:name', { schema: { params: paramsSchema, body: userBody }, attachValidation: true }, async (request, reply) => {
     if (request.validationError) return invalidBody(reply, request.validationError);
     const { name } = request.params;
     const body = request.body;
-    const existing = store.getUser(name);
-    if (existing && !entityAllowed(request, reply, context, { id: existing.id ?? name, type: 'user' }, 'update')) return reply;
-    if (!existing && body.password === undefined) return reply.code(400).send({ error: "invalid field 'password': a new user needs a password" });
-    const unknown = body.roles.filter((role) => !context.authorizer.role(role));
+    const unknown = body.roles.filter((role) => !authorizer.role(role));
     if (unknown.length > 0) return reply.code(400).send({ error: `invalid field 'roles': unknown role [${unknown.join(', ')}]; create it with PUT /_security/role/{name}` });
-    if (existing && body.enabled === false && name === request.principal!.user.username) return reply.code(400).send({ error: 'you cannot disable the user you are authenticated as' });
-    const user: StoredUser = {
-      ...(existing?.id ? { id: existing.id } : {}),
-      username: name,
-      passwordHash: body.password === undefined ? existing!.passwordHash : await hashPassword(body.password),
-      roles: [...new Set(body.roles)],
-      enabled: body.enabled ?? existing?.enabled ?? true,
-      ...(body.full_name ? { fullName: body.full_name } : {}),
-      ...(body.email ? { email: body.email } : {}),
-      ...(body.metadata ? { metadata: body.metadata } : {}),
-    };
-    await store.putUser(user);
-    changed(request, existing ? 'user_updated' : 'user_created', { roles: user.roles, password_changed: body.password !== undefined });
-    return { created: !existing };
+    if (!store.getUser(name) && body.password === undefined) return reply.code(400).send({ error: "invalid field 'password': a new user needs a password" });
+    // The slow hash runs before the change, so that the store's queue never waits on it.
+    const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
+    const roles = [...new Set(body.roles)];
+    const created = await store.mutate((data) => {
+      const existing = Object.hasOwn(data.users, name) ? target(request, data, 'update') : undefined;
+      if (!existing && passwordHash === undefined) throw new Refusal(400, { error: "invalid field 'password': a new user needs a password" });
+      const gone = roles.filter((role) => !authorizer.role(role));
+      if (gone.length > 0) throw new Refusal(400, { error: `invalid field 'roles': unknown role [${gone.join(', ')}]; create it with PUT /_security/role/{name}` });
+      if (existing && body.enabled === false && self(request)) throw new Refusal(400, { error: 'you cannot disable the user you are authenticated as' });
+      requireWithin(request, authorizer, `user [${name}]`, authorizer.definitions(roles), existing ? authorizer.definitions(existing.roles) : undefined);
+      const user: StoredUser = {
+        username: name,
+        passwordHash: passwordHash ?? existing!.passwordHash,
+        roles,
+        enabled: body.enabled ?? existing?.enabled ?? true,
+        ...(body.full_name ? { fullName: body.full_name } : {}),
+        ...(body.email ? { email: body.email } : {}),
+        ...(body.metadata ? { metadata: body.metadata } : {}),
+      };
+      return { ops: [{ op: 'putUser', user: withId(user, data) }], result: !existing };
+    });
+    changed(request, created ? 'user_created' : 'user_updated', { roles, password_changed: body.password !== undefined });
+    return { created };
   });
 
   app.delete<NameParams>('/_security/user/:name', async (request, reply) => {
     const { name } = request.params;
     if (name === superuserName) return reply.code(400).send({ error: `user [${name}] is reserved and cannot be deleted; disable it, or change its password` });
-    if (name === request.principal!.user.username) return reply.code(400).send({ error: 'you cannot delete the user you are authenticated as' });
-    if (!store.getUser(name)) return reply.code(404).send({ found: false });
-    if (!target(request, reply, 'delete')) return reply;
-    await store.deleteUser(name);
+    if (self(request)) return reply.code(400).send({ error: 'you cannot delete the user you are authenticated as' });
+    await store.mutate((data) => {
+      target(request, data, 'delete', { found: false });
+      return { ops: [{ op: 'deleteUser', username: name }], result: undefined };
+    });
     changed(request, 'user_deleted');
     return { found: true };
   });
 
   for (const [suffix, enabled] of [['_enable', true], ['_disable', false]] as const) {
     app.put<NameParams>(`/_security/user/:name/${suffix}`, async (request, reply) => {
-      if (!enabled && request.params.name === request.principal!.user.username) return reply.code(400).send({ error: 'you cannot disable the user you are authenticated as' });
-      const user = target(request, reply, 'update');
-      if (!user) return reply;
-      await store.putUser({ ...user, enabled });
+      if (!enabled && self(request)) return reply.code(400).send({ error: 'you cannot disable the user you are authenticated as' });
+      await store.mutate((data) => ({ ops: [{ op: 'putUser', user: { ...target(request, data, 'update'), enabled } }], result: undefined }));
       changed(request, enabled ? 'user_enabled' : 'user_disabled');
       return {};
     });
@@ -140,10 +152,16 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
     { schema: { body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password } } }, attachValidation: true },
     async (request, reply) => {
       if (request.validationError) return invalidBody(reply, request.validationError);
-      const self = request.params.name === request.principal!.user.username && request.principal!.type === 'realm';
-      const user = self ? store.getUser(request.params.name) : target(request, reply, 'update');
-      if (!user) return reply;
-      await store.putUser({ ...user, passwordHash: await hashPassword(request.body.password) });
+      // Anyone may change their own password with their own password; everyone else is managed.
+      const own = self(request) && request.principal!.type === 'realm';
+      const { name } = request.params;
+      if (!own) target(request, store.snapshot(), 'update');
+      const passwordHash = await hashPassword(request.body.password);
+      await store.mutate((data) => {
+        const user = own ? (Object.hasOwn(data.users, name) ? data.users[name] : undefined) : target(request, data, 'update');
+        if (!user) throw new Refusal(404, { error: `user [${name}] not found` });
+        return { ops: [{ op: 'putUser', user: { ...user, passwordHash } }], result: undefined };
+      });
       changed(request, 'password_changed', { via: request.principal!.type });
       return {};
     },

@@ -11,7 +11,12 @@ export interface StoredApiKey {
   readonly id: string;
   readonly name: string;
   readonly secretHash: string;
+  /** The owner's name, as Elasticsearch reports it. */
   readonly creator: string;
+  /** The owner's id: the key dies with that user, and never passes to a later user of the same name. */
+  readonly ownerId?: string;
+  /** The owner's roles when the key was made: the key's rights, limited by what the owner holds at each use. */
+  readonly roles?: readonly string[];
   readonly scope: ApiKeyScope;
   readonly created: number;
   readonly expires?: number;

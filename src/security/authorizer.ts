@@ -1,8 +1,18 @@
 import type { SecurityStore } from './store.js';
+import { allowsOf, firstGain, probesFor, type Allows, type Probe, type RouteShape } from './escalation.js';
 import { authorizeEndpoint, authorizeEntity, builtInRoles, compileEndpoints, isBuiltInRole, type Action, type CompiledEndpoints, type EntityPermission, type RoleDefinition } from './rbac-matcher.js';
 
 /** security.rbac.enforce: endpoints, entities, both, or neither (authentication only). */
 export type EnforceMode = 'on' | 'entity' | 'both' | 'off';
+
+/**
+ * What a caller holds: its roles, and for an API key also its owner's roles
+ * now (Elasticsearch's limited-by): a request must be allowed by both.
+ */
+export interface Rights {
+  readonly roles: readonly string[];
+  readonly limitedBy?: readonly string[];
+}
 
 interface Compiled {
   readonly generation: number;
@@ -22,6 +32,8 @@ export class Authorizer {
   /** Endpoint decisions by store version, roles, method, path and route: the hot path is one lookup. */
   readonly #decisions = new Map<string, boolean>();
   #decisionsGeneration = -1;
+  /** The node's routes: what the escalation rule compares permissions on. */
+  readonly #routes: RouteShape[] = [];
 
   constructor(store: SecurityStore, mode: EnforceMode) {
     this.#store = store;
@@ -44,9 +56,22 @@ export class Authorizer {
     return compiled;
   }
 
-  /** Whether roles may call this endpoint; always, unless the mode checks endpoints. */
-  endpointAllowed(roles: readonly string[], method: string, path: string, routePattern?: string): boolean {
-    if (this.mode !== 'on' && this.mode !== 'both') return true;
+  /** Record a route of the node, for the escalation rule. */
+  addRoute(route: RouteShape): void {
+    this.#routes.push(route);
+  }
+
+  /**
+   * Whether a caller may call this endpoint: always, unless the mode checks
+   * endpoints or `always` says this endpoint is checked in every mode (managing
+   * security is).
+   */
+  endpointAllowed(rights: Rights, method: string, path: string, routePattern?: string, always = false): boolean {
+    if (!always && this.mode !== 'on' && this.mode !== 'both') return true;
+    return this.#endpoint(rights.roles, method, path, routePattern) && (rights.limitedBy === undefined || this.#endpoint(rights.limitedBy, method, path, routePattern));
+  }
+
+  #endpoint(roles: readonly string[], method: string, path: string, routePattern?: string): boolean {
     if (this.#decisionsGeneration !== this.#store.generation || this.#decisions.size >= 10_000) {
       this.#decisions.clear();
       this.#decisionsGeneration = this.#store.generation;
@@ -60,9 +85,27 @@ export class Authorizer {
     return allowed;
   }
 
-  /** Whether roles may act on one entity; always, unless the mode checks entities. */
-  entityAllowed(roles: readonly string[], entityId: string, action: Action): boolean {
+  /** Whether a caller may act on one entity; always, unless the mode checks entities. */
+  entityAllowed(rights: Rights, entityId: string, action: Action): boolean {
     if (this.mode !== 'entity' && this.mode !== 'both') return true;
-    return authorizeEntity(this.#compiled(roles).entities, entityId, action);
+    return authorizeEntity(this.#compiled(rights.roles).entities, entityId, action) && (rights.limitedBy === undefined || authorizeEntity(this.#compiled(rights.limitedBy).entities, entityId, action));
+  }
+
+  /** The definitions of role names (unknown names grant nothing). */
+  definitions(roles: readonly string[]): RoleDefinition[] {
+    return roles.map((name) => this.role(name)).filter((role): role is RoleDefinition => role !== undefined);
+  }
+
+  /**
+   * The escalation rule, in every enforce mode: the first request or entity
+   * action that `after` allows, `before` did not, and the caller does not hold;
+   * undefined when the change grants nothing beyond the caller.
+   */
+  escalation(rights: Rights, after: readonly RoleDefinition[], before: readonly RoleDefinition[] = []): Probe | undefined {
+    const caller = [...this.definitions(rights.roles), ...this.definitions(rights.limitedBy ?? [])];
+    const probes = probesFor(this.#routes, [...caller, ...after, ...before]);
+    const own = allowsOf(this.definitions(rights.roles));
+    const limit: Allows = rights.limitedBy === undefined ? () => true : allowsOf(this.definitions(rights.limitedBy));
+    return firstGain((probe) => own(probe) && limit(probe), probes, allowsOf(after), allowsOf(before));
   }
 }

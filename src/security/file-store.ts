@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { SecurityStore, type StoreData, type StoreOp } from './store.js';
+import { applyStoreOp, SecurityStore, type Mutation, type StoreData } from './store.js';
 
-export { applyStoreOp, SecurityStore, type StoreData, type StoredRole, type StoredUser, type StoreOp } from './store.js';
+export { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoredRole, type StoredUser, type StoreOp } from './store.js';
 
 /**
  * The embedded security store: one JSON file in the data dir, mode 0600,
@@ -14,7 +14,7 @@ export { applyStoreOp, SecurityStore, type StoreData, type StoredRole, type Stor
  */
 export class FileStore extends SecurityStore {
   readonly path: string;
-  #remote: ((change: StoreOp) => Promise<void>) | undefined;
+  #remote: (<T>(mutation: Mutation<T>) => Promise<T>) | undefined;
 
   private constructor(path: string, data: StoreData) {
     super();
@@ -42,13 +42,20 @@ export class FileStore extends SecurityStore {
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
-  useRemote(remote: (change: StoreOp) => Promise<void>): void {
+  useRemote(remote: <T>(mutation: Mutation<T>) => Promise<T>): void {
     this.#remote = remote;
   }
 
-  protected async commit(change: StoreOp, next: StoreData): Promise<void> {
-    if (this.#remote) return this.#remote(change);
-    await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
-    this.committed(next);
+  /** One change at a time: each is worked out from the store the previous one left, written, then taken. */
+  protected commit<T>(mutation: Mutation<T>): Promise<T> {
+    if (this.#remote) return this.#remote(mutation);
+    return this.exclusive(async () => {
+      const { ops, result } = mutation(this.snapshot());
+      if (ops.length === 0) return result;
+      const next = ops.reduce(applyStoreOp, this.snapshot());
+      await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+      this.committed(next);
+      return result;
+    });
   }
 }

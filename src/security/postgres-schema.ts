@@ -57,6 +57,11 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "API keys belong to their owner's id and keep the roles they were made with",
+    statements: ['ALTER TABLE securenode_api_keys ADD COLUMN owner_id uuid', 'ALTER TABLE securenode_api_keys ADD COLUMN roles text[]'],
+  },
 ];
 
 /** The schema version this securenode writes and reads. */

@@ -5,7 +5,7 @@ import { SecurenodeError } from '../errors.js';
 import type { ApiKeyScope } from './api-keys.js';
 import { clientConfig, connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
 import { migrate } from './postgres-schema.js';
-import { SecurityStore, type StoreData, type StoreOp } from './store.js';
+import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
 
 /** The channel every change is announced on; the payload is the new generation, never data. */
 const channel = 'securenode_store';
@@ -44,9 +44,14 @@ async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<void
       );
       return;
     }
-    case 'deleteUser':
-      await client.query('DELETE FROM securenode_users WHERE username = $1', [change.username]);
+    case 'deleteUser': {
+      // The user's API keys die with it (ownedBy: by id, or by name for a key made before ids were recorded).
+      const { rows } = await client.query<{ id: string }>('DELETE FROM securenode_users WHERE username = $1 RETURNING id', [change.username]);
+      if (rows[0]) {
+        await client.query('UPDATE securenode_api_keys SET invalidated = true WHERE NOT invalidated AND (owner_id = $1 OR (owner_id IS NULL AND creator = $2))', [rows[0].id, change.username]);
+      }
       return;
+    }
     case 'putRole': {
       const { role } = change;
       await client.query(
@@ -63,10 +68,10 @@ async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<void
     case 'putApiKeys':
       for (const key of change.keys) {
         await client.query(
-          `INSERT INTO securenode_api_keys (id, name, secret_hash, creator, scope, created, expires, invalidated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, secret_hash = EXCLUDED.secret_hash, creator = EXCLUDED.creator, scope = EXCLUDED.scope,
-             created = EXCLUDED.created, expires = EXCLUDED.expires, invalidated = EXCLUDED.invalidated`,
-          [key.id, key.name, key.secretHash, key.creator, key.scope, date(key.created), date(key.expires), key.invalidated],
+          `INSERT INTO securenode_api_keys (id, name, secret_hash, creator, owner_id, roles, scope, created, expires, invalidated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, secret_hash = EXCLUDED.secret_hash, creator = EXCLUDED.creator, owner_id = EXCLUDED.owner_id, roles = EXCLUDED.roles,
+             scope = EXCLUDED.scope, created = EXCLUDED.created, expires = EXCLUDED.expires, invalidated = EXCLUDED.invalidated`,
+          [key.id, key.name, key.secretHash, key.creator, key.ownerId ?? null, key.roles ? [...key.roles] : null, key.scope, date(key.created), date(key.expires), key.invalidated],
         );
       }
       return;
@@ -82,25 +87,29 @@ async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<void
   }
 }
 
+/** Every row of the store, read on `client` in whatever transaction it is in. */
+async function readRows(client: pg.ClientBase): Promise<StoreData> {
+  // One client runs one query at a time.
+  const users = await client.query('SELECT username, id, password_hash, roles, enabled, full_name, email, metadata FROM securenode_users');
+  const roles = await client.query('SELECT name, id, description, endpoints, entities FROM securenode_roles');
+  const keys = await client.query('SELECT id, name, secret_hash, creator, owner_id, roles, scope, created, expires, invalidated FROM securenode_api_keys');
+  const tokens = await client.query('SELECT name, secret_hash, created FROM securenode_service_tokens');
+  return {
+    version: 1,
+    users: Object.fromEntries(users.rows.map((row) => [row.username, present({ id: row.id, username: row.username, passwordHash: row.password_hash, roles: row.roles, enabled: row.enabled, fullName: row.full_name, email: row.email, metadata: row.metadata })])),
+    roles: Object.fromEntries(roles.rows.map((row) => [row.name, present({ id: row.id, name: row.name, description: row.description, endpoints: row.endpoints, entities: row.entities })])),
+    apiKeys: Object.fromEntries(keys.rows.map((row) => [row.id, present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, ownerId: row.owner_id, roles: row.roles, scope: row.scope as ApiKeyScope, created: (row.created as Date).getTime(), expires: (row.expires as Date | null)?.getTime(), invalidated: row.invalidated })])),
+    serviceTokens: Object.fromEntries(tokens.rows.map((row) => [row.name, { name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }])),
+  };
+}
+
 /** The whole store as one consistent read, or undefined when it is still at `known`. */
 async function readStore(client: pg.ClientBase, known: string | undefined): Promise<{ generation: string; data: StoreData } | undefined> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     const generation = String((await client.query<{ generation: string }>('SELECT generation FROM securenode_meta')).rows[0]?.generation ?? '0');
     if (generation === known) return undefined;
-    // One client runs one query at a time.
-    const users = await client.query('SELECT username, id, password_hash, roles, enabled, full_name, email, metadata FROM securenode_users');
-    const roles = await client.query('SELECT name, id, description, endpoints, entities FROM securenode_roles');
-    const keys = await client.query('SELECT id, name, secret_hash, creator, scope, created, expires, invalidated FROM securenode_api_keys');
-    const tokens = await client.query('SELECT name, secret_hash, created FROM securenode_service_tokens');
-    const data: StoreData = {
-      version: 1,
-      users: Object.fromEntries(users.rows.map((row) => [row.username, present({ id: row.id, username: row.username, passwordHash: row.password_hash, roles: row.roles, enabled: row.enabled, fullName: row.full_name, email: row.email, metadata: row.metadata })])),
-      roles: Object.fromEntries(roles.rows.map((row) => [row.name, present({ id: row.id, name: row.name, description: row.description, endpoints: row.endpoints, entities: row.entities })])),
-      apiKeys: Object.fromEntries(keys.rows.map((row) => [row.id, present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, scope: row.scope as ApiKeyScope, created: (row.created as Date).getTime(), expires: (row.expires as Date | null)?.getTime(), invalidated: row.invalidated })])),
-      serviceTokens: Object.fromEntries(tokens.rows.map((row) => [row.name, { name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }])),
-    };
-    return { generation, data };
+    return { generation, data: await readRows(client) };
   } finally {
     await client.query('COMMIT').catch(() => {});
   }
@@ -189,9 +198,7 @@ export class PostgresStore extends SecurityStore {
       let failed: Error | undefined;
       try {
         const read = await readStore(client, this.#generation);
-        if (!read) return;
-        this.#generation = read.generation;
-        this.install(read.data);
+        if (read) this.#take(read.generation, read.data);
       } catch (error) {
         failed = error as Error;
         throw error;
@@ -204,7 +211,13 @@ export class PostgresStore extends SecurityStore {
     return run;
   }
 
-  protected async commit(change: StoreOp): Promise<void> {
+  /**
+   * One transaction per change. Bumping the generation row first takes its
+   * lock, which orders the writers of every node; a node that is behind reads
+   * the store inside that transaction, so the mutation is worked out from the
+   * latest committed store and no change is built on a stale one.
+   */
+  protected async commit<T>(mutation: Mutation<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await checkout(this.#pool);
@@ -212,12 +225,26 @@ export class PostgresStore extends SecurityStore {
       throw this.#unavailable(error);
     }
     let failed: Error | undefined;
+    let outcome: ReturnType<Mutation<T>> | undefined;
     try {
       await client.query('BEGIN');
-      // The generation row also orders the writers: one change at a time, cluster-wide.
       const { rows } = await client.query<{ generation: string }>('UPDATE securenode_meta SET generation = generation + 1 RETURNING generation');
-      await writeChange(client, change);
-      await client.query('SELECT pg_notify($1, $2)', [channel, String(rows[0]!.generation)]);
+      const generation = String(rows[0]!.generation);
+      const previous = String(BigInt(generation) - 1n);
+      if (this.#generation !== previous) this.#take(previous, await readRows(client));
+      // A refusal from the mutation is not a failure of the database: it rolls back and goes to the caller as it is.
+      try {
+        outcome = mutation(this.snapshot());
+      } catch (refusal) {
+        await client.query('ROLLBACK');
+        return Promise.reject(refusal);
+      }
+      if (outcome.ops.length === 0) {
+        await client.query('ROLLBACK');
+        return outcome.result;
+      }
+      for (const change of outcome.ops) await writeChange(client, change);
+      await client.query('SELECT pg_notify($1, $2)', [channel, generation]);
       await client.query('COMMIT');
     } catch (error) {
       failed = error as Error;
@@ -229,6 +256,14 @@ export class PostgresStore extends SecurityStore {
     }
     // Committed: a failed reload is made good by the next notification or poll, and must not report the change as failed.
     await this.reload().catch((error: Error) => this.#logger?.warn({ event: 'store_reload_failed', error: error.message }, 'a change was committed, but reloading the security store failed; it is retried'));
+    return outcome.result;
+  }
+
+  /** Take a store read at `generation`, unless a newer one was taken meanwhile (a reload and a change can read at once). */
+  #take(generation: string, data: StoreData): void {
+    if (this.#generation !== undefined && BigInt(generation) < BigInt(this.#generation)) return;
+    this.#generation = generation;
+    this.install(data);
   }
 
   /** Stop listening and close every connection. */

@@ -40,14 +40,27 @@ export type StoreOp =
   | { readonly op: 'putApiKeys'; readonly keys: readonly StoredApiKey[] }
   | { readonly op: 'putServiceToken'; readonly token: StoredServiceToken };
 
+/**
+ * A change worked out from the store as it is when the change is made: the
+ * operations to commit and what to answer. Each store kind runs it where its
+ * changes are serialized (its own queue, the holder's, one database
+ * transaction), so two changes made at once never build on the same state and
+ * neither is lost. It must be pure: a store may run it again after a conflict.
+ * It may throw to refuse; nothing is committed then.
+ */
+export type Mutation<T> = (data: StoreData) => { readonly ops: readonly StoreOp[]; readonly result: T };
+
 /** The store after `change`: a pure function, the same on every node. */
 export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
   switch (change.op) {
     case 'putUser':
       return { ...data, users: { ...data.users, [change.user.username]: change.user } };
     case 'deleteUser': {
-      const { [change.username]: _removed, ...users } = data.users;
-      return { ...data, users };
+      const { [change.username]: removed, ...users } = data.users;
+      // A user's API keys die with it: a user made later under the same name gets none of them.
+      const owned = removed ? Object.values(data.apiKeys ?? {}).filter((key) => !key.invalidated && ownedBy(key, removed)) : [];
+      if (owned.length === 0) return { ...data, users };
+      return { ...data, users, apiKeys: { ...data.apiKeys, ...Object.fromEntries(owned.map((key) => [key.id, { ...key, invalidated: true }])) } };
     }
     case 'putRole':
       return { ...data, roles: { ...data.roles, [change.role.name]: change.role } };
@@ -69,6 +82,16 @@ export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
   }
 }
 
+/** A user with its id: its own, the stored user's of that name, or a new one. */
+export function withId(user: StoredUser, data: StoreData): StoredUser {
+  return { ...user, id: user.id ?? (Object.hasOwn(data.users, user.username) ? data.users[user.username]!.id : undefined) ?? randomUUID() };
+}
+
+/** Whether an API key belongs to a user: by the user's id (a key made before ids were recorded, by name). */
+export function ownedBy(key: StoredApiKey, user: StoredUser): boolean {
+  return key.ownerId === undefined ? key.creator === user.username : key.ownerId === user.id;
+}
+
 /**
  * What every security store shares: the whole store in memory, read
  * synchronously on the hot path of every request, and changes as plain
@@ -79,9 +102,17 @@ export abstract class SecurityStore {
   #data: StoreData = { version: 1, users: {} };
   #generation = 0;
   readonly #listeners: (() => void)[] = [];
+  #tail: Promise<unknown> = Promise.resolve();
 
-  /** Commit one change where the store lives; the change is taken here once this resolves (or when the store reloads). */
-  protected abstract commit(change: StoreOp, next: StoreData): Promise<void>;
+  /** Run a mutation where this store kind serializes its changes, commit its operations, and take them here. */
+  protected abstract commit<T>(mutation: Mutation<T>): Promise<T>;
+
+  /** Run `work` after every earlier one has finished: this process's changes one at a time. */
+  protected exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(work);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
 
   /** Whether no user exists yet: the first start of a new cluster. */
   isEmpty(): boolean {
@@ -96,16 +127,14 @@ export abstract class SecurityStore {
     return Object.values(this.#data.users);
   }
 
-  /** Add or replace a user; a new user gets its id here. */
+  /** Add or replace a user; a new user gets its id here, an existing one keeps its own. */
   async putUser(user: StoredUser): Promise<void> {
-    await this.apply({ op: 'putUser', user: { ...user, id: user.id ?? this.getUser(user.username)?.id ?? randomUUID() } });
+    await this.mutate((data) => ({ ops: [{ op: 'putUser', user: withId(user, data) }], result: undefined }));
   }
 
-  /** Remove a user; false when there was none. */
+  /** Remove a user (and invalidate its API keys); false when there was none. */
   async deleteUser(username: string): Promise<boolean> {
-    if (!this.getUser(username)) return false;
-    await this.apply({ op: 'deleteUser', username });
-    return true;
+    return this.mutate((data) => (Object.hasOwn(data.users, username) ? { ops: [{ op: 'deleteUser', username }], result: true } : { ops: [], result: false }));
   }
 
   getRole(name: string): StoredRole | undefined {
@@ -155,9 +184,14 @@ export abstract class SecurityStore {
     await this.apply({ op: 'putServiceToken', token });
   }
 
-  /** Commit a change, then take it. */
+  /** Commit one change as it is, then take it. */
   async apply(change: StoreOp): Promise<void> {
-    await this.commit(change, applyStoreOp(this.#data, change));
+    await this.mutate(() => ({ ops: [change], result: undefined }));
+  }
+
+  /** Work out a change from the store as it is when it is made, commit it, take it, and answer what the mutation answered. */
+  mutate<T>(mutation: Mutation<T>): Promise<T> {
+    return this.commit(mutation);
   }
 
   /** The whole store, for the nodes that replicate it. */

@@ -1,36 +1,11 @@
 // Users, roles and RBAC through HTTPS against a node started in this process
 // (so that the route code counts in coverage), with its audit log.
-import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
-import { createAuditLog } from '../../src/logging/audit.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { loadIdentity } from '../../src/node/data-dir.js';
-import { startNode } from '../../src/node/server.js';
-import { FileStore } from '../../src/security/file-store.js';
-import { hashPassword } from '../../src/security/password.js';
-import { httpsJson } from '../helpers/https.js';
-
-const superPassword = 'rbac-super-password-1';
+import { inProcessNode, superPassword } from '../helpers/in-process-node.js';
 
 async function node(t: Test, enforce: string, httpHost = '127.0.0.1') {
-  const home = `${t.testdir()}/home`;
-  const configured = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', `http.host=${httpHost}`, `security.rbac.enforce=${enforce}`] });
-  if (configured.kind !== 'configured') throw new Error('expected a configured home');
-  const store = await FileStore.open(configured.paths.dataDir);
-  await store.putUser({ username: 'elastic', passwordHash: await hashPassword(superPassword), roles: ['superuser'], enabled: true });
-  const logged: string[] = [];
-  const logger = await createLogger(configured.paths.logsDir, { stdout: new Writable({ write: (chunk, _encoding, done) => (logged.push(String(chunk)), done()) }) });
-  const audit = await createAuditLog(configured.paths.logsDir);
-  const running = await startNode({ settings: configured.settings, tls: configured.tls, store, identity: await loadIdentity(configured.paths.dataDir), logger, audit, version: '0.1.0', tokenHashKey: Buffer.alloc(32, 7) });
-  t.teardown(() => running.close());
-  const call = (method: string, path: string, auth?: string, body?: unknown, host = '127.0.0.1') =>
-    httpsJson({ port: running.http.port, ca: configured.tls.httpCaPem, method, path, host, ...(auth ? { auth } : {}), ...(body === undefined ? {} : { body }) });
-  const admin = `elastic:${superPassword}`;
-  const auditLines = async () => (await readFile(`${configured.paths.logsDir}/audit.log`, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { call, admin, store, logged, auditLines };
+  return inProcessNode(t, enforce, { httpHost });
 }
 
 t.test('the user API: create, read, 400s that name the field, 403 and 401 in their exact words', async (t) => {
@@ -115,15 +90,20 @@ t.test('entity permissions (enforce: entity): by id, negative wins, lists drop w
   const { call, admin, store } = await node(t, 'entity');
   await call('PUT', '/_security/user/erin', admin, { password: 'erin-password-12', roles: [] });
   const erinId = store.getUser('erin')!.id!;
-  await call('PUT', '/_security/role/not-erin', admin, { entities: [{ entity_id: '*', entity_type: 'wildcard', actions: ['*'] }, { entity_id: erinId, entity_type: 'user', actions: ['*'], negative: true }] });
+  const notErin = { entities: [{ entity_id: '*', entity_type: 'wildcard', actions: ['*'] }, { entity_id: erinId, entity_type: 'user', actions: ['*'], negative: true }] };
+  await call('PUT', '/_security/role/not-erin', admin, notErin);
   await call('PUT', '/_security/user/frank', admin, { password: 'frank-password-1', roles: ['not-erin'] });
   const frank = 'frank:frank-password-1';
+  t.same((await call('GET', '/_security/user/erin', frank)).body, { error: 'frank, you do not have permissions to read this resource' }, 'managing security needs endpoint rows in entity mode too');
+  t.equal((await call('GET', '/_security/user/elastic', frank)).status, 403, 'entity rows alone open no security endpoint');
+  // With endpoint rows for the security API, entity rows decide which entities.
+  await call('PUT', '/_security/role/not-erin', admin, { ...notErin, endpoints: [{ endpoint: '*', actions: ['*'] }] });
   t.same((await call('GET', '/_security/user/erin', frank)).body, { error: 'frank, you do not have permissions to read this resource' });
   t.equal((await call('GET', '/_security/user/elastic', frank)).status, 200);
   t.same(Object.keys((await call('GET', '/_security/user', frank)).body as object).sort(), ['elastic', 'frank'], 'erin is silently left out');
   t.equal((await call('PUT', '/_security/user/erin/_disable', frank)).status, 403);
   t.equal((await call('GET', '/_cluster/health', frank)).status, 200, 'entity mode does not check endpoints');
-  await call('PUT', '/_security/role/no-roles', admin, { entities: [{ entity_id: '*', entity_type: 'wildcard', actions: ['read'] }] });
+  await call('PUT', '/_security/role/no-roles', admin, { endpoints: [{ endpoint: '*', actions: ['*'] }], entities: [{ entity_id: '*', entity_type: 'wildcard', actions: ['read'] }] });
   await call('PUT', '/_security/user/gus', admin, { password: 'gus-password-123', roles: ['no-roles'] });
   t.equal((await call('DELETE', '/_security/role/not-erin?force', 'gus:gus-password-123')).status, 403, 'read on every entity is not delete');
   const key = (await call('POST', '/_security/api_key', admin, { name: 'k1' })).body as { id: string };
@@ -131,10 +111,12 @@ t.test('entity permissions (enforce: entity): by id, negative wins, lists drop w
   t.same(((await call('GET', '/_security/api_key', 'gus:gus-password-123')).body as { api_keys: { id: string }[] }).api_keys.map((entry) => entry.id), [key.id]);
 });
 
-t.test('enforce off: authentication still required, anything goes, a warning at start', async (t) => {
+t.test('enforce off: authentication still required, anything goes but managing security, a warning at start', async (t) => {
   const { call, admin, logged } = await node(t, 'off');
   await call('PUT', '/_security/user/gina', admin, { password: 'gina-password-12', roles: ['read-only'] });
-  t.equal((await call('PUT', '/_security/user/hank', 'gina:gina-password-12', { password: 'hank-password-12', roles: [] })).status, 200);
+  t.same((await call('PUT', '/_security/user/hank', 'gina:gina-password-12', { password: 'hank-password-12', roles: [] })).body, { error: 'gina, you do not have permissions to update this resource' }, 'managing security needs its permission in every mode');
+  await call('PUT', '/_security/user/hank', admin, { password: 'hank-password-12', roles: [] });
+  t.equal((await call('GET', '/_cluster/health', 'hank:hank-password-12')).status, 200, 'a user without roles reaches the rest');
   t.equal((await call('GET', '/')).status, 401);
   t.ok(logged.some((line) => line.includes('"level":40') && line.includes('"event":"rbac_off"')));
 });
