@@ -93,4 +93,32 @@ export async function checkOneSecurityTruth(t: Test, cluster: Cluster): Promise<
   const byKey = await httpsJson({ port: first.port, ca, path: '/_security/_authenticate', headers: { authorization: `ApiKey ${key.encoded}` } });
   t.equal(byKey.status, 200, 'an API key created on the second node works on the first');
 
+  await checkParallelWriters(t, cluster);
+}
+
+/**
+ * Writers on every node at once lose nothing (P1): creations spread over the
+ * three nodes all land, and a password change and a roles change made on two
+ * nodes at the same moment to the same user both survive.
+ */
+async function checkParallelWriters(t: Test, cluster: Cluster): Promise<void> {
+  const { first, second, third, call } = cluster;
+  const members = [first, second, third];
+  const created = await Promise.all(Array.from({ length: 12 }, (_, index) => call(members[index % 3]!, 'PUT', `/_security/user/par${index}`, admin, { password: `par-password-${index}`, roles: [] })));
+  t.same(created.map((answer) => answer.status), Array(12).fill(200), 'twelve creations on three nodes at once, all acknowledged');
+  const listed = await within(2_000, async () => Object.keys((await call(first, 'GET', '/_security/user', admin)).body as object).filter((name) => name.startsWith('par')).length === 12);
+  t.ok(listed !== undefined, 'and all twelve are in the store');
+  await Promise.all(
+    Array.from({ length: 4 }, (_, index) => [
+      call(second, 'POST', `/_security/user/par${index}/_password`, admin, { password: `par-changed-${index}` }),
+      call(third, 'PUT', `/_security/user/par${index}`, admin, { roles: ['read-only'] }),
+    ]).flat(),
+  );
+  for (let index = 0; index < 4; index++) {
+    const both = await within(2_000, async () => {
+      const answer = await call(first, 'GET', '/_security/_authenticate', `par${index}:par-changed-${index}`);
+      return answer.status === 200 && JSON.stringify((answer.body as { roles: string[] }).roles) === '["read-only"]';
+    });
+    t.ok(both !== undefined, `par${index}: the password changed on one node and the roles changed on another both survived`);
+  }
 }
