@@ -8,7 +8,7 @@ export interface RouteShape {
 
 /** One request or entity action that a set of permissions allows or not. */
 export type Probe =
-  | { readonly kind: 'endpoint'; readonly method: string; readonly path: string; readonly pattern: string }
+  | { readonly kind: 'endpoint'; readonly method: string; readonly path: string; readonly pattern?: string }
   | { readonly kind: 'entity'; readonly entityId: string; readonly action: Action };
 
 /** Whether some permissions allow one probe. */
@@ -29,8 +29,10 @@ export function allowsOf(definitions: readonly RoleDefinition[]): Allows {
  * A decision depends on a path only through which rows name it (a row's
  * segment is either a literal or '*'), so for each parameter of each route it
  * is enough to try every literal that a row has at that position, and one
- * value no row names. The same holds for entity ids. The list is finite and
- * exact: if no probe is allowed by one set and refused by the other, no
+ * value no row names. The same holds for entity ids. Every path a row names
+ * is tried with every action too, routed or not (yet), so that a row for an
+ * endpoint a later version adds is no way around the rule. The list is finite
+ * and exact: if no probe is allowed by one set and refused by the other, no
  * request is.
  */
 export function probesFor(routes: readonly RouteShape[], definitions: readonly RoleDefinition[]): Probe[] {
@@ -49,6 +51,9 @@ export function probesFor(routes: readonly RouteShape[], definitions: readonly R
     });
     for (const path of paths) probes.push({ kind: 'endpoint', method: route.method, path: path.join('/'), pattern: route.pattern });
   }
+  for (const key of new Set(keys.map((segments) => (segments.length === 1 ? ['', ...segments] : segments).map((segment) => (segment === '*' ? unnamed : segment)).join('/')))) {
+    for (const method of ['GET', 'POST', 'PUT', 'DELETE']) probes.push({ kind: 'endpoint', method, path: key });
+  }
   const ids = new Set([unnamed, ...definitions.flatMap((role) => role.entities.map((row) => row.entity_id))]);
   for (const entityId of ids) for (const action of allActions) probes.push({ kind: 'entity', entityId, action });
   return probes;
@@ -57,7 +62,8 @@ export function probesFor(routes: readonly RouteShape[], definitions: readonly R
 /** A probe as an operator reads it. */
 export function describeProbe(probe: Probe): string {
   if (probe.kind === 'entity') return `${probe.action} on entity ${probe.entityId === unnamed ? '*' : probe.entityId}`;
-  return `${probe.method} ${probe.path.replace(unnamed, `{${probe.pattern.split('/').find((segment) => segment.startsWith(':'))?.slice(1) ?? 'name'}}`)}`;
+  const parameter = probe.pattern?.split('/').find((segment) => segment.startsWith(':'))?.slice(1);
+  return `${probe.method} ${probe.path.replaceAll(unnamed, parameter ? `{${parameter}}` : '*')}`;
 }
 
 /**
