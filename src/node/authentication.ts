@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
 import type { SecurityStore } from '../security/store.js';
@@ -32,6 +32,15 @@ const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bear
 /** Who the local operator acts as: a superuser that exists only in memory. */
 const operatorUser = { username: operatorName, passwordHash: '', roles: ['superuser'], enabled: true } as const;
 
+const twoHeaders = { error: 'more than one Authorization header; send one' };
+
+/** How many Authorization headers a request carries, as sent. */
+function authorizationHeaders(raw: readonly string[]): number {
+  let count = 0;
+  for (let index = 0; index < raw.length; index += 2) if (raw[index]!.length === 13 && raw[index]!.toLowerCase() === 'authorization') count++;
+  return count;
+}
+
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /**
@@ -51,10 +60,22 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     request.principal = principal;
     audit.record('authentication_success', auditContext(request), { type: principal.type, ...(principal.apiKey ? { api_key: principal.apiKey.id } : {}), ...(principal.tokenName ? { token: principal.tokenName } : {}) });
   };
+  const refuse = (request: FastifyRequest, reply: FastifyReply, header: string | undefined): void => {
+    const attempted = parseBasic(header)?.username;
+    const path = requestPath(request);
+    audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
+    logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
+    void reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
+  };
   app.addHook('onRequest', (request, reply, done) => {
     // Authorization decides on the decoded path, as the router dispatches it: a path that decodes to no single one is refused first.
     if (canonicalPath(request.url) === undefined) {
       reply.code(400).send(badPath);
+      return;
+    }
+    // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
+    if (authorizationHeaders(request.raw.rawHeaders) > 1) {
+      reply.code(400).send(twoHeaders);
       return;
     }
     const header = request.headers.authorization;
@@ -85,6 +106,12 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
       request.principal = cached;
       return done();
     }
+    // No credential, or none of a known form: nothing was checked, so nothing counts as a failed login (a load balancer's probe must not slow the operators).
+    const checkable = parseBasic(header) !== undefined || (options.tokenHashKey !== undefined && /^(ApiKey|Bearer) /.test(header ?? '')) || (options.operatorKey !== undefined && header?.startsWith('Operator ') === true);
+    if (!checkable) {
+      refuse(request, reply, header);
+      return;
+    }
     const checked = throttle.schedule(request.ip, async () => {
       const principal = await authenticator.verifyAndCache(header);
       if (!principal) throttle.fail(request.ip);
@@ -101,11 +128,7 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
         succeed(request, principal);
         return done();
       }
-      const attempted = parseBasic(header)?.username;
-      const path = requestPath(request);
-      audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
-      logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
-      reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
+      refuse(request, reply, header);
     }, done);
   });
 }

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { StoredApiKey } from '../security/api-keys.js';
 import type { SecurityStore, StoredUser } from '../security/store.js';
-import { verifyPassword } from '../security/password.js';
+import { hashPassword, verifyPassword } from '../security/password.js';
 
 /** Who a request authenticated as. */
 export interface Principal {
@@ -22,6 +22,13 @@ export function parseBasic(header: string | undefined): { username: string; pass
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+let dummy: Promise<string> | undefined;
+/** A real argon2id hash of a random password, made once: what an unknown user's password is checked against. */
+function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(randomBytes(16).toString('base64'));
+  return dummy;
 }
 
 /**
@@ -70,7 +77,11 @@ export class Authenticator {
     const credentials = parseBasic(header);
     if (!credentials) return undefined;
     const user = this.#store.getUser(credentials.username);
-    if (!user || !user.enabled) return undefined;
+    // An unknown or disabled user costs the same hash as a known one, so that a refusal's timing names no user.
+    if (!user || !user.enabled) {
+      await this.#verify(await dummyHash(), credentials.password);
+      return undefined;
+    }
     if (!(await this.#verify(user.passwordHash, credentials.password))) return undefined;
     if (this.#cache.size >= Authenticator.maxEntries) this.#cache.clear();
     this.#cache.set(this.#cacheKey(header!), { username: user.username, passwordHash: user.passwordHash, expires: Date.now() + this.#ttlMs });

@@ -16,6 +16,8 @@ import { registerEnrollRoutes } from './enroll-routes.js';
 import { registerAuthentication } from './authentication.js';
 import { auditContext, registerAuthorization, requestPath } from './authorization.js';
 import { Refusal } from './refusal.js';
+import { intermediateTls } from './tls-profile.js';
+import { maxBodyBytes, registerJsonBodies } from './body-limits.js';
 import { registerRoleRoutes } from './role-routes.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
@@ -101,14 +103,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const ttl = parseDuration(settings.string('security.authc.cache.ttl')!) ?? 1_200_000;
   const authenticator = new Authenticator(options.store, ttl);
   const app = Fastify({
-    https: { pfx: tls.httpP12, passphrase: tls.httpP12Password, minVersion: 'TLSv1.2' },
+    https: { pfx: tls.httpP12, passphrase: tls.httpP12Password, ...intermediateTls },
     logger: false,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: maxBodyBytes,
     // Bodies are checked as they are: no extra field silently dropped, no type silently coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Request ids for the audit log: unique across restarts, never taken from the client.
     genReqId: () => `${bootId}-${(++requests).toString(36)}`,
   });
+  registerJsonBodies(app);
   const audit = options.audit ?? noAudit;
   const info: NodeInfo = {
     name: settings.string('node.name')!,
@@ -161,6 +164,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (error.denied) audit.record('access_denied', auditContext(request), error.denied);
       return reply.code(error.status).send(error.body);
     }
+    // A body over the limit is a 400 with the limit, as every other malformed body is.
+    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(400).send({ error: `invalid body: larger than ${maxBodyBytes / 1024 / 1024} MiB` });
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
     if (error instanceof SecurenodeError && error.code === 'ERR_STORE_UNAVAILABLE') return reply.code(503).send({ error: error.message });
     logger.error({ event: 'request_failed', path: requestPath(request), error: error.message }, 'request failed');

@@ -1,5 +1,6 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { TlsFiles } from '../autoconfig/tls-files.js';
+import { intermediateTls } from './tls-profile.js';
 
 /**
  * The transport listener: mutual TLS from transport.p12, trusting the transport
@@ -16,7 +17,7 @@ export function createTransportServer(tls: TlsFiles, accept: (socket: TLSSocket)
       ca: [tls.transportCaPem],
       requestCert: true,
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
+      ...intermediateTls,
     },
     (socket: TLSSocket) => {
       socket.on('error', () => socket.destroy());

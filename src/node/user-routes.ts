@@ -8,6 +8,7 @@ import { hashPassword } from '../security/password.js';
 import type { Action } from '../security/rbac-matcher.js';
 import { superuserName } from '../security/superuser.js';
 import { auditContext, invalidBody, rightsOf } from './authorization.js';
+import { maxMetadataBytes } from './body-limits.js';
 import { Refusal, requireEntity, requireNotAbove, requireWithin } from './refusal.js';
 
 /** What the user and role routes share. */
@@ -98,6 +99,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
     if (request.validationError) return invalidBody(reply, request.validationError);
     const { name } = request.params;
     const body = request.body;
+    if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > maxMetadataBytes) return reply.code(400).send({ error: `invalid field 'metadata': larger than ${maxMetadataBytes / 1024} KiB as JSON` });
     const unknown = body.roles.filter((role) => !authorizer.role(role));
     if (unknown.length > 0) return reply.code(400).send({ error: `invalid field 'roles': unknown role [${unknown.join(', ')}]; create it with PUT /_security/role/{name}` });
     if (!store.getUser(name) && body.password === undefined) return reply.code(400).send({ error: "invalid field 'password': a new user needs a password" });

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { storeShapeError } from './store-schema.js';
 import { applyStoreOp, SecurityStore, type Mutation, type StoreData } from './store.js';
 
 export { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoredRole, type StoredUser, type StoreOp } from './store.js';
@@ -32,13 +33,16 @@ export class FileStore extends SecurityStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new FileStore(path, { version: 1, users: {} });
       throw new SecurenodeError('ERR_IO', `cannot read the security store ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
     }
+    let data: unknown;
     try {
-      const data = JSON.parse(text) as StoreData;
-      if (data.version !== 1 || typeof data.users !== 'object' || data.users === null) throw new Error('bad shape');
-      return new FileStore(path, data);
+      data = JSON.parse(text);
     } catch {
-      throw new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged; restore it from a backup`);
+      throw new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (not JSON); restore it from a backup`);
     }
+    // A store of the wrong shape is refused here, not served: a half-understood store could let the wrong caller in.
+    const wrong = storeShapeError(data);
+    if (wrong) throw new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${wrong}); restore it from a backup`);
+    return new FileStore(path, data as StoreData);
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */

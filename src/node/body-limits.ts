@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import jsonc from 'jsonc-parser';
+
+/** The largest request body the node reads (1 MiB): a role of 1,000 long endpoint rows fits. */
+export const maxBodyBytes = 1024 * 1024;
+/** How deep a body may nest, arrays and objects alike; a user's metadata gets what the body leaves (Elasticsearch's parser stops at 1,000; nothing here needs more than a few). */
+export const maxBodyDepth = 20;
+/** A user's metadata as JSON text, at most. */
+export const maxMetadataBytes = 16 * 1024;
+
+/** A body refused before any route sees it: a 400 with the reason, never echoing a value. */
+function invalid(reason: string): Error & { statusCode: number } {
+  return Object.assign(new Error(`invalid body: ${reason}`), { statusCode: 400 });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The first thing wrong with a JSON text that JSON.parse would let through:
+ * nesting deeper than `maxBodyDepth` (a 6,000-deep body blew the stack), or a
+ * key given twice in one object (JSON.parse keeps the last silently;
+ * Elasticsearch refuses it). Tokens come from jsonc-parser's scanner, which
+ * does not recurse, so any depth is safe to scan; the rest of JSON's syntax
+ * (comments included) is JSON.parse's to refuse.
+ */
+export function jsonShapeError(text: string): string | undefined {
+  const scanner = jsonc.createScanner(text, true);
+  // Per open container: the keys seen so far (an object), or null (an array).
+  const open: (Set<string> | null)[] = [];
+  let keyNext = false;
+  for (let token = scanner.scan(); token !== jsonc.SyntaxKind.EOF; token = scanner.scan()) {
+    switch (token) {
+      case jsonc.SyntaxKind.OpenBraceToken:
+      case jsonc.SyntaxKind.OpenBracketToken:
+        open.push(token === jsonc.SyntaxKind.OpenBraceToken ? new Set() : null);
+        if (open.length > maxBodyDepth) return `nested deeper than ${maxBodyDepth} levels`;
+        keyNext = token === jsonc.SyntaxKind.OpenBraceToken;
+        break;
+      case jsonc.SyntaxKind.CloseBraceToken:
+      case jsonc.SyntaxKind.CloseBracketToken:
+        open.pop();
+        keyNext = false;
+        break;
+      case jsonc.SyntaxKind.CommaToken:
+        keyNext = open.at(-1) instanceof Set;
+        break;
+      case jsonc.SyntaxKind.StringLiteral: {
+        const keys = open.at(-1);
+        if (keyNext && keys) {
+          const key = scanner.getTokenValue();
+          if (keys.has(key)) return `duplicate key '${key.slice(0, 64)}'`;
+          keys.add(key);
+        }
+        keyNext = false;
+        break;
+      }
+      default:
+        keyNext = false;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The node's JSON body parser: UTF-8 that does not decode is refused (the
+ * default parser turned it into U+FFFD), as are duplicate keys and deep
+ * nesting; an empty body with a JSON content type is no body.
+ */
+export function registerJsonBodies(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      return done(invalid('not valid UTF-8'), undefined);
+    }
+    const shape = jsonShapeError(text);
+    if (shape) return done(invalid(shape), undefined);
+    try {
+      return done(null, JSON.parse(text));
+    } catch {
+      return done(invalid('not valid JSON'), undefined);
+    }
+  });
+}
