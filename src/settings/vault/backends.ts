@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../settings.js';
 import { looksLikeVaultReference, VaultReferenceError, type VaultReference } from './reference.js';
@@ -31,15 +31,28 @@ const envBackend: VaultBackend = async (reference, { settings, env }) => {
   return value ?? fail(`no value found (environment variable ${name} is not set)`);
 };
 
-/** file: a file under vault.file.path (mounted container secrets), one trailing newline dropped. */
+/** Whether `path` is `base` or below it. */
+const isInside = (base: string, path: string): boolean => {
+  const inside = relative(base, path);
+  return inside !== '' && !inside.startsWith('..') && !isAbsolute(inside);
+};
+
+/**
+ * file: a file under vault.file.path (mounted container secrets), one trailing
+ * newline dropped. The real path is checked too: a symlink under the directory
+ * that points out of it (at the keystore, say) is refused.
+ */
 const fileBackend: VaultBackend = async (reference, { settings }) => {
   const base = setting(settings, 'vault.file.path') ?? fail('vault.file.path is not set: set it to the directory that holds the secret files');
   const path = resolve(base, reference.resource);
-  const inside = relative(base, path);
-  if (inside.startsWith('..') || isAbsolute(inside)) fail(`the resource must stay inside vault.file.path (${base})`);
+  const outside = () => fail(`the resource must stay inside vault.file.path (${base})`);
+  if (!isInside(resolve(base), path)) outside();
   try {
-    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+    const [realBase, realPath] = await Promise.all([realpath(base), realpath(path)]);
+    if (!isInside(realBase, realPath)) outside();
+    return (await readFile(realPath, 'utf8')).replace(/\r?\n$/, '');
   } catch (error) {
+    if (error instanceof VaultReferenceError) throw error;
     return fail(`no value found (cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 };
@@ -49,7 +62,9 @@ const fileBackend: VaultBackend = async (reference, { settings }) => {
  * v2 reads /v1/<mount>/data/<resource>[?version=N]; the secret is its JSON data.
  */
 const hcvBackend: VaultBackend = async (reference, { settings, env, fetch: fetcher = fetch }) => {
-  const address = (reference.options.address ?? setting(settings, 'vault.hcv.address') ?? fail('vault.hcv.address is not set')).replace(/\/+$/, '');
+  const address = (setting(settings, 'vault.hcv.address') ?? fail('vault.hcv.address is not set')).replace(/\/+$/, '');
+  // The token goes only where the operator's settings send it: a reference cannot point it at another address.
+  if (reference.options.address !== undefined && reference.options.address.replace(/\/+$/, '') !== address) fail(`the address option may only repeat vault.hcv.address (${address}); the Vault token is sent nowhere else`);
   const token = setting(settings, 'vault.hcv.token') ?? env.VAULT_TOKEN ?? fail('no Vault token: set VAULT_TOKEN or vault.hcv.token');
   const mount = reference.options.mount ?? setting(settings, 'vault.hcv.mount') ?? 'secret';
   const kv = Number(reference.options.kv_version ?? reference.options.kv ?? settings.number('vault.hcv.kv_version') ?? 1);
