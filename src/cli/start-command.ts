@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { pathExists } from '../io/atomic-write.js';
 import type { Server } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import { autoConfigure, type AutoConfigureProgress, type AutoConfigureResult } from '../autoconfig/auto-configure.js';
@@ -29,6 +29,7 @@ import { isTerminal } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
 import type { CliIo } from './io.js';
 import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
+import { enrollmentTokenFrom, enrollmentTokenVariable } from './enrollment-token-source.js';
 
 interface StartOptions {
   home?: string;
@@ -37,6 +38,7 @@ interface StartOptions {
   verbose?: boolean;
   allowRoot?: boolean;
   enrollmentToken?: string;
+  enrollmentTokenFile?: string;
 }
 
 const progressText: Record<AutoConfigureProgress, string> = {
@@ -60,7 +62,8 @@ export function registerStartCommand(program: Command, io: CliIo, done: (code: n
     .option('-E, --setting <key=value>', 'a setting, overriding securenode.yml and the environment (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('-v, --verbose', 'also report why auto-configuration was skipped on a node that is not new')
     .option('--credentials-file <path>', 'write the first-start credentials to this new file (mode 0600) instead of the terminal')
-    .option('--enrollment-token <token>', 'join the cluster of the node that created this token (securenode create-enrollment-token -s node); the home must be new')
+    .option('--enrollment-token <token>', `join the cluster of the node that created this token (securenode create-enrollment-token -s node); the home must be new. '-' reads it from standard input; so does ${enrollmentTokenVariable} from the environment`)
+    .option('--enrollment-token-file <path>', 'read the enrollment token from this file')
     .option('--allow-root', 'run as root anyway (containers that cannot avoid it); warned at every start')
     .action(async (options: StartOptions) => done(await runStart(options, io, version)));
 }
@@ -84,7 +87,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       throw new SecurenodeError('ERR_CANT_CREATE', `the credentials file ${options.credentialsFile} already exists; securenode never overwrites one: move it away or name a new file`);
     }
   }
-  const enrollment = options.enrollmentToken === undefined ? undefined : await prepareEnrollment(options.enrollmentToken, home);
+  const enrollmentToken = await enrollmentTokenFrom(options, io, () => pathExists(join(homePaths(home).dataDir, 'node.json')));
+  const enrollment = enrollmentToken === undefined ? undefined : await prepareEnrollment(enrollmentToken, home);
   const keystorePassword = await keystorePasswordFor(io, homePaths(home).keystoreFile);
   // ora loops forever on a terminal of 0 columns; `terminal` already requires a width.
   const spinner: Ora | undefined = terminal ? ora({ stream: io.stdout, text: progressText.checking, isEnabled: true }).start() : undefined;

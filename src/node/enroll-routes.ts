@@ -7,6 +7,7 @@ import { encodeServiceToken, hashSecret, newCredential, type ApiKeyScope } from 
 import type { SecurityStore } from '../security/store.js';
 import type { AuditLog } from '../logging/audit.js';
 import { auditContext, forbidden, isSuperuser } from './authorization.js';
+import { Refusal } from './refusal.js';
 
 /** What the enroll endpoints need. */
 export interface EnrollRouteOptions {
@@ -56,6 +57,15 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
   let nodeBody: Omit<NodeEnrollmentBody, 'nodes_addresses'> | undefined;
   app.get('/_security/enroll/node', async (request, reply) => {
     if (!allowed(request, reply, 'enroll_node')) return reply;
+    // A node enrollment key hands out the CA key: it works once (as CockroachDB's join tokens do). Taken in the store's queue, so two uses at once cannot both win.
+    const key = request.principal!.apiKey;
+    if (key?.scope === 'enroll_node') {
+      await options.store.mutate((data) => {
+        const stored = data.apiKeys?.[key.id];
+        if (!stored || stored.invalidated) throw new Refusal(401, { error: 'Invalid credentials' });
+        return { ops: [{ op: 'putApiKeys', keys: [{ ...stored, invalidated: true }] }], result: undefined };
+      });
+    }
     nodeBody ??= nodeEnrollmentBody(options.tls, options.cluster);
     options.audit.record('enrollment_token_used', auditContext(request), { scope: 'node' });
     options.logger.info({ event: 'enrollment_token_used', scope: 'node', api_key: request.principal!.apiKey?.id }, 'a node enrolled: it received the HTTP CA and the transport certificate');

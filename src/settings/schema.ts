@@ -104,4 +104,5 @@ export function environmentName(key: string): string {
 export const reservedEnvironmentNames: ReadonlySet<string> = new Set([
   'SECURENODE_HOME',
   'SECURENODE_KEYSTORE_PASSWORD',
+  'SECURENODE_ENROLLMENT_TOKEN',
 ]);

@@ -50,6 +50,10 @@ t.test('a node joins with a node token: the cluster CA signs its own HTTP certif
   const port = await second.httpPort();
   t.match(second.output(), '"event":"enrolled"');
   t.notMatch(second.output(), /Password for the elastic user|elastic_password/, 'a joining node creates no elastic user');
+  t.match(second.output(), 'WARNING: an enrollment token on the command line can be read by every user of this machine (ps, /proc) while securenode starts; pass it on standard input (--enrollment-token -), with --enrollment-token-file FILE, or in SECURENODE_ENROLLMENT_TOKEN\n');
+  const commandLine = await readFile(`/proc/${second.child.pid}/cmdline`, 'utf8');
+  t.notMatch(commandLine, token, 'once started, the token is gone from the command line ps shows');
+  t.match(commandLine, /^securenode start/);
 
   const paths = homePaths(home);
   t.equal(await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8'), await readFile(first.ca, 'utf8'), "the cluster's HTTP CA");
@@ -94,14 +98,46 @@ t.test('the node enrollment answer: keys that belong to their certificates, the 
   t.equal(statusOf(await curl(first.port, first.ca, ['-H', `Authorization: ${apiKey}`], '/_security/enroll/client')), '403', 'a node key cannot enroll clients');
   t.equal(statusOf(await curl(first.port, first.ca, ['-H', `Authorization: ${apiKey}`], '/_security/_authenticate')), '403', 'nor open anything else');
   t.equal(statusOf(await curl(first.port, first.ca, ['-H', `Authorization: ${apiKey}`], '/_security/enroll/node')), '200');
+  t.equal(statusOf(await curl(first.port, first.ca, ['-H', `Authorization: ${apiKey}`], '/_security/enroll/node')), '401', 'a node enrollment key works once: a replay gets nothing');
+
+  // Five uses of one key at once: exactly one gets the CA key.
+  const again = decodeEnrollmentToken(await nodeToken(first.home));
+  const racing = await Promise.all(Array.from({ length: 5 }, () => curl(first.port, first.ca, ['-H', `Authorization: ApiKey ${Buffer.from(again.key).toString('base64')}`], '/_security/enroll/node')));
+  t.same(racing.map(statusOf).sort(), ['200', '401', '401', '401', '401'], 'one use wins, the others are refused');
+  t.equal(racing.filter((answer) => answer.stdout.includes('http_ca_key')).length, 1);
+});
+
+t.test('the token from standard input or the environment: never on the command line; the environment counts on the first start only', async (t) => {
+  const first = await clusterNode(t);
+  const viaStdin = await startNodeProcess(`${first.dir}/stdin`, { terminal: false, args: ['-E', 'node.name=stdin', '--enrollment-token', '-'] });
+  t.teardown(() => viaStdin.signal('SIGKILL'));
+  viaStdin.child.stdin!.end(`${await nodeToken(first.home)}\n`);
+  await viaStdin.httpPort();
+  t.match(viaStdin.output(), '"event":"enrolled"');
+  t.notMatch(viaStdin.output(), 'WARNING', 'no warning: the token was not on the command line');
+
+  const home = `${first.dir}/env`;
+  const env = { SECURENODE_ENROLLMENT_TOKEN: await nodeToken(first.home) };
+  const viaEnv = await startNodeProcess(home, { terminal: false, env, args: ['-E', 'node.name=env'] });
+  await viaEnv.httpPort();
+  t.match(viaEnv.output(), '"event":"enrolled"');
+  await viaEnv.stop();
+  // A service restarts with the same environment: the used token is not sent again, and the node starts.
+  const restarted = await startNodeProcess(home, { terminal: false, env, args: ['-E', 'node.name=env'] });
+  t.teardown(() => restarted.signal('SIGKILL'));
+  await restarted.httpPort();
+  t.notMatch(restarted.output(), '"event":"enrolled"');
+  const both = await runCliAsNodeUser(['start', '--home', `${first.dir}/both`, '--enrollment-token', 'x'], env);
+  t.same(both, { exitCode: 64, stdout: '', stderr: 'ERROR: give the enrollment token one way only: --enrollment-token, --enrollment-token-file or SECURENODE_ENROLLMENT_TOKEN\n' });
 });
 
 t.test('the cluster is reached before any file is touched; every failure has its exit code', async (t) => {
   const first = await clusterNode(t);
   const token = await nodeToken(first.home);
   const decoded = decodeEnrollmentToken(token);
+  // The token on standard input, as the warning on a command-line token advises.
   const start = (home: string, enrollmentToken: string, args: string[] = []) =>
-    runCliAsNodeUser(['start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', ...args, '--enrollment-token', enrollmentToken]);
+    runCliAsNodeUser(['start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', ...args, '--enrollment-token', '-'], {}, `${enrollmentToken}\n`);
 
   const unreachable = await start(`${first.dir}/none`, encodeEnrollmentToken({ ...decoded, adr: ['127.0.0.1:1'] }));
   t.equal(unreachable.exitCode, 69);
