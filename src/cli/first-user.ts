@@ -10,6 +10,7 @@ import { superuserName } from '../security/superuser.js';
 import type { BannerTokens } from '../enrollment/create-token.js';
 import { renderBanner, terminalStyle, type BannerContent } from './banner.js';
 import type { CliIo } from './io.js';
+import { isPasswordUnseen, markPasswordSeen, markPasswordUnseen } from './unseen-password.js';
 
 /** What the first-user steps need. */
 export interface FirstUserContext {
@@ -34,8 +35,11 @@ async function writeCredentialsFile(path: string, content: string): Promise<void
   }
 }
 
-async function storeSuperuser(store: SecurityStore, password: string): Promise<void> {
-  await store.putUser({ username: superuserName, passwordHash: await hashPassword(password), roles: ['superuser'], enabled: true });
+/** Store the elastic user; `unseenIn` marks a password that is yet to be shown (the banner window). */
+async function storeSuperuser(store: SecurityStore, password: string, unseenIn?: string): Promise<void> {
+  const passwordHash = await hashPassword(password);
+  if (unseenIn) await markPasswordUnseen(unseenIn, passwordHash);
+  await store.putUser({ username: superuserName, passwordHash, roles: ['superuser'], enabled: true });
 }
 
 /**
@@ -49,6 +53,11 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
   const { store, logger, bootstrap, credentialsFile } = context;
   if (!store.isEmpty()) {
     const elastic = store.getUser(superuserName);
+    if (await isPasswordUnseen(context.paths.dataDir, elastic?.passwordHash)) {
+      const fix = `securenode reset-password -u ${superuserName} --home ${context.paths.home}`;
+      logger.warn({ event: 'elastic_password_unseen' }, `the first start stopped after it stored the elastic user's password and before it showed it: nobody may have seen it; run \`${fix}\` to set a new one`);
+      context.io.stderr.write(`WARNING: the first start of this node stopped after it stored the password of the elastic user and before it showed it, so nobody may have seen it. Set a new one with:\n  ${fix}\n`);
+    }
     if (bootstrap && elastic && !(await verifyPassword(elastic.passwordHash, bootstrap.password))) {
       logger.info({ event: 'bootstrap_password_ignored', source: bootstrap.source }, `the bootstrap password from ${bootstrap.source} was ignored: it applies only to an empty security store, and the elastic user exists; use \`securenode reset-password -u elastic\` to change it`);
     }
@@ -90,6 +99,8 @@ export async function showFirstUser(context: FirstUserContext, plan: FirstUserPl
     return;
   }
   if (!context.terminal) return;
-  if (password.kind === 'generated') await storeSuperuser(store, password.value);
-  io.stdout.write(renderBanner(content, terminalStyle(io.stdout, io.env)));
+  if (password.kind === 'generated') await storeSuperuser(store, password.value, context.paths.dataDir);
+  const banner = renderBanner(content, terminalStyle(io.stdout, io.env));
+  await new Promise<void>((resolve, reject) => io.stdout.write(banner, (error) => (error ? reject(error) : resolve())));
+  await markPasswordSeen(context.paths.dataDir);
 }
