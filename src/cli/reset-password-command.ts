@@ -128,9 +128,15 @@ async function resetOffline(paths: HomePaths, user: string, password: string, se
     if (postgres && !identity) throw new SecurenodeError('ERR_STORE_CONFIG', `the node of ${paths.home} has never started, so it belongs to no cluster yet; start it first`);
     const store = await openStore(settings, { dataDir: paths.dataDir, clusterUuid: identity?.clusterUuid ?? '', claim: false });
     try {
-      const existing = store.getUser(user);
-      if (!existing) throw new Error(`user [${user}] not found in ${store instanceof FileStore ? store.path : 'the security database'}`);
-      await store.putUser({ ...existing, passwordHash: await hashPassword(password) });
+      const notFound = () => new Error(`user [${user}] not found in ${store instanceof FileStore ? store.path : 'the security database'}`);
+      if (!store.getUser(user)) throw notFound();
+      const passwordHash = await hashPassword(password);
+      // Worked out from the store as it is at the change: running nodes of a database may change the user meanwhile.
+      await store.mutate((data) => {
+        const existing = Object.hasOwn(data.users, user) ? data.users[user] : undefined;
+        if (!existing) throw notFound();
+        return { ops: [{ op: 'putUser', user: { ...existing, passwordHash } }], result: undefined };
+      });
     } finally {
       await store.close();
     }
