@@ -85,18 +85,6 @@ export function registerAuthorization(app: FastifyInstance, authorizer: Authoriz
   });
 }
 
-/**
- * Entity RBAC (security.rbac.enforce entity or both) for one entity a handler
- * is about to touch: true when allowed; otherwise the 403 is sent and audited.
- */
-export function entityAllowed(request: FastifyRequest, reply: FastifyReply, context: { authorizer: Authorizer; audit: AuditLog }, entity: { id: string; type: string }, action: Action): boolean {
-  const principal = request.principal!;
-  if (context.authorizer.entityAllowed(rightsOf(principal), entity.id, action)) return true;
-  context.audit.record('access_denied', auditContext(request), { entity_type: entity.type, entity_id: entity.id, action });
-  void forbidden(reply, principal, action);
-  return false;
-}
-
 /** A 400 that names the field that is wrong, from a fastify schema failure, never echoing a value. */
 export function invalidBody(reply: FastifyReply, error: NonNullable<FastifyRequest['validationError']>): FastifyReply {
   const issue = error.validation[0];

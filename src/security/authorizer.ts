@@ -49,7 +49,7 @@ export class Authorizer {
     const key = roles.join('\u0000');
     const cached = this.#cache.get(key);
     if (cached && cached.generation === this.#store.generation) return cached;
-    const definitions = roles.map((name) => this.role(name)).filter((role): role is RoleDefinition => role !== undefined);
+    const definitions = this.definitions(roles);
     const compiled = { generation: this.#store.generation, endpoints: compileEndpoints(definitions.flatMap((role) => role.endpoints)), entities: definitions.flatMap((role) => role.entities) };
     if (this.#cache.size >= 1000) this.#cache.clear();
     this.#cache.set(key, compiled);

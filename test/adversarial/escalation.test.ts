@@ -12,7 +12,7 @@ const hashKey = Buffer.alloc(32, 7);
 
 for (const mode of ['on', 'entity', 'both', 'off']) {
   t.test(`enforce ${mode}: a read-only user, its API key and a service token change nothing in the security API`, async (t) => {
-    const { call, admin, store } = await inProcessNode(t, mode);
+    const { call, admin, store } = await inProcessNode(t, mode, { overrides: ['security.enrollment.enabled=true'] });
     await call('PUT', '/_security/user/reader', admin, { password: 'reader-password', roles: ['read-only'] });
     await call('PUT', '/_security/user/victim', admin, { password: 'victim-password', roles: [] });
     await call('PUT', '/_security/role/custom', admin, {});
@@ -41,6 +41,8 @@ for (const mode of ['on', 'entity', 'both', 'off']) {
       ['POST', '/_security/api_key', { name: 'mine' }],
       ['POST', '/_security/api_key', { name: 'enroll', role_descriptors: { a: { cluster: ['enroll_node'] } } }],
       ['DELETE', '/_security/api_key', { ids: [adminKey.id] }],
+      ['GET', '/_security/enroll/node'],
+      ['GET', '/_security/enroll/client'],
     ];
     const before = JSON.stringify(store.snapshot());
     for (const [who, headers] of callers) {
