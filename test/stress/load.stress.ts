@@ -82,7 +82,10 @@ t.test('200 keep-alive clients for 10 s, then 1,000 wrong passwords from one add
   t.ok(floodSeconds >= 1, `the flood was slowed down: ${floodSeconds.toFixed(1)} s for 1,000 requests`);
   for (const [index, login] of logins.entries()) {
     t.equal(login.status, 200, `${others[index]} logs in from 127.0.0.2 during the flood`);
-    t.ok(login.ms < 2000, `not slowed by the flood: ${Math.round(login.ms)} ms (the flooding address waits up to 5 s a check)`);
+    // Below the flooding address's 5 s delay: a login from elsewhere is never held by its throttle. The first
+    // login can still queue behind the flood's first burst of parallel hashes (up to one per socket, before
+    // any failure is counted) on the 4 hashing threads: 0.6 to 2.4 s measured on a quiet 2-core machine.
+    t.ok(login.ms < 4500, `not slowed by the flood's throttle: ${Math.round(login.ms)} ms (the flooding address waits up to 5 s a check)`);
   }
   const after = await send({ port, ca, localAddress: '127.0.0.1', authorization: basic('elastic', 'wrong-password-0') });
   t.ok(after.status === 401 || after.status === 429, 'the flooding address is still held back');
