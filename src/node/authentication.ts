@@ -32,6 +32,9 @@ const challenges = ['Basic realm="securenode", charset="UTF-8"', 'ApiKey', 'Bear
 /** Who the local operator acts as: a superuser that exists only in memory. */
 const operatorUser = { username: operatorName, passwordHash: '', roles: ['superuser'], enabled: true } as const;
 
+/** The one route that needs no credential (SPEC 12): GET /_health. */
+export const healthPath = '/_health';
+
 const twoHeaders = { error: 'more than one Authorization header; send one' };
 
 /** How many Authorization headers a request carries, as sent. */
@@ -69,10 +72,13 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
   };
   app.addHook('onRequest', (request, reply, done) => {
     // Authorization decides on the decoded path, as the router dispatches it: a path that decodes to no single one is refused first.
-    if (canonicalPath(request.url) === undefined) {
+    const path = canonicalPath(request.url);
+    if (path === undefined) {
       reply.code(400).send(badPath);
       return;
     }
+    // Liveness for load balancers and service managers: no credential, nothing revealed, nothing audited.
+    if (path === healthPath) return done();
     // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
     if (authorizationHeaders(request.raw.rawHeaders) > 1) {
       reply.code(400).send(twoHeaders);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { MemberState } from '../cluster/cluster.js';
 import type { Principal } from './authenticator.js';
+import { healthPath } from './authentication.js';
 
 /** What the routes report about the node. */
 export interface NodeInfo {
@@ -37,6 +38,12 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
   });
   app.get('/', (_request, reply) => {
     reply.type('application/json; charset=utf-8').send(rootBody);
+  });
+
+  // Liveness: the node is up and serving HTTPS. It answers without credentials, so it says nothing else.
+  const healthBody = JSON.stringify({ status: 'ok' });
+  app.get(healthPath, (_request, reply) => {
+    reply.type('application/json; charset=utf-8').send(healthBody);
   });
 
   app.get('/_security/_authenticate', async (request) => {

@@ -3,7 +3,6 @@
 // 500; two Authorization headers authenticate nobody; requests without a
 // credential are not failed logins; weak TLS suites and renegotiation are
 // refused on both ports.
-import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { connect } from 'node:tls';
 import fc from 'fast-check';
@@ -59,8 +58,7 @@ t.test('hostile bodies: depth, size, duplicate keys, invalid UTF-8 and wrong sha
 
 t.test('two Authorization headers authenticate nobody', async (t) => {
   const { running, configured } = await inProcessNode(t, 'on');
-  const ca = `${t.testdir()}/ca.crt`;
-  await writeFile(ca, configured.tls.httpCaPem);
+  const ca = `${configured.paths.certsDir}/http_ca.crt`;
   const good = `Authorization: Basic ${Buffer.from(`elastic:${superPassword}`).toString('base64')}`;
   for (const headers of [[good, good], [good, 'Authorization: Basic d3Jvbmc6d3Jvbmc='], ['Authorization: Basic d3Jvbmc6d3Jvbmc=', good], [good, 'authorization: Bearer x']]) {
     const result = await curl(running.http.port, ca, headers.flatMap((header) => ['-H', header]), '/_security/_authenticate');
