@@ -7,6 +7,7 @@ import { registerEnrollmentCommands } from './enrollment-commands.js';
 import { registerResetPasswordCommand } from './reset-password-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerMigrationsCommand } from './migrations-command.js';
+import { editDistance, nearest } from '../settings/nearest.js';
 
 /** The package version, shown by --version and in the node's answers. */
 export const version = '0.1.0';
@@ -42,6 +43,18 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   registerEnrollmentCommands(program, io, done);
   registerMigrationsCommand(program, io, done);
   for (const command of program.commands) command.exitOverride();
+
+  // As git does: `help <command>` is that command's --help; a word that is no command is said so, with the nearest one.
+  const names = program.commands.map((command) => command.name());
+  const [first, second] = argv;
+  if (first === 'help') argv = second === undefined ? ['--help'] : [second, '--help', ...argv.slice(2)];
+  const word = argv[0];
+  if (word !== undefined && !word.startsWith('-') && !names.includes(word)) {
+    const similar = nearest(word, names);
+    const hint = similar !== undefined && editDistance(word, similar) <= 2 ? `\n\nThe most similar command is\n\t${similar}` : '';
+    io.stderr.write(`securenode: '${word}' is not a command. See 'securenode --help'.${hint}\n`);
+    return ExitCode.usage;
+  }
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -29,6 +29,7 @@ import { isTerminal } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
 import type { CliIo } from './io.js';
 import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
+import { renderSettingsHelp } from './help-settings.js';
 import { enrollmentTokenFrom, enrollmentTokenVariable } from './enrollment-token-source.js';
 
 interface StartOptions {
@@ -65,7 +66,14 @@ export function registerStartCommand(program: Command, io: CliIo, done: (code: n
     .option('--enrollment-token <token>', `join the cluster of the node that created this token (securenode create-enrollment-token -s node); the home must be new. '-' reads it from standard input; so does ${enrollmentTokenVariable} from the environment`)
     .option('--enrollment-token-file <path>', 'read the enrollment token from this file')
     .option('--allow-root', 'run as root anyway (containers that cannot avoid it); warned at every start')
-    .action(async (options: StartOptions) => done(await runStart(options, io, version)));
+    // --help-settings is the program's option, taken after `start` too: it lists the settings and starts nothing.
+    .action(async (options: StartOptions, command: Command) => {
+      if ((command.optsWithGlobals() as { helpSettings?: boolean }).helpSettings) {
+        io.stdout.write(renderSettingsHelp());
+        return done(0);
+      }
+      done(await runStart(options, io, version));
+    });
 }
 
 /** The keystore password, found as every tool finds it (the environment, none, or the terminal); none without a keystore. */

@@ -158,6 +158,18 @@ t.test('usage errors exit 64; help and version exit 0', async (t) => {
   t.equal(settings.exitCode, 0);
   t.match(settings.stdout, /^http\.port  \[number 0-65535\]  default: 9200\n    Port of the HTTPS API/m);
   t.match(settings.stdout, /^security\.rbac\.enforce  \[on \| entity \| both \| off\]  default: "on"$/m);
+  t.same(await runCli(['start', '--help-settings']), { exitCode: 0, stdout: settings.stdout, stderr: '' }, 'start --help-settings lists the settings and starts nothing');
+
+  // As git does: an unknown command, with the nearest one when it is close; `help <command>`.
+  t.same(await runCli(['frobnicate']), { exitCode: 64, stdout: '', stderr: "securenode: 'frobnicate' is not a command. See 'securenode --help'.\n" });
+  t.same(await runCli(['strat']), { exitCode: 64, stdout: '', stderr: "securenode: 'strat' is not a command. See 'securenode --help'.\n\nThe most similar command is\n\tstart\n" });
+  const helpStart = await runCli(['help', 'start']);
+  t.equal(helpStart.exitCode, 0);
+  t.match(helpStart.stdout, /^Usage: securenode start \[options\]\n/);
+  t.match((await runCli(['help', 'keystore'])).stdout, /has-passwd/);
+  const helpAll = await runCli(['help']);
+  t.equal(helpAll.exitCode, 0);
+  t.match(helpAll.stdout, /^Usage: securenode \[options\] \[command\]\n/);
 });
 
 t.test('at a terminal: passwords are asked twice and never echoed; values are asked without echo', async (t) => {
