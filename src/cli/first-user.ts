@@ -58,7 +58,22 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
       logger.warn({ event: 'elastic_password_unseen' }, `the first start stopped after it stored the elastic user's password and before it showed it: nobody may have seen it; run \`${fix}\` to set a new one`);
       context.io.stderr.write(`WARNING: the first start of this node stopped after it stored the password of the elastic user and before it showed it, so nobody may have seen it. Set a new one with:\n  ${fix}\n`);
     }
-    if (bootstrap && elastic && !(await verifyPassword(elastic.passwordHash, bootstrap.password))) {
+    // The reserved user without a password yet (a first start without a terminal): a bootstrap password gives it one, as Elasticsearch's does.
+    if (elastic && elastic.passwordHash === '') {
+      if (bootstrap) {
+        checkBootstrapPassword(bootstrap);
+        const passwordHash = await hashPassword(bootstrap.password);
+        await store.mutate((data) => {
+          const current = data.users[superuserName];
+          return current?.passwordHash === '' ? { ops: [{ op: 'putUser', user: { ...current, passwordHash } }], result: undefined } : { ops: [], result: undefined };
+        });
+        logger.info({ event: 'bootstrap_password_applied', source: bootstrap.source }, `the elastic user had no password yet; it was given the bootstrap password from ${bootstrap.source}`);
+        return { kind: 'none' };
+      } else {
+        logger.warn({ event: 'elastic_password_unset' }, `the elastic user has no password yet; run \`securenode reset-password -u elastic --home ${context.paths.home}\` to set one`);
+      }
+    }
+    if (bootstrap && elastic && elastic.passwordHash !== '' && !(await verifyPassword(elastic.passwordHash, bootstrap.password))) {
       logger.info({ event: 'bootstrap_password_ignored', source: bootstrap.source }, `the bootstrap password from ${bootstrap.source} was ignored: it applies only to an empty security store, and the elastic user exists; use \`securenode reset-password -u elastic\` to change it`);
     }
     if (credentialsFile) logger.info({ event: 'credentials_file_unused', path: credentialsFile }, 'not the first start of a new cluster: nothing was written to the credentials file');
@@ -71,6 +86,8 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
     return { kind: 'show', password: { kind: 'given', source: bootstrap.source } };
   }
   if (context.terminal || credentialsFile) return { kind: 'show', password: { kind: 'generated', value: generatePassword() } };
+  // elastic is reserved and always exists (as in Elasticsearch): here without a usable password, until reset-password gives it one.
+  await store.putUser({ username: superuserName, passwordHash: '', roles: ['superuser'], enabled: true });
   logger.info(
     { event: 'no_terminal' },
     'Auto-configuration will not generate a password for the elastic user, as no terminal is attached to the securenode process (stdout is redirected, piped or has no width). Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.',

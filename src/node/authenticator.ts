@@ -77,8 +77,8 @@ export class Authenticator {
     const credentials = parseBasic(header);
     if (!credentials) return undefined;
     const user = this.#store.getUser(credentials.username);
-    // An unknown or disabled user costs the same hash as a known one, so that a refusal's timing names no user.
-    if (!user || !user.enabled) {
+    // An unknown or disabled user, or one without a password yet, costs the same hash as a known one, so that a refusal's timing names no user.
+    if (!user || !user.enabled || user.passwordHash === '') {
       await this.#verify(await dummyHash(), credentials.password);
       return undefined;
     }

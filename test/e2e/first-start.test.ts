@@ -4,7 +4,7 @@ import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
 import { runCli } from '../helpers/cli.js';
 import { crashRound } from '../helpers/crash-round.js';
-import { curl } from '../helpers/curl.js';
+import { curl, statusOf } from '../helpers/curl.js';
 import { snapshot } from '../helpers/home-snapshot.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, unprivilegedUser } from '../helpers/node-process.js';
 import { openssl } from '../helpers/openssl.js';
@@ -100,7 +100,41 @@ t.test('first start with output redirected: TLS applied, no secret printed, one 
   }
   const identity = JSON.parse(await readFile(`${homePaths(home).dataDir}/node.json`, 'utf8'));
   t.match(identity.clusterUuid, /^[0-9a-f-]{36}$/, 'the node has its identity');
-  await t.rejects(readFile(`${homePaths(home).dataDir}/security.json`), { code: 'ENOENT' }, 'no password was generated or stored');
+  // elastic is reserved and exists, without a usable password: no password was generated, printed or stored.
+  const store = JSON.parse(await readFile(`${homePaths(home).dataDir}/security.json`, 'utf8')) as { users: Record<string, { passwordHash: string; roles: string[] }> };
+  t.same(Object.keys(store.users), ['elastic']);
+  t.same([store.users.elastic!.passwordHash, store.users.elastic!.roles], ['', ['superuser']], 'no password was generated or stored');
+  const ca = `${homePaths(home).certsDir}/http_ca.crt`;
+  t.equal(statusOf(await curl(port, ca, ['-u', 'elastic:'])), '401', 'an empty password opens nothing');
+
+  // The hint the log gives works: online, then offline.
+  const online = await runCliAsNodeUser(['reset-password', '-u', 'elastic', '-b', '-s', '--home', home]);
+  t.equal(online.exitCode, 0, online.stderr);
+  t.equal(statusOf(await curl(port, ca, ['-u', `elastic:${online.stdout.trim()}`])), '200', 'reset-password -u elastic, node running: the password logs in');
+  await node.stop();
+  const offline = await runCliAsNodeUser(['reset-password', '-u', 'elastic', '-b', '-s', '--home', home]);
+  t.equal(offline.exitCode, 0, offline.stderr);
+  const again = await startNodeProcess(home, { terminal: false });
+  t.teardown(() => again.signal('SIGKILL'));
+  t.equal(statusOf(await curl(await again.httpPort(), ca, ['-u', `elastic:${offline.stdout.trim()}`])), '200', 'reset-password -u elastic, node stopped: the password logs in');
+});
+
+t.test('a redirected first start, then a start with ELASTIC_PASSWORD: the reserved user takes the bootstrap password', async (t) => {
+  const home = `${await nodeOwnedDir(t)}/home`;
+  const first = await startNodeProcess(home, { terminal: false });
+  t.teardown(() => first.signal('SIGKILL'));
+  await first.waitFor(/"event":"no_terminal"/);
+  await first.stop();
+  const second = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: 'bootstrap-later-1' } });
+  t.teardown(() => second.signal('SIGKILL'));
+  const port = await second.httpPort();
+  await second.waitFor(/"event":"bootstrap_password_applied"/);
+  t.equal(statusOf(await curl(port, `${homePaths(home).certsDir}/http_ca.crt`, ['-u', 'elastic:bootstrap-later-1'])), '200');
+  await second.stop();
+  const third = await startNodeProcess(home, { terminal: false });
+  t.teardown(() => third.signal('SIGKILL'));
+  await third.httpPort();
+  t.notMatch(third.output(), 'elastic_password_unset', 'a password once given is not asked for again');
 });
 
 t.test('a second node on the same home is refused while the first runs', async (t) => {
