@@ -1,4 +1,4 @@
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SecurenodeError } from '../errors.js';
@@ -15,12 +15,15 @@ export type HomeState = { kind: 'created' } | { kind: 'existing' };
 
 /**
  * Make sure a home has its config dir and securenode.yml. A missing config dir
- * is created from templates/ (like unpacking a fresh tarball); a config dir
- * without securenode.yml is a configuration error, never silently re-created
- * (the config dir is created whole, so only an operator can leave it so).
+ * is created from templates/ (like unpacking a fresh tarball), and so is an
+ * empty one (a mounted volume); a config dir that holds other files but no
+ * securenode.yml is a configuration error, never silently re-created (the
+ * config dir is created whole, so only an operator can leave it so).
  */
 export async function ensureHome(paths: HomePaths): Promise<HomeState> {
   if (await exists(paths.configDir)) {
+    // An empty config dir is what a mounted volume gives, and a mount point cannot be removed: it is filled like a new one.
+    if (await isEmptyConfigDir(paths)) return fillConfigDir(paths);
     if (!(await exists(paths.configFile))) {
       throw new SecurenodeError(
         'ERR_CONFIG_MISSING',
@@ -43,6 +46,24 @@ export async function ensureHome(paths: HomePaths): Promise<HomeState> {
     await makeDirectory(paths.logsDir, 0o750);
   } catch (error) {
     throw new SecurenodeError('ERR_CANT_CREATE', `cannot create the home ${paths.home}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  return { kind: 'created' };
+}
+
+/** Whether a config dir holds nothing but what an interrupted write of securenode.yml may leave. */
+async function isEmptyConfigDir(paths: HomePaths): Promise<boolean> {
+  const leftover = new RegExp(`^\\.${basename(paths.configFile).replace('.', '\\.')}\\.[0-9a-f]+\\.tmp$`);
+  return (await readdir(paths.configDir)).every((name) => leftover.test(name));
+}
+
+/** Fill an existing, empty config dir (a mount point) from the template; securenode.yml is written last and atomically. */
+async function fillConfigDir(paths: HomePaths): Promise<HomeState> {
+  try {
+    await writeFileAtomic(paths.configFile, await readFile(templatePath('securenode.yml')), 0o640);
+    await makeDirectory(paths.dataDir, 0o750);
+    await makeDirectory(paths.logsDir, 0o750);
+  } catch (error) {
+    throw new SecurenodeError('ERR_CANT_CREATE', `cannot fill the empty config dir ${paths.configDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
   }
   return { kind: 'created' };
 }

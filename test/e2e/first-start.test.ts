@@ -1,4 +1,4 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
@@ -169,4 +169,19 @@ t.test('securenode refuses to run as root', { skip: process.getuid?.() !== 0 && 
 
 t.test('the runner is unprivileged when it must be', async (t) => {
   t.equal(unprivilegedUser === undefined, process.getuid?.() !== 0);
+});
+
+t.test('an empty config dir, as a mounted volume gives, is filled and the node starts', async (t) => {
+  const dir = await nodeOwnedDir(t);
+  const home = `${dir}/home`;
+  const owner = await stat(dir);
+  for (const path of [home, `${home}/config`]) {
+    await mkdir(path);
+    await chown(path, owner.uid, owner.gid);
+  }
+  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: 'mounted-volume-1' } });
+  t.teardown(() => node.signal('SIGKILL'));
+  const port = await node.httpPort();
+  t.equal(statusOf(await curl(port, `${homePaths(home).certsDir}/http_ca.crt`, ['-u', 'elastic:mounted-volume-1'])), '200');
+  t.match(await readFile(homePaths(home).configFile, 'utf8'), 'BEGIN SECURITY AUTO CONFIGURATION');
 });
