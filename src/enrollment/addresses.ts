@@ -7,7 +7,7 @@ export const isLoopback = (host: string): boolean => host === 'localhost' || hos
 
 /**
  * The token's `adr` (SPEC 6): the node's HTTP addresses (every interface address
- * for a wildcard bind, plus publish hosts), wildcards dropped, only non-loopback
+ * the wildcard bind listens on, IPv4 only for 0.0.0.0, plus publish hosts), wildcards dropped, only non-loopback
  * ones if any exist, IPv4 before IPv6 (`[v6]:port`), and only those the HTTP
  * certificate covers (Elasticsearch #88530). Without a certificate (transport
  * addresses for a joining node), every address that qualifies.
@@ -16,7 +16,11 @@ export function enrollmentAddresses(options: { bindHost: string; publishHosts: r
   const hosts = new Set<string>();
   if (isWildcard(options.bindHost)) {
     for (const addresses of Object.values(options.interfaces ?? networkInterfaces())) {
-      for (const address of addresses ?? []) if (!address.address.includes('%') && !address.address.toLowerCase().startsWith('fe80')) hosts.add(address.address);
+      for (const address of addresses ?? []) {
+        // 0.0.0.0 listens on IPv4 only ('::' on both): an IPv6 address would be one the node does not answer on.
+        if (options.bindHost === '0.0.0.0' && address.family === 'IPv6') continue;
+        if (!address.address.includes('%') && !address.address.toLowerCase().startsWith('fe80')) hosts.add(address.address);
+      }
     }
   } else hosts.add(options.bindHost);
   for (const host of options.publishHosts) hosts.add(host);

@@ -23,7 +23,8 @@ t.test('the pin: the CA of the fingerprint, a leaf it signed, valid now, coverin
 t.test('addresses: wildcards dropped, loopback only as a last resort, IPv4 first, covered by the certificate', async (t) => {
   const address = (value: string, family: 'IPv4' | 'IPv6') => ({ address: value, family, netmask: '', mac: '', internal: false, cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as never;
   const interfaces = { lo: [address('127.0.0.1', 'IPv4'), address('::1', 'IPv6')], eth0: [address('2001:db8::1', 'IPv6'), address('192.0.2.5', 'IPv4'), address('192.0.2.99', 'IPv4'), address('fe80::1', 'IPv6')] };
-  t.same(enrollmentAddresses({ bindHost: '0.0.0.0', publishHosts: [], port: 9200, certificate: material.http.certificate, interfaces }), ['192.0.2.5:9200', '[2001:db8::1]:9200'], '192.0.2.99 is not in the certificate (#88530)');
+  t.same(enrollmentAddresses({ bindHost: '::', publishHosts: [], port: 9200, certificate: material.http.certificate, interfaces }), ['192.0.2.5:9200', '[2001:db8::1]:9200'], '192.0.2.99 is not in the certificate (#88530)');
+  t.same(enrollmentAddresses({ bindHost: '0.0.0.0', publishHosts: [], port: 9200, certificate: material.http.certificate, interfaces }), ['192.0.2.5:9200'], '0.0.0.0 listens on IPv4 only: no IPv6 address is offered');
   t.same(enrollmentAddresses({ bindHost: '127.0.0.1', publishHosts: [], port: 9200, certificate: material.http.certificate, interfaces }), ['127.0.0.1:9200']);
   t.same(enrollmentAddresses({ bindHost: '127.0.0.1', publishHosts: ['localhost'], port: 9201, certificate: material.http.certificate, interfaces }), ['127.0.0.1:9201', 'localhost:9201']);
   t.same(splitAddress('[2001:db8::1]:9200'), { host: '2001:db8::1', port: 9200 });
