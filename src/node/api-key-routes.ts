@@ -3,7 +3,16 @@ import { hashSecret, newCredential, type ApiKeyScope, type StoredApiKey } from '
 import { parseDuration } from '../settings/coerce.js';
 import { auditContext, forbidden, invalidBody, isSuperuser, rightsOf } from './authorization.js';
 import { requireEntity } from './refusal.js';
+import { operatorName } from './token-authenticator.js';
 import type { SecurityRouteContext } from './user-routes.js';
+
+interface KeyFilters {
+  id?: string;
+  name?: string;
+  username?: string;
+  owner?: string;
+  realm_name?: string;
+}
 
 interface CreateBody {
   name: string;
@@ -27,9 +36,10 @@ function scopeOf(descriptors: CreateBody['role_descriptors']): ApiKeyScope | str
  */
 export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRouteContext & { readonly hashKey: Buffer }): void {
   const { store, hashKey, logger, audit } = context;
-  app.post<{ Body: CreateBody }>(
-    '/_security/api_key',
-    {
+  // POST or PUT, as Elasticsearch's REST spec lists them.
+  app.route<{ Body: CreateBody }>({
+    method: ['POST', 'PUT'],
+    url: '/_security/api_key',
       schema: {
         body: {
           type: 'object',
@@ -48,8 +58,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
         },
       },
       attachValidation: true,
-    },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const principal = request.principal!;
       if (request.validationError) return invalidBody(reply, request.validationError);
       const scope = scopeOf(request.body.role_descriptors);
@@ -69,12 +78,21 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
       audit.record('api_key_created', auditContext(request), { id, name: key.name, scope });
       return { id, name: key.name, api_key: secret, encoded: Buffer.from(`${id}:${secret}`).toString('base64'), ...(key.expires ? { expiration: key.expires } : {}) };
     },
-  );
+  });
 
-  app.get('/_security/api_key', async (request) => {
-    const rights = rightsOf(request.principal!);
+  // Elasticsearch's filters: id, name, username, owner (the caller's own keys), realm_name.
+  app.get<{ Querystring: KeyFilters }>('/_security/api_key', async (request) => {
+    const principal = request.principal!;
+    const rights = rightsOf(principal);
+    const { id, name, username, owner, realm_name: realm } = request.query;
+    const wanted = (key: StoredApiKey): boolean =>
+      (id === undefined || key.id === id) &&
+      (name === undefined || key.name === name) &&
+      (username === undefined || key.creator === username) &&
+      (owner !== 'true' || key.creator === principal.user.username) &&
+      (realm === undefined || realm === (key.creator === operatorName ? '_operator' : 'default_native'));
     return {
-      api_keys: store.listApiKeys().filter((key) => context.authorizer.entityAllowed(rights, key.id, 'read')).map((key) => ({ id: key.id, name: key.name, creation: key.created, expiration: key.expires ?? null, invalidated: key.invalidated, username: key.creator, scope: key.scope })),
+      api_keys: store.listApiKeys().filter((key) => wanted(key) && context.authorizer.entityAllowed(rights, key.id, 'read')).map((key) => ({ id: key.id, name: key.name, creation: key.created, expiration: key.expires ?? null, invalidated: key.invalidated, username: key.creator, scope: key.scope })),
     };
   });
 

@@ -7,7 +7,7 @@ import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js'
 import { actionFor } from '../security/rbac-matcher.js';
 import { parseBasic, type Authenticator, type Principal } from './authenticator.js';
 import { auditContext, canonicalPath, requestPath } from './authorization.js';
-import { authenticateToken, operatorName, scopedPath } from './token-authenticator.js';
+import { authenticateToken, operatorName, scopedPaths } from './token-authenticator.js';
 
 /** What the authentication hook needs. */
 export interface AuthenticationOptions {
@@ -98,8 +98,8 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
       if (principal) {
         succeed(request, principal);
         // An enrollment key opens its enroll endpoint and nothing else.
-        const only = principal.apiKey && scopedPath(principal.apiKey);
-        if (only && requestPath(request) !== only) {
+        const only = principal.apiKey && scopedPaths(principal.apiKey);
+        if (only && !only.includes(requestPath(request))) {
           audit.record('access_denied', auditContext(request), { method: request.method, path: requestPath(request) });
           reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
           return;

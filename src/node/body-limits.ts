@@ -68,7 +68,8 @@ export function jsonShapeError(text: string): string | undefined {
  */
 export function registerJsonBodies(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+  // Elasticsearch's clients send their own media type (compatible-with=8 or 9): the same JSON.
+  app.addContentTypeParser(['application/json', 'application/vnd.elasticsearch+json'], { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
     if (body.length === 0) return done(null, undefined);
     let text: string;
     try {

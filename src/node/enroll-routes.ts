@@ -43,7 +43,10 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
     return true;
   };
 
-  app.get('/_security/enroll/client', async (request, reply) => {
+  // Kibana enrolls through its own path (Elasticsearch's REST spec); securenode answers it as a client's.
+  app.get('/_security/enroll/kibana', (request, reply) => enrollClient(request, reply));
+  app.get('/_security/enroll/client', (request, reply) => enrollClient(request, reply));
+  const enrollClient = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!allowed(request, reply, 'enroll_client')) return reply;
     const { secret } = newCredential();
     const name = `enroll-process-token-${Date.now()}`;
@@ -51,7 +54,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
     options.audit.record('enrollment_token_used', auditContext(request), { scope: 'client', service_token: name });
     options.logger.info({ event: 'enrollment_token_used', scope: 'client', api_key: request.principal!.apiKey?.id, service_token: name }, 'a client enrolled');
     return { token: { name, value: encodeServiceToken(name, secret) }, http_ca: httpCa };
-  });
+  };
 
   // The keys are read from the .p12 files on the first request only: most nodes never hand them out.
   let nodeBody: Omit<NodeEnrollmentBody, 'nodes_addresses'> | undefined;

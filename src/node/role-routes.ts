@@ -101,10 +101,13 @@ export function registerRoleRoutes(app: FastifyInstance, context: SecurityRouteC
     return { [name]: publicRole(role, false) };
   });
 
-  app.put<NameParams & { Body: RoleBody }>(
-    '/_security/role/:name',
-    { schema: { params: { type: 'object', properties: { name: { type: 'string', pattern: namePattern } } }, body: roleBody }, attachValidation: true },
-    async (request, reply) => {
+  // PUT or POST, as Elasticsearch's REST spec lists them.
+  app.route<NameParams & { Body: RoleBody }>({
+    method: ['PUT', 'POST'],
+    url: '/_security/role/:name',
+    schema: { params: { type: 'object', properties: { name: { type: 'string', pattern: namePattern } } }, body: roleBody },
+    attachValidation: true,
+    handler: async (request, reply) => {
       if (request.validationError) return invalidBody(reply, request.validationError);
       const { name } = request.params;
       if (isBuiltInRole(name)) return reply.code(400).send(reserved(name));
@@ -124,7 +127,7 @@ export function registerRoleRoutes(app: FastifyInstance, context: SecurityRouteC
       changed(request, role.created ? 'role_created' : 'role_updated', name, { endpoints: role.stored.endpoints.length, entities: role.stored.entities.length });
       return { role: { created: role.created } };
     },
-  );
+  });
 
   app.delete<NameParams>('/_security/role/:name', async (request, reply) => {
     const { name } = request.params;

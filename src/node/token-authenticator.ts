@@ -33,8 +33,8 @@ export function authenticateToken(store: SecurityStore, hashKey: Buffer, header:
   return undefined;
 }
 
-/** The only path an enrollment-scoped key opens. */
-export function scopedPath(key: StoredApiKey): string | undefined {
-  return key.scope === 'enroll_client' ? '/_security/enroll/client' : key.scope === 'enroll_node' ? '/_security/enroll/node' : undefined;
+/** The only paths an enrollment-scoped key opens (Kibana enrolls as a client does); undefined for an unscoped key. */
+export function scopedPaths(key: StoredApiKey): readonly string[] | undefined {
+  return key.scope === 'enroll_client' ? ['/_security/enroll/client', '/_security/enroll/kibana'] : key.scope === 'enroll_node' ? ['/_security/enroll/node'] : undefined;
 }
 

@@ -29,6 +29,7 @@ const userBody = {
   required: ['roles'],
   properties: {
     password,
+    username: { type: 'string' },
     roles: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100 },
     full_name: { type: ['string', 'null'], maxLength: 1024 },
     email: { type: ['string', 'null'], maxLength: 1024 },
@@ -38,6 +39,7 @@ const userBody = {
 } as const;
 
 interface UserBody {
+  username?: string;
   password?: string;
   roles: string[];
   full_name?: string | null;
@@ -90,15 +92,25 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
     ),
   );
 
-  app.get<NameParams>('/_security/user/:name', async (request) => {
-    const user = target(request, store.snapshot(), 'read');
-    return { [user.username]: publicUser(user) };
+  // One user, or a comma list of them (Elasticsearch's form): the ones found and readable; 404 when none is.
+  app.get<NameParams>('/_security/user/:name', async (request, reply) => {
+    const names = request.params.name.split(',');
+    if (names.length === 1) {
+      const user = target(request, store.snapshot(), 'read');
+      return { [user.username]: publicUser(user) };
+    }
+    const found = names.map((name) => store.getUser(name)).filter((user): user is StoredUser => user !== undefined);
+    const readable = found.filter((user) => authorizer.entityAllowed(rightsOf(request.principal!), user.id ?? user.username, 'read'));
+    if (readable.length === 0) return reply.code(404).send({});
+    return Object.fromEntries(readable.map((user) => [user.username, publicUser(user)]));
   });
 
-  app.put<NameParams & { Body: UserBody }>('/_security/user/:name', { schema: { params: paramsSchema, body: userBody }, attachValidation: true }, async (request, reply) => {
+  // PUT or POST, as Elasticsearch's REST spec lists them (each its own RBAC action).
+  app.route<NameParams & { Body: UserBody }>({ method: ['PUT', 'POST'], url: '/_security/user/:name', schema: { params: paramsSchema, body: userBody }, attachValidation: true, handler: async (request, reply) => {
     if (request.validationError) return invalidBody(reply, request.validationError);
     const { name } = request.params;
     const body = request.body;
+    if (body.username !== undefined && body.username !== name) return reply.code(400).send({ error: `invalid field 'username': it must be the user of the path [${name}], or left out` });
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > maxMetadataBytes) return reply.code(400).send({ error: `invalid field 'metadata': larger than ${maxMetadataBytes / 1024} KiB as JSON` });
     const unknown = body.roles.filter((role) => !authorizer.role(role));
     if (unknown.length > 0) return reply.code(400).send({ error: `invalid field 'roles': unknown role [${unknown.join(', ')}]; create it with PUT /_security/role/{name}` });
@@ -126,7 +138,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
     });
     changed(request, created ? 'user_created' : 'user_updated', { roles, password_changed: body.password !== undefined });
     return { created };
-  });
+  } });
 
   app.delete<NameParams>('/_security/user/:name', async (request, reply) => {
     const { name } = request.params;
@@ -141,18 +153,20 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
   });
 
   for (const [suffix, enabled] of [['_enable', true], ['_disable', false]] as const) {
-    app.put<NameParams>(`/_security/user/:name/${suffix}`, async (request, reply) => {
+    app.route<NameParams>({ method: ['PUT', 'POST'], url: `/_security/user/:name/${suffix}`, handler: async (request, reply) => {
       if (!enabled && self(request)) return reply.code(400).send({ error: 'you cannot disable the user you are authenticated as' });
       await store.mutate((data) => ({ ops: [{ op: 'putUser', user: { ...target(request, data, 'update'), enabled } }], result: undefined }));
       changed(request, enabled ? 'user_enabled' : 'user_disabled');
       return {};
-    });
+    } });
   }
 
-  app.post<NameParams & { Body: { password: string } }>(
-    '/_security/user/:name/_password',
-    { schema: { body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password } } }, attachValidation: true },
-    async (request, reply) => {
+  app.route<NameParams & { Body: { password: string } }>({
+    method: ['POST', 'PUT'],
+    url: '/_security/user/:name/_password',
+    schema: { body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password } } },
+    attachValidation: true,
+    handler: async (request, reply) => {
       if (request.validationError) return invalidBody(reply, request.validationError);
       // Anyone may change their own password with their own password; everyone else is managed.
       const own = self(request) && request.principal!.type === 'realm';
@@ -167,5 +181,5 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
       changed(request, 'password_changed', { via: request.principal!.type });
       return {};
     },
-  );
+  });
 }

@@ -16,6 +16,12 @@ const routes = [
   { method: 'PUT', path: (name: string) => `/_security/user/${name}/_disable` },
   { method: 'GET', path: (name: string) => `/_security/role/${name}`, role: true },
   { method: 'PUT', path: (name: string) => `/_security/role/${name}`, body: {}, role: true },
+  // The other methods Elasticsearch's spec lists for the same routes.
+  { method: 'POST', path: (name: string) => `/_security/user/${name}`, body: { roles: [] } },
+  { method: 'PUT', path: (name: string) => `/_security/user/${name}/_password`, body: { password: 'changed-password-1' } },
+  { method: 'POST', path: (name: string) => `/_security/user/${name}/_enable` },
+  { method: 'POST', path: (name: string) => `/_security/user/${name}/_disable` },
+  { method: 'POST', path: (name: string) => `/_security/role/${name}`, body: {}, role: true },
 ] as const;
 
 const hex = (code: number, lower: boolean) => `%${code.toString(16).padStart(2, '0')}`[lower ? 'toLowerCase' : 'toUpperCase']();
