@@ -3,6 +3,7 @@ import { request } from 'node:https';
 import type { HomePaths } from '../home/layout.js';
 import { readNodeAddress } from '../node/data-dir.js';
 import { createOperatorToken, operatorKeySetting } from '../security/operator-token.js';
+import { isLoopback } from '../enrollment/addresses.js';
 import type { CliIo } from './io.js';
 import { openKeystore } from './keystore-password.js';
 
@@ -15,6 +16,9 @@ export interface NodeAnswer {
 /** What every operator request of one command shares: read once (the keystore costs a key derivation). */
 export interface OperatorContext {
   readonly target: URL;
+  /** Where a hint sends the operator when no node answers. */
+  readonly home: string;
+  readonly configuredPort: number;
   readonly key: Buffer;
   readonly ca: string;
 }
@@ -23,10 +27,15 @@ export interface OperatorContext {
 export async function operatorContext(io: CliIo, paths: HomePaths, options: { url?: string; configuredPort: number }): Promise<OperatorContext> {
   const address = await readNodeAddress(paths.dataDir);
   const target = new URL(options.url ?? `https://localhost:${address?.httpPort ?? options.configuredPort}`);
+  // The node takes an operator token from loopback only: say so before a token is spent on another address.
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  if (!isLoopback(host)) {
+    throw new Error(`the node accepts operator tokens from loopback only, and ${target.origin} is not this machine's loopback; run the tool on the node's machine, with --url https://localhost:PORT or without --url`);
+  }
   const { keystore } = await openKeystore(io, paths.keystoreFile);
   const key = keystore.getString(operatorKeySetting);
   if (!key) throw new Error(`the keystore holds no ${operatorKeySetting}; start the node once to create it`);
-  return { target, key: Buffer.from(key, 'base64'), ca: await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8') };
+  return { target, home: paths.home, configuredPort: options.configuredPort, key: Buffer.from(key, 'base64'), ca: await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8') };
 }
 
 /**
@@ -61,7 +70,15 @@ export async function operatorRequest(
       },
     );
     outgoing.on('timeout', () => outgoing.destroy(new Error('the node did not answer within 35 s')));
-    outgoing.on('error', (error: NodeJS.ErrnoException) => reject(new Error(`could not reach the node at ${target.origin} (${error.code ?? error.message})`)));
+    outgoing.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'ECONNREFUSED'
+            ? `no node is running at ${target.origin} (ECONNREFUSED); start it with \`securenode start --home ${operator.home}\` (its settings give http.port ${operator.configuredPort}), or name the node's address with --url`
+            : `could not reach the node at ${target.origin} (${error.code ?? error.message})`,
+        ),
+      ),
+    );
     outgoing.end(body);
   });
 }

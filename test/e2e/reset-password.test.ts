@@ -89,3 +89,23 @@ t.test('at a terminal: confirmation, then the password asked twice, never echoed
   t.notMatch(result.output, /terminal-pass|short/, 'nothing typed is echoed');
   t.equal(await login('terminal-pass-123'), '200');
 });
+
+t.test('hints that run: a user name that needs escaping, a node that is not running, an address that is not loopback', async (t) => {
+  const { home, node, port } = await runningNode(t);
+  const ca = `${homePaths(home).certsDir}/http_ca.crt`;
+  t.equal(statusOf(await curl(port, ca, ['-u', `elastic:${initial}`, '-X', 'PUT', '-H', 'content-type: application/json', '-d', '{"password":"ops-password-123","roles":[]}'], '/_security/user/ops@example')), '200');
+  const escaped = await runCliAsNodeUser(['reset-password', '-u', 'ops@example', '-b', '-s', '--home', home]);
+  t.equal(escaped.exitCode, 0, `the tool sends a%40b and signs what it sends: ${escaped.stderr}`);
+  t.equal(statusOf(await curl(port, ca, ['-u', `ops@example:${escaped.stdout.trim()}`], '/_security/_authenticate')), '200');
+
+  t.same(await runCliAsNodeUser(['reset-password', '-u', 'elastic', '-b', '--url', 'https://192.0.2.1:9200', '--home', home]), {
+    exitCode: 75,
+    stdout: '',
+    stderr: "ERROR: Failed to reset password for the [elastic] user: the node accepts operator tokens from loopback only, and https://192.0.2.1:9200 is not this machine's loopback; run the tool on the node's machine, with --url https://localhost:PORT or without --url\n",
+  });
+
+  await node.stop();
+  const stopped = await runCliAsNodeUser(['create-enrollment-token', '-s', 'client', '--home', home, '-E', 'security.enrollment.enabled=true']);
+  t.equal(stopped.exitCode, 73);
+  t.equal(stopped.stderr, `ERROR: Unable to create enrollment token for scope [client]: no node is running at https://localhost:9200 (ECONNREFUSED); start it with \`securenode start --home ${home}\` (its settings give http.port 9200), or name the node's address with --url\n`);
+});
