@@ -233,10 +233,11 @@ async function checkConfigDirOwner(configDir: string): Promise<void> {
   const me = process.geteuid?.();
   if (owner === undefined || me === undefined || owner === me) return;
   const [ownerName, myName] = [userName(owner), userName(me)];
-  throw new SecurenodeError(
-    'ERR_CONFIG_OWNER',
-    `the config dir ${configDir} is owned by ${ownerName} (uid ${owner}), but securenode runs as ${myName} (uid ${me}); start it as ${ownerName} (su ${ownerName} -c 'securenode start'), or give the home to ${myName} (chown -R ${myName} ${dirname(configDir)})`,
-  );
+  const home = dirname(configDir);
+  const giveIt = `give the home to ${myName} (chown -R ${myName} ${home})`;
+  // securenode never runs as root: a root-owned home is given away, never started as its owner.
+  const startAsOwner = owner === 0 ? 'securenode never runs as root, so ' : `start it as ${ownerName} (su ${ownerName} -c 'securenode start --home ${home}'), or `;
+  throw new SecurenodeError('ERR_CONFIG_OWNER', `the config dir ${configDir} is owned by ${ownerName} (uid ${owner}), but securenode runs as ${myName} (uid ${me}); ${startAsOwner}${giveIt}`);
 }
 
 /** The node's own keys in the keystore (operator signing, token hashing), created on the first start that lacks them. */
