@@ -34,6 +34,22 @@ async function readConfigured(paths: HomePaths, relative: string, setting: strin
 }
 
 /**
+ * The certificates of a .p12 file; when it does not open, the reason said
+ * right: a missing keystore, or one without the file's password, is not a
+ * damaged file (and a new keystore cannot bring the password back).
+ */
+function openStore(p12: Buffer, password: string, path: string, setting: string, paths: HomePaths, keystore: Keystore | undefined) {
+  try {
+    return readPkcs12Certificates(p12, password, path);
+  } catch (error) {
+    const restart = 'restore it from a backup; without one, move the home away and start a new one (the certificates cannot be opened without their passwords)';
+    if (!keystore) throw new SecurenodeError('ERR_KEYSTORE_MISSING', `the keystore ${paths.keystoreFile} is missing, and it holds the password of ${path}; ${restart}`);
+    if (keystore.getString(setting) === undefined) throw new SecurenodeError('ERR_KEYSTORE_SETTING_MISSING', `the keystore ${paths.keystoreFile} holds no ${setting}, the password of ${path}; ${restart}`);
+    throw error;
+  }
+}
+
+/**
  * Load the TLS files the settings name, with their passwords from the keystore;
  * undefined when HTTP TLS is not configured with a keystore file.
  */
@@ -45,10 +61,10 @@ export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystor
   const transportP12 = await readConfigured(paths, transportPath, 'security.transport.ssl.keystore.path');
   const httpP12Password = keystore?.getString(tlsPasswordSettings.http) ?? '';
   const transportP12Password = keystore?.getString(tlsPasswordSettings.transportKeystore) ?? '';
-  const httpEntries = readPkcs12Certificates(httpP12, httpP12Password, httpPath);
+  const httpEntries = openStore(httpP12, httpP12Password, httpPath, tlsPasswordSettings.http, paths, keystore);
   const httpCa = httpEntries.find((entry) => entry.alias === 'http_ca');
   const httpCertificate = httpEntries.find((entry) => entry.alias === 'http');
-  const transportCa = readPkcs12Certificates(transportP12, transportP12Password, transportPath).find((entry) => entry.alias === 'transport_ca');
+  const transportCa = openStore(transportP12, transportP12Password, transportPath, tlsPasswordSettings.transportKeystore, paths, keystore).find((entry) => entry.alias === 'transport_ca');
   if (!httpCa || !transportCa || !httpCertificate) {
     throw new SecurenodeError('ERR_TLS_MATERIAL', `${httpCa ? transportPath : httpPath} holds no ${httpCa ? 'transport_ca' : 'http_ca'} entry; restore the file auto-configuration wrote`);
   }

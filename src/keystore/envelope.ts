@@ -81,7 +81,7 @@ const maxKdfWork = 64 * 2 ** 15 * 8;
 
 function parseEnvelope(text: string, path: string): KeystoreEnvelope {
   const damaged = (why: string): SecurenodeError =>
-    new SecurenodeError('ERR_KEYSTORE_CORRUPT', `the keystore ${path} is damaged (${why}); restore it from a backup or create a new one with 'securenode keystore create'`);
+    new SecurenodeError('ERR_KEYSTORE_CORRUPT', `the keystore ${path} is damaged (${why}); restore it from a backup: a new keystore cannot bring back the passwords of the node's certificates, so without a backup move the home away and start a new one`);
   let value: unknown;
   try {
     value = JSON.parse(text);

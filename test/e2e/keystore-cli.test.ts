@@ -112,7 +112,7 @@ t.test('passwords: passwd, the environment, wrong passwords and damaged files ch
   t.same(await runCli(['keystore', 'list', '--home', home], { env: { SECURENODE_KEYSTORE_PASSWORD: 's3cret pass' } }), {
     exitCode: 65,
     stdout: '',
-    stderr: error(`the keystore ${keystore} is damaged (it is truncated or not a securenode keystore); restore it from a backup or create a new one with 'securenode keystore create'`),
+    stderr: error(`the keystore ${keystore} is damaged (it is truncated or not a securenode keystore); restore it from a backup: a new keystore cannot bring back the passwords of the node's certificates, so without a backup move the home away and start a new one`),
   });
   t.equal((await readFile(keystore)).length, 100, 'a truncated file is left as it is');
 });

@@ -100,3 +100,23 @@ t.test('a password-protected keystore without a terminal or SECURENODE_KEYSTORE_
     stderr: `ERROR: the keystore ${homePaths(home).keystoreFile} is password-protected: set SECURENODE_KEYSTORE_PASSWORD, or run the command in a terminal to type the password\n`,
   });
 });
+
+t.test('a keystore deleted or emptied after the first start is said to be that, not a damaged http.p12', async (t) => {
+  const home = `${await nodeOwnedDir(t)}/home`;
+  const first = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: 'keystore-gone-1' } });
+  t.teardown(() => first.signal('SIGKILL'));
+  await first.httpPort();
+  await first.stop();
+  const { keystoreFile } = homePaths(home);
+  await rename(keystoreFile, `${keystoreFile}.away`);
+  t.same(await runCliAsNodeUser(['start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0']), {
+    exitCode: 78,
+    stdout: '',
+    stderr: `ERROR: the keystore ${keystoreFile} is missing, and it holds the password of certs/http.p12; restore it from a backup; without one, move the home away and start a new one (the certificates cannot be opened without their passwords)\n`,
+  });
+  // A keystore made anew holds no certificate password: the message says so, and suggests no `keystore create`.
+  await runCliAsNodeUser(['keystore', 'create', '--home', home]);
+  const emptied = await runCliAsNodeUser(['start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0']);
+  t.equal(emptied.exitCode, 78);
+  t.equal(emptied.stderr, `ERROR: the keystore ${keystoreFile} holds no security.http.ssl.keystore.secure_password, the password of certs/http.p12; restore it from a backup; without one, move the home away and start a new one (the certificates cannot be opened without their passwords)\n`);
+});

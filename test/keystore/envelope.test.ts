@@ -27,7 +27,7 @@ t.test('every authenticated or structural field is checked', async (t) => {
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, salt: flip(sealed.salt) }), 'pw', '/k'), wrongPassword);
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, kdf: { ...sealed.kdf, r: 9 } }), 'pw', '/k'), wrongPassword, 'KDF parameters are authenticated');
 
-  const damaged = (why: string) => ({ code: 'ERR_KEYSTORE_CORRUPT', message: `the keystore /k is damaged (${why}); restore it from a backup or create a new one with 'securenode keystore create'` });
+  const damaged = (why: string) => ({ code: 'ERR_KEYSTORE_CORRUPT', message: `the keystore /k is damaged (${why}); restore it from a backup: a new keystore cannot bring back the passwords of the node's certificates, so without a backup move the home away and start a new one` });
   const text = JSON.stringify(sealed);
   await t.rejects(openEnvelope(text.slice(0, text.length / 2), 'pw', '/k'), damaged('it is truncated or not a securenode keystore'));
   await t.rejects(openEnvelope('', 'pw', '/k'), damaged('it is truncated or not a securenode keystore'));
