@@ -1,3 +1,5 @@
+import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, SecurenodeError } from '../errors.js';
 import { renderSettingsHelp } from './help-settings.js';
@@ -75,6 +77,15 @@ function reportError(error: unknown, io: CliIo): number {
   if (error instanceof SecurenodeError) {
     io.stderr.write(`ERROR: ${error.message}\n`);
     return error.exitCode;
+  }
+  // A file or directory this user may not touch (a config dir of mode 0000, say) is a fixable setup, not a crash.
+  const denied = error as NodeJS.ErrnoException;
+  if ((denied.code === 'EACCES' || denied.code === 'EPERM') && typeof denied.path === 'string') {
+    const user = userInfo();
+    io.stderr.write(
+      `ERROR: securenode, running as ${user.username} (uid ${user.uid}), may not access ${denied.path} (${denied.code}); give that user access to it and to the directories above it (a home's directories are 0750, its files 0640 or 0600, all owned by the node's user), for example: chmod u+rwx ${dirname(denied.path)}\n`,
+    );
+    return ExitCode.config;
   }
   const message = error instanceof Error ? error.message : String(error);
   io.stderr.write(`ERROR: unexpected failure: ${message}\n`);

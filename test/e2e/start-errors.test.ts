@@ -1,4 +1,4 @@
-import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
@@ -119,4 +119,15 @@ t.test('a keystore deleted or emptied after the first start is said to be that, 
   const emptied = await runCliAsNodeUser(['start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0']);
   t.equal(emptied.exitCode, 78);
   t.equal(emptied.stderr, `ERROR: the keystore ${keystoreFile} holds no security.http.ssl.keystore.secure_password, the password of certs/http.p12; restore it from a backup; without one, move the home away and start a new one (the certificates cannot be opened without their passwords)\n`);
+});
+
+t.test('a config dir of mode 0000 is a message with the fix, not an unexpected failure', async (t) => {
+  const home = await newHome(t);
+  const { configDir, keystoreFile } = homePaths(home);
+  await chmod(configDir, 0o000);
+  t.teardown(() => chmod(configDir, 0o750));
+  const result = await runCliAsNodeUser(['start', '--home', home]);
+  t.equal(result.exitCode, 78);
+  t.match(result.stderr, new RegExp(`^ERROR: securenode, running as \\S+ \\(uid \\d+\\), may not access ${keystoreFile} \\(EACCES\\); give that user access to it and to the directories above it \\(a home's directories are 0750, its files 0640 or 0600, all owned by the node's user\\), for example: chmod u\\+rwx ${configDir}\\n$`));
+  t.notMatch(result.stderr, 'unexpected failure');
 });
