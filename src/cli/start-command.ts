@@ -25,7 +25,7 @@ import { openStore } from '../security/open-store.js';
 import { PostgresStore } from '../security/postgres-store.js';
 import { describeConnection } from '../security/postgres-connection.js';
 import { isAnyHttpHostSet } from '../preflight/checks.js';
-import { isTerminal } from './banner.js';
+import { isTerminal, terminalStyle } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
 import type { CliIo } from './io.js';
 import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
@@ -127,7 +127,9 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
         `HTTP TLS is not configured in ${result.paths.configFile} (security.http.ssl.enabled with keystore.path), and securenode never serves plaintext; remove security.* settings from a new node to have it configured automatically`,
       );
     }
-    const logger = await createLogger(result.paths.logsDir, { stdout: io.stdout });
+    // Readable lines on a terminal, JSON lines for whatever reads a redirected output; the log file is JSON lines always.
+    const format = (result.settings.string('logger.format') as 'json' | 'text' | undefined) ?? (terminal ? 'text' : 'json');
+    const logger = await createLogger(result.paths.logsDir, { stdout: io.stdout, level: result.settings.string('logger.level')!, format, color: terminal && terminalStyle(io.stdout, io.env).color });
     if (result.kind === 'configured') {
       logger.info({ event: 'autoconfiguration', certs: result.paths.certsDir, recovery: result.recovery }, 'security auto-configuration generated the TLS certificates and updated securenode.yml');
       if (result.joined) logger.info({ event: 'enrolled', node: result.joined.address }, `joined the cluster of the node at ${result.joined.address}: its HTTP CA signed this node's HTTP certificate, and the transport certificate is the cluster's`);

@@ -79,6 +79,8 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   { key: 'security.store.postgres.ssl', type: bool, default: false, description: "Connect to PostgreSQL over TLS, checking the server's certificate and name against the system CAs (and NODE_EXTRA_CA_CERTS)." },
   { key: 'security.authc.password_hashing.algorithm', type: oneOf('argon2id'), default: 'argon2id', description: 'Password hash algorithm.' },
   { key: 'security.authc.cache.ttl', type: duration, default: '20m', description: 'How long a successful password check is cached in memory.' },
+  { key: 'logger.level', type: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'), default: 'info', description: 'The least severe log lines written, to the log file and the output alike.' },
+  { key: 'logger.format', type: oneOf('json', 'text'), description: 'The output\'s log lines: text (one readable line each), or json; by default text on a terminal, json otherwise. logs/securenode.log is JSON lines always.' },
   { key: 'vault.env.prefix', type: string, default: '', description: 'Prefix of environment variables read by {vault://env/...} references.' },
   { key: 'vault.file.path', type: string, description: 'Directory of files read by {vault://file/...} references.' },
   { key: 'vault.hcv.address', type: string, description: 'HashiCorp Vault address, e.g. https://vault:8200.' },
