@@ -46,7 +46,9 @@ async function storeSuperuser(store: SecurityStore, password: string, unseenIn?:
  * Before the node listens. An empty store (the first start of a new cluster)
  * gets the elastic user with the bootstrap password when one is given (refused
  * under 12 characters); a generated password is planned for the terminal or
- * --credentials-file. A later start ignores a bootstrap password, saying so
+ * --credentials-file; without either, elastic is stored without a usable
+ * password (it is reserved and always exists). A later start gives a bootstrap
+ * password to an elastic that has none, and otherwise ignores it, saying so
  * without its value.
  */
 export async function prepareFirstUser(context: FirstUserContext): Promise<FirstUserPlan> {
@@ -69,9 +71,8 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
         });
         logger.info({ event: 'bootstrap_password_applied', source: bootstrap.source }, `the elastic user had no password yet; it was given the bootstrap password from ${bootstrap.source}`);
         return { kind: 'none' };
-      } else {
-        logger.warn({ event: 'elastic_password_unset' }, `the elastic user has no password yet; run \`securenode reset-password -u elastic --home ${context.paths.home}\` to set one`);
       }
+      logger.warn({ event: 'elastic_password_unset' }, `the elastic user has no password yet; run \`securenode reset-password -u elastic --home ${context.paths.home}\` to set one`);
     }
     if (bootstrap && elastic && elastic.passwordHash !== '' && !(await verifyPassword(elastic.passwordHash, bootstrap.password))) {
       logger.info({ event: 'bootstrap_password_ignored', source: bootstrap.source }, `the bootstrap password from ${bootstrap.source} was ignored: it applies only to an empty security store, and the elastic user exists; use \`securenode reset-password -u elastic\` to change it`);
