@@ -38,7 +38,7 @@ async function readConfigured(paths: HomePaths, relative: string, setting: strin
  * right: a missing keystore, or one without the file's password, is not a
  * damaged file (and a new keystore cannot bring the password back).
  */
-function openStore(p12: Buffer, password: string, path: string, setting: string, paths: HomePaths, keystore: Keystore | undefined) {
+function openP12(p12: Buffer, password: string, path: string, setting: string, paths: HomePaths, keystore: Keystore | undefined) {
   try {
     return readPkcs12Certificates(p12, password, path);
   } catch (error) {
@@ -61,10 +61,10 @@ export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystor
   const transportP12 = await readConfigured(paths, transportPath, 'security.transport.ssl.keystore.path');
   const httpP12Password = keystore?.getString(tlsPasswordSettings.http) ?? '';
   const transportP12Password = keystore?.getString(tlsPasswordSettings.transportKeystore) ?? '';
-  const httpEntries = openStore(httpP12, httpP12Password, httpPath, tlsPasswordSettings.http, paths, keystore);
+  const httpEntries = openP12(httpP12, httpP12Password, httpPath, tlsPasswordSettings.http, paths, keystore);
   const httpCa = httpEntries.find((entry) => entry.alias === 'http_ca');
   const httpCertificate = httpEntries.find((entry) => entry.alias === 'http');
-  const transportCa = openStore(transportP12, transportP12Password, transportPath, tlsPasswordSettings.transportKeystore, paths, keystore).find((entry) => entry.alias === 'transport_ca');
+  const transportCa = openP12(transportP12, transportP12Password, transportPath, tlsPasswordSettings.transportKeystore, paths, keystore).find((entry) => entry.alias === 'transport_ca');
   if (!httpCa || !transportCa || !httpCertificate) {
     throw new SecurenodeError('ERR_TLS_MATERIAL', `${httpCa ? transportPath : httpPath} holds no ${httpCa ? 'transport_ca' : 'http_ca'} entry; restore the file auto-configuration wrote`);
   }
