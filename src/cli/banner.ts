@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { BannerTokens } from '../enrollment/create-token.js';
 import { templatePath } from '../home/create-home.js';
+import { commandHint, securenodeCommand } from '../home/command-hint.js';
 
 /** What the first-start banner shows; the enrollment tokens only when enrollment is enabled. */
 export interface BannerContent extends BannerTokens {
@@ -11,6 +12,8 @@ export interface BannerContent extends BannerTokens {
   /** securenode.yml, named in the steps to enroll nodes later. */
   readonly configFile: string;
   readonly port: number;
+  /** The home, named in the commands the banner gives for this node. */
+  readonly home: string;
 }
 
 /** How the terminal draws it. */
@@ -35,17 +38,17 @@ export function terminalStyle(stdout: { columns?: number }, env: NodeJS.ProcessE
 function nodeItem(content: BannerContent, symbols: { info: string; bullet: string; dash: string }, bold: string, unbold: string): string {
   if (!content.node) return '';
   if (content.node.kind === 'token') {
-    return `\n${symbols.info} ${bold}Node enrollment token, for other nodes to join this cluster (valid for the next 30 minutes):${unbold}\n  ${content.node.token}\n  On the new node: securenode start --enrollment-token <token>\n`;
+    return `\n${symbols.info} ${bold}Node enrollment token, for other nodes to join this cluster (valid for the next 30 minutes):${unbold}\n  ${content.node.token}\n  On the new node: ${securenodeCommand()} start --enrollment-token <token>\n`;
   }
   return [
     '',
     `${symbols.info} ${bold}Configure other nodes to join this cluster:${unbold}`,
     `${symbols.bullet} On this node:`,
-    `  ${symbols.dash} Create an enrollment token with \`securenode create-enrollment-token -s node\`.`,
+    `  ${symbols.dash} Create an enrollment token with \`${commandHint('create-enrollment-token -s node', content.home)}\`.`,
     `  ${symbols.dash} Uncomment the transport.host setting at the end of ${content.configFile}.`,
     `  ${symbols.dash} Restart securenode.`,
     `${symbols.bullet} On other nodes:`,
-    `  ${symbols.dash} Start securenode with \`securenode start --enrollment-token <token>\`, using the enrollment token that you generated.`,
+    `  ${symbols.dash} Start securenode with \`${securenodeCommand()} start --enrollment-token <token>\`, using the enrollment token that you generated.`,
     '',
   ].join('\n');
 }
@@ -61,7 +64,7 @@ export function renderBanner(content: BannerContent, style: TerminalStyle): stri
   const [bold, unbold] = style.color ? ['\u001b[1m', '\u001b[22m'] : ['', ''];
   const passwordItem =
     content.password.kind === 'generated'
-      ? `${symbols.info} ${bold}Password for the elastic user (reset with \`securenode reset-password -u elastic\`):${unbold}\n  ${content.password.value}`
+      ? `${symbols.info} ${bold}Password for the elastic user (reset with \`${commandHint('reset-password -u elastic', content.home)}\`):${unbold}\n  ${content.password.value}`
       : `${symbols.info} ${bold}The elastic user has the password given in ${content.password.source} (not shown).${unbold}`;
   const values: Record<string, string> = {
     rule: symbols.rule.repeat(Math.max(1, style.columns)),
@@ -71,7 +74,7 @@ export function renderBanner(content: BannerContent, style: TerminalStyle): stri
     '/bold': unbold,
     password_item: passwordItem,
     client_token_item: content.client
-      ? `\n${symbols.info} ${bold}Client enrollment token (valid for the next 30 minutes):${unbold}\n  ${content.client}\n  A client enrolls with: securenode enroll --enrollment-token <token> --out ./client\n`
+      ? `\n${symbols.info} ${bold}Client enrollment token (valid for the next 30 minutes):${unbold}\n  ${content.client}\n  A client enrolls with: ${securenodeCommand()} enroll --enrollment-token <token> --out ./client\n`
       : '',
     node_token_item: nodeItem(content, symbols, bold, unbold),
     fingerprint: content.fingerprint,

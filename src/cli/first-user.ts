@@ -11,6 +11,7 @@ import type { BannerTokens } from '../enrollment/create-token.js';
 import { renderBanner, terminalStyle, type BannerContent } from './banner.js';
 import type { CliIo } from './io.js';
 import { isPasswordUnseen, markPasswordSeen, markPasswordUnseen } from './unseen-password.js';
+import { commandHint } from '../home/command-hint.js';
 
 /** What the first-user steps need. */
 export interface FirstUserContext {
@@ -56,7 +57,7 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
   if (!store.isEmpty()) {
     const elastic = store.getUser(superuserName);
     if (await isPasswordUnseen(context.paths.dataDir, elastic?.passwordHash)) {
-      const fix = `securenode reset-password -u ${superuserName} --home ${context.paths.home}`;
+      const fix = commandHint(`reset-password -u ${superuserName}`, context.paths.home, context.io.env);
       logger.warn({ event: 'elastic_password_unseen' }, `the first start stopped after it stored the elastic user's password and before it showed it: nobody may have seen it; run \`${fix}\` to set a new one`);
       context.io.stderr.write(`WARNING: the first start of this node stopped after it stored the password of the elastic user and before it showed it, so nobody may have seen it. Set a new one with:\n  ${fix}\n`);
     }
@@ -72,10 +73,10 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
         logger.info({ event: 'bootstrap_password_applied', source: bootstrap.source }, `the elastic user had no password yet; it was given the bootstrap password from ${bootstrap.source}`);
         return { kind: 'none' };
       }
-      logger.warn({ event: 'elastic_password_unset' }, `the elastic user has no password yet; run \`securenode reset-password -u elastic --home ${context.paths.home}\` to set one`);
+      logger.warn({ event: 'elastic_password_unset' }, `the elastic user has no password yet; run \`${commandHint('reset-password -u elastic', context.paths.home, context.io.env)}\` to set one`);
     }
     if (bootstrap && elastic && elastic.passwordHash !== '' && !(await verifyPassword(elastic.passwordHash, bootstrap.password))) {
-      logger.info({ event: 'bootstrap_password_ignored', source: bootstrap.source }, `the bootstrap password from ${bootstrap.source} was ignored: it applies only to an empty security store, and the elastic user exists; use \`securenode reset-password -u elastic\` to change it`);
+      logger.info({ event: 'bootstrap_password_ignored', source: bootstrap.source }, `the bootstrap password from ${bootstrap.source} was ignored: it applies only to an empty security store, and the elastic user exists; use \`${commandHint('reset-password -u elastic', context.paths.home, context.io.env)}\` to change it`);
     }
     if (credentialsFile) logger.info({ event: 'credentials_file_unused', path: credentialsFile }, 'not the first start of a new cluster: nothing was written to the credentials file');
     return { kind: 'none' };
@@ -91,7 +92,7 @@ export async function prepareFirstUser(context: FirstUserContext): Promise<First
   await store.putUser({ username: superuserName, passwordHash: '', roles: ['superuser'], enabled: true });
   logger.info(
     { event: 'no_terminal' },
-    'Auto-configuration will not generate a password for the elastic user, as no terminal is attached to the securenode process (stdout is redirected, piped or has no width). Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.',
+    `Auto-configuration will not generate a password for the elastic user, as no terminal is attached to the securenode process (stdout is redirected, piped or has no width). Run \`${commandHint('reset-password -u elastic', context.paths.home, context.io.env)}\` to set one, and \`${commandHint('create-enrollment-token -s client', context.paths.home, context.io.env)}\` to create an enrollment token.`,
   );
   return { kind: 'none' };
 }
@@ -108,7 +109,7 @@ export async function showFirstUser(context: FirstUserContext, plan: FirstUserPl
   const { io, store, logger, credentialsFile } = context;
   const { password } = plan;
   const tokens = await enrollmentTokens();
-  const content: BannerContent = { password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, configFile: context.paths.configFile, port, ...tokens };
+  const content: BannerContent = { home: context.paths.home, password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, configFile: context.paths.configFile, port, ...tokens };
   if (credentialsFile) {
     await writeCredentialsFile(credentialsFile, `${renderBanner(content, { columns: 80, utf8: false, color: false }).trim()}\n`);
     if (password.kind === 'generated') await storeSuperuser(store, password.value);

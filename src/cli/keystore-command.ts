@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { SecurenodeError } from '../errors.js';
 import { ensureHome } from '../home/create-home.js';
-import { homePaths, resolveHome } from '../home/layout.js';
+import { homeOfConfigFile, homePaths, resolveHome } from '../home/layout.js';
 import { checkSettingName, Keystore } from '../keystore/keystore.js';
 import { ask, canPrompt, confirm, readAllStdin, readStdinLine, type CliIo } from './io.js';
 import { keystorePasswordVariable, openKeystore, readNewPassword } from './keystore-password.js';
+import { commandHint } from '../home/command-hint.js';
 
 interface HomeOption {
   home?: string;
@@ -134,5 +135,5 @@ async function addSetting(io: CliIo, path: string, name: string, force: boolean 
 }
 
 function missingSetting(name: string, path: string): SecurenodeError {
-  return new SecurenodeError('ERR_KEYSTORE_SETTING_MISSING', `the setting ${name} is not in the keystore ${path} ('securenode keystore list' shows what is)`);
+  return new SecurenodeError('ERR_KEYSTORE_SETTING_MISSING', `the setting ${name} is not in the keystore ${path} (\`${commandHint('keystore list', homeOfConfigFile(path))}\` shows what is)`);
 }

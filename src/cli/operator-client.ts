@@ -6,6 +6,7 @@ import { createOperatorToken, operatorKeySetting } from '../security/operator-to
 import { isLoopback } from '../enrollment/addresses.js';
 import type { CliIo } from './io.js';
 import { openKeystore } from './keystore-password.js';
+import { commandHint } from '../home/command-hint.js';
 
 /** The node's answer: its status and parsed JSON body (or the raw text). */
 export interface NodeAnswer {
@@ -74,7 +75,7 @@ export async function operatorRequest(
       reject(
         new Error(
           error.code === 'ECONNREFUSED'
-            ? `no node is running at ${target.origin} (ECONNREFUSED); start it with \`securenode start --home ${operator.home}\` (its settings give http.port ${operator.configuredPort}), or name the node's address with --url`
+            ? `no node is running at ${target.origin} (ECONNREFUSED); start it with \`${commandHint('start', operator.home)}\` (its settings give http.port ${operator.configuredPort}), or name the node's address with --url`
             : `could not reach the node at ${target.origin} (${error.code ?? error.message})`,
         ),
       ),

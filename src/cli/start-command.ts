@@ -31,6 +31,7 @@ import type { CliIo } from './io.js';
 import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
 import { renderSettingsHelp } from './help-settings.js';
 import { enrollmentTokenFrom, enrollmentTokenVariable } from './enrollment-token-source.js';
+import { commandAsUser, shellWord } from '../home/command-hint.js';
 
 interface StartOptions {
   home?: string;
@@ -221,7 +222,7 @@ async function handleRoot(options: StartOptions, io: CliIo, home: string): Promi
   if (!options.allowRoot) {
     throw new SecurenodeError(
       'ERR_ROOT',
-      "securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), set node.user to have it drop to that user after binding its ports, or pass --allow-root if a container leaves no choice",
+      `securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode), give it the home (install -d -o securenode -m 750 ${shellWord(home)}) and start the node as that user (${commandAsUser('securenode', 'start', home)}), set node.user to have it drop to that user after binding its ports, or pass --allow-root if a container leaves no choice`,
     );
   }
   io.stderr.write('WARNING: securenode is running as root (--allow-root); run it as a dedicated user instead, or set node.user\n');
@@ -236,9 +237,9 @@ async function checkConfigDirOwner(configDir: string): Promise<void> {
   if (owner === undefined || me === undefined || owner === me) return;
   const [ownerName, myName] = [userName(owner), userName(me)];
   const home = dirname(configDir);
-  const giveIt = `give the home to ${myName} (chown -R ${myName} ${home})`;
+  const giveIt = `give the home to ${myName} (chown -R ${myName} ${shellWord(home)})`;
   // securenode never runs as root: a root-owned home is given away, never started as its owner.
-  const startAsOwner = owner === 0 ? 'securenode never runs as root, so ' : `start it as ${ownerName} (su ${ownerName} -c 'securenode start --home ${home}'), or `;
+  const startAsOwner = owner === 0 ? 'securenode never runs as root, so ' : `start it as ${ownerName} (${commandAsUser(ownerName, 'start', home)}), or `;
   throw new SecurenodeError('ERR_CONFIG_OWNER', `the config dir ${configDir} is owned by ${ownerName} (uid ${owner}), but securenode runs as ${myName} (uid ${me}); ${startAsOwner}${giveIt}`);
 }
 

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 
 /** The paths of a securenode home (SPEC 1). */
 export interface HomePaths {
@@ -28,4 +28,10 @@ export function homePaths(home: string, overrides: { data?: string; logs?: strin
     dataDir: resolve(home, overrides.data ?? 'data'),
     logsDir: resolve(home, overrides.logs ?? 'logs'),
   };
+}
+
+/** The home that a file in its config dir (the keystore, securenode.yml) belongs to; none for a file elsewhere. */
+export function homeOfConfigFile(path: string): string | undefined {
+  const configDir = dirname(resolve(path));
+  return basename(configDir) === 'config' ? dirname(configDir) : undefined;
 }

@@ -1,10 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Whether anything (a symbolic link included, dangling or not) is at `path`. */
 export function pathExists(path: string): Promise<boolean> {
   return lstat(path).then(() => true, () => false);
+}
+
+/**
+ * The owner a file written by root keeps: a tool run as root (sudo, a
+ * container's shell) on a home that belongs to the node's user must leave the
+ * file that user's, or the node can no longer read it. The replaced file's
+ * owner (lstat: a planted link lends no owner), else the directory's.
+ */
+async function ownerToKeep(path: string, dir: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.geteuid?.() !== 0) return undefined;
+  const info = await lstat(path).catch(() => stat(dir));
+  return info.uid === 0 ? undefined : { uid: info.uid, gid: info.gid };
 }
 
 /**
@@ -15,8 +27,10 @@ export function pathExists(path: string): Promise<boolean> {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const owner = await ownerToKeep(path, dir);
   const handle = await open(temp, 'wx', mode);
   try {
+    if (owner) await handle.chown(owner.uid, owner.gid);
     await handle.writeFile(data);
     await handle.chmod(mode);
     await handle.sync();

@@ -2,6 +2,8 @@ import { lstat, readFile } from 'node:fs/promises';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { openEnvelope, sealEnvelope } from './envelope.js';
+import { homeOfConfigFile } from '../home/layout.js';
+import { commandHint } from '../home/command-hint.js';
 
 /** A keystore entry: a string setting, or the bytes of a file added with add-file. */
 export interface KeystoreEntry {
@@ -46,7 +48,7 @@ export class Keystore {
       text = await readFile(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new SecurenodeError('ERR_KEYSTORE_MISSING', `no keystore at ${path}; create one with 'securenode keystore create'`);
+        throw new SecurenodeError('ERR_KEYSTORE_MISSING', `no keystore at ${path}; create one with \`${commandHint('keystore create', homeOfConfigFile(path))}\``);
       }
       throw new SecurenodeError('ERR_IO', `cannot read the keystore ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
     }

@@ -1,4 +1,6 @@
 import type { Settings } from '../settings/settings.js';
+import { homeOfConfigFile } from '../home/layout.js';
+import { commandHint } from '../home/command-hint.js';
 
 /** What kind of file a path is, seen without following a symbolic link. */
 export type FileKind = 'missing' | 'regular' | 'other';
@@ -94,7 +96,7 @@ export const checks: readonly Check[] = [
       ? {
           check: 12,
           exitCode: 78,
-          reason: `the node keystore ${keystore.path} already holds TLS password settings (${names.join(', ')}); remove them with 'securenode keystore remove NAME', or set security.enabled and configure TLS yourself`,
+          reason: `the node keystore ${keystore.path} already holds TLS password settings (${names.join(', ')}); remove them with \`${commandHint('keystore remove NAME', homeOfConfigFile(keystore.path))}\`, or set security.enabled and configure TLS yourself`,
         }
       : undefined,
 ];

@@ -13,7 +13,7 @@ import { homePaths } from '../../src/home/layout.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
 
 const warning = (home: string) =>
-  `WARNING: the first start of this node stopped after it stored the password of the elastic user and before it showed it, so nobody may have seen it. Set a new one with:\n  securenode reset-password -u elastic --home ${home}\n`;
+  `WARNING: the first start of this node stopped after it stored the password of the elastic user and before it showed it, so nobody may have seen it. Set a new one with:\n  npx securenode reset-password -u elastic --home ${home}\n`;
 
 t.test('a banner that could not be written leaves the mark; the next start warns', async (t) => {
   const home = `${t.testdir()}/home`;

@@ -2,7 +2,7 @@ import { chown, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, securenodeBin } from '../helpers/cli.js';
 import { crashRound } from '../helpers/crash-round.js';
 import { curl, statusOf } from '../helpers/curl.js';
 import { snapshot } from '../helpers/home-snapshot.js';
@@ -26,7 +26,7 @@ t.test('first start at a terminal: banner, password, fingerprint, TLS; a second 
   const port = await node.httpPort();
   await node.waitFor(/HTTP CA certificate SHA-256 fingerprint:[^\n]*\r?\n {2}[0-9a-f]{64}\r?\n[\s\S]*━{100}/);
   const output = node.output();
-  const password = bannerValue(output, 'Password for the elastic user (reset with `securenode reset-password -u elastic`):');
+  const password = bannerValue(output, `Password for the elastic user (reset with \`npx securenode reset-password -u elastic --home ${home}\`):`);
   const fingerprint = bannerValue(output, 'HTTP CA certificate SHA-256 fingerprint:');
   t.match(password, /^[A-Za-z0-9*\-_=+]{20}$/, 'a 20-character password alone on its line');
   t.match(output, '✅ securenode security features have been automatically configured!');
@@ -34,7 +34,7 @@ t.test('first start at a terminal: banner, password, fingerprint, TLS; a second 
 
   const clientToken = bannerValue(output, 'Client enrollment token (valid for the next 30 minutes):');
   t.match(clientToken, /^[A-Za-z0-9_-]+={0,2}$/, 'the banner shows a client enrollment token');
-  t.match(output, /Configure other nodes to join this cluster:[^\n]*\n• On this node:\r?\n {2}⁃ Create an enrollment token with `securenode create-enrollment-token -s node`\./, 'transport on loopback: the steps, not a node token');
+  t.match(output, `Configure other nodes to join this cluster:\u001b[22m\r\n• On this node:\r\n  ⁃ Create an enrollment token with \`npx securenode create-enrollment-token -s node --home ${home}\`.`, 'transport on loopback: the steps, not a node token');
   t.notMatch(output, 'Node enrollment token');
   const enrolled = await runCliAsNodeUser(['enroll', '--enrollment-token', clientToken!, '--out', `${home}-client`]);
   t.equal(enrolled.exitCode, 0, `the banner's token enrolls a client: ${enrolled.stderr}`);
@@ -89,7 +89,7 @@ t.test('first start with output redirected: TLS applied, no secret printed, one 
   await node.waitFor(/"event":"no_terminal"/);
   const output = node.output();
   t.notMatch(output, 'Password for the elastic user');
-  t.match(output, 'Run `securenode reset-password -u elastic` to set one, and `securenode create-enrollment-token -s client` to create an enrollment token.');
+  t.match(output, `Run \`npx securenode reset-password -u elastic --home ${home}\` to set one, and \`npx securenode create-enrollment-token -s client --home ${home}\` to create an enrollment token.`, 'run from the checkout, the hints use npx and name the home');
   const unauthenticated = await curl(port, `${homePaths(home).certsDir}/http_ca.crt`, []);
   t.equal(unauthenticated.stdout, '{"error":"Invalid credentials"}\n401', 'HTTPS with a verified chain, never plaintext');
   const plain = await execa('curl', ['-sS', `http://localhost:${port}/`], { reject: false });
@@ -107,11 +107,20 @@ t.test('first start with output redirected: TLS applied, no secret printed, one 
   const ca = `${homePaths(home).certsDir}/http_ca.crt`;
   t.equal(statusOf(await curl(port, ca, ['-u', 'elastic:'])), '401', 'an empty password opens nothing');
 
-  // The hint the log gives works: online, then offline.
+  // The hint the log gives works when pasted into a shell in the same directory (here as root, the operator of a container: the files stay the node user's): online, then offline.
+  const hint = /Run `([^`]+)` to set one/.exec(output)![1]!;
+  const pasted = await execa('sh', ['-c', `${hint} -b -s`], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' } });
+  t.equal(pasted.exitCode, 0, pasted.stderr);
+  t.equal(statusOf(await curl(port, ca, ['-u', `elastic:${pasted.stdout.trim()}`])), '200', 'the pasted hint set a password that logs in');
   const online = await runCliAsNodeUser(['reset-password', '-u', 'elastic', '-b', '-s', '--home', home]);
   t.equal(online.exitCode, 0, online.stderr);
   t.equal(statusOf(await curl(port, ca, ['-u', `elastic:${online.stdout.trim()}`])), '200', 'reset-password -u elastic, node running: the password logs in');
   await node.stop();
+  const before = await stat(`${homePaths(home).dataDir}/security.json`);
+  const pastedOffline = await execa('sh', ['-c', `${hint} -b -s`], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' } });
+  t.equal(pastedOffline.exitCode, 0, pastedOffline.stderr);
+  const after = await stat(`${homePaths(home).dataDir}/security.json`);
+  t.same([after.uid, after.gid, after.mode & 0o777], [before.uid, before.gid, 0o600], 'pasted by root with the node stopped, the store stays the node user\'s');
   const offline = await runCliAsNodeUser(['reset-password', '-u', 'elastic', '-b', '-s', '--home', home]);
   t.equal(offline.exitCode, 0, offline.stderr);
   const again = await startNodeProcess(home, { terminal: false });
@@ -162,7 +171,7 @@ t.test('securenode refuses to run as root', { skip: process.getuid?.() !== 0 && 
   t.same(result, {
     exitCode: 78,
     stdout: '',
-    stderr: "ERROR: securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode) and start the node as that user (su securenode -c 'securenode start'), set node.user to have it drop to that user after binding its ports, or pass --allow-root if a container leaves no choice\n",
+    stderr: `ERROR: securenode must not run as root: a compromise of the node would then own the machine. Create a dedicated user (useradd --system securenode), give it the home (install -d -o securenode -m 750 ${home}) and start the node as that user (su securenode -s /bin/sh -c '${securenodeBin} start --home ${home}'), set node.user to have it drop to that user after binding its ports, or pass --allow-root if a container leaves no choice\n`,
   });
   await t.rejects(stat(home), { code: 'ENOENT' }, 'nothing was created');
 });

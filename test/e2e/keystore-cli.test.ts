@@ -73,7 +73,7 @@ t.test('add, add-file, list, show and remove, with their errors', async (t) => {
     stdout: '',
     stderr: error(`cannot read ${dir}/nope: ENOENT; nothing was changed`),
   });
-  const missing = error(`the setting nope is not in the keystore ${keystore} ('securenode keystore list' shows what is)`);
+  const missing = error(`the setting nope is not in the keystore ${keystore} (\`npx securenode keystore list --home ${home}\` shows what is)`);
   t.same(await runCli(['keystore', 'show', 'nope', '--home', home]), { exitCode: 78, stdout: '', stderr: missing });
   t.same(await runCli(['keystore', 'remove', 'nope', '--home', home]), { exitCode: 78, stdout: '', stderr: missing });
   t.same(await runCli(['keystore', 'remove', 'vault.ca', '--home', home]), { exitCode: 0, stdout: '', stderr: '' });
@@ -129,7 +129,7 @@ t.test('SECURENODE_KEYSTORE_PASSWORD protects a new keystore; a missing keystore
   await writeFile(`${other}/config/gone`, '');
   const { rm } = await import('node:fs/promises');
   await rm(`${other}/config/securenode.keystore`);
-  const absent = error(`no keystore at ${other}/config/securenode.keystore; create one with 'securenode keystore create'`);
+  const absent = error(`no keystore at ${other}/config/securenode.keystore; create one with \`npx securenode keystore create --home ${other}\``);
   t.same(await runCli(['keystore', 'list', '--home', other]), { exitCode: 78, stdout: '', stderr: absent });
   t.same(await runCli(['keystore', 'has-passwd', '--home', other]), { exitCode: 78, stdout: '', stderr: absent });
 });

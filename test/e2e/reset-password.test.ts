@@ -107,5 +107,5 @@ t.test('hints that run: a user name that needs escaping, a node that is not runn
   await node.stop();
   const stopped = await runCliAsNodeUser(['create-enrollment-token', '-s', 'client', '--home', home, '-E', 'security.enrollment.enabled=true']);
   t.equal(stopped.exitCode, 73);
-  t.equal(stopped.stderr, `ERROR: Unable to create enrollment token for scope [client]: no node is running at https://localhost:9200 (ECONNREFUSED); start it with \`securenode start --home ${home}\` (its settings give http.port 9200), or name the node's address with --url\n`);
+  t.equal(stopped.stderr, `ERROR: Unable to create enrollment token for scope [client]: no node is running at https://localhost:9200 (ECONNREFUSED); start it with \`npx securenode start --home ${home}\` (its settings give http.port 9200), or name the node's address with --url\n`);
 });

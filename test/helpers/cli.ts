@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { remember } from './secrets-ledger.js';
+import { shellWord } from '../../src/home/command-hint.js';
 
 /** The real command, as an operator runs it. */
 export const securenodeBin = fileURLToPath(new URL('../../../bin/securenode', import.meta.url));
@@ -24,10 +25,8 @@ export async function runCli(args: string[], options: { env?: Record<string, str
   return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Quote a word for sh. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+/** Quote a word for sh: the quoting the product's own hints use. */
+export { shellWord as shellQuote };
 
 /**
  * Run `securenode ARGS` on a pseudo-terminal of 100 columns (script -qec), and
@@ -38,7 +37,7 @@ export async function runInTerminal(
   args: string[],
   options: { env?: Record<string, string>; answers?: { prompt: RegExp; answer: string }[]; timeoutMs?: number; wrap?: (argv: string[]) => Promise<string[]> } = {},
 ): Promise<{ exitCode: number | null; output: string }> {
-  const command = `stty cols 100 rows 40; exec ${[process.execPath, securenodeBin, ...args].map(shellQuote).join(' ')}`;
+  const command = `stty cols 100 rows 40; exec ${[process.execPath, securenodeBin, ...args].map(shellWord).join(' ')}`;
   const argv = await (options.wrap ?? (async (plain: string[]) => plain))(['script', '-qec', command, '/dev/null']);
   const child = spawn(argv[0]!, argv.slice(1), { env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
   const answers = [...(options.answers ?? [])];

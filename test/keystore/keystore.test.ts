@@ -42,7 +42,7 @@ t.test('exists, password protection and load errors', async (t) => {
   t.equal(await Keystore.exists(`${dir}/none`), false);
   await symlink(`${dir}/none`, `${dir}/dangling`);
   t.equal(await Keystore.exists(`${dir}/dangling`), true, 'a dangling link is not a missing keystore');
-  await t.rejects(Keystore.load(`${dir}/none`, ''), { code: 'ERR_KEYSTORE_MISSING', message: `no keystore at ${dir}/none; create one with 'securenode keystore create'` });
+  await t.rejects(Keystore.load(`${dir}/none`, ''), { code: 'ERR_KEYSTORE_MISSING', message: `no keystore at ${dir}/none; create one with \`npx securenode keystore create\`` });
   await t.rejects(Keystore.load(dir, ''), { code: 'ERR_IO', message: /EISDIR/ });
   await t.rejects(Keystore.isPasswordProtected(`${dir}/plain.keystore`), { code: 'ERR_KEYSTORE_CORRUPT' });
 });

@@ -37,7 +37,7 @@ t.test('every check gives its reason and exit code', async (t) => {
     ['no data role', base({}, { 'node.roles': ['master'] }), 10, 80, 'node.roles is [master]: the node cannot contain data'],
     ['config dir not writable', base({ configDirProbe: { kind: 'failed', configDir: '/h/config', reason: 'could not create a directory in it (EACCES)' } }), 11, 73, 'the config dir /h/config is not writable: could not create a directory in it (EACCES)'],
     ['owner mismatch', base({ configDirProbe: { kind: 'created', configDir: '/h/config', dirOwner: 1000, newOwner: 0 } }), 11, 78, 'of a config dir ownership mismatch: /h/config is owned by uid 1000, but files written now would be owned by uid 0; run securenode as the owner of the config dir'],
-    ['keystore TLS passwords', base({ keystoreTlsPasswords: ['security.http.ssl.keystore.secure_password'] }), 12, 78, "the node keystore /h/config/securenode.keystore already holds TLS password settings (security.http.ssl.keystore.secure_password); remove them with 'securenode keystore remove NAME', or set security.enabled and configure TLS yourself"],
+    ['keystore TLS passwords', base({ keystoreTlsPasswords: ['security.http.ssl.keystore.secure_password'] }), 12, 78, "the node keystore /h/config/securenode.keystore already holds TLS password settings (security.http.ssl.keystore.secure_password); remove them with `npx securenode keystore remove NAME --home /h`, or set security.enabled and configure TLS yourself"],
   ];
   for (const [name, facts, check, exitCode, reason] of cases) t.same(firstFinding(facts), { check, exitCode, reason }, name);
 });
