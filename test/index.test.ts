@@ -3,7 +3,7 @@ import t from 'tap';
 import * as securenode from 'securenode';
 
 t.test('the public entry point exports the library, named', async (t) => {
-  for (const name of ['generateTlsMaterial', 'discoverSubjectAltNames', 'Keystore', 'loadSettings', 'SecurenodeError', 'ExitCode', 'sha256Fingerprint', 'homePaths']) {
+  for (const name of ['autoConfigure', 'startNode', 'openStore', 'FileStore', 'PostgresStore', 'generateTlsMaterial', 'Keystore', 'loadSettings', 'SecurenodeError', 'ExitCode', 'sha256Fingerprint', 'homePaths']) {
     t.ok(name in securenode, name);
   }
   t.equal(securenode.ExitCode.config, 78);
@@ -11,4 +11,16 @@ t.test('the public entry point exports the library, named', async (t) => {
   t.equal(securenode.isSecurenodeError(new Error('x')), false);
   t.equal(securenode.isVaultReference('{vault://env/x}'), true);
   t.equal(securenode.isVaultReference('plain'), false);
+});
+
+t.test('the public API is what a user calls, not the internals behind it', async (t) => {
+  t.same(Object.keys(securenode).sort(), [
+    'ExitCode', 'FileStore', 'Keystore', 'PostgresStore', 'SecurenodeError', 'SecurityStore', 'Settings', 'VaultReferenceError',
+    'autoConfigure', 'builtInRoles', 'ensureHome', 'errorExitCodes', 'findSetting', 'generatePassword', 'generateTlsMaterial', 'hashPassword',
+    'homePaths', 'isBuiltInRole', 'isSecurenodeError', 'isVaultReference', 'loadSettings', 'loadTlsFiles', 'openStore', 'parseVaultReference',
+    'postgresConnection', 'resolveHome', 'resolveVaultReferences', 'settingDefinitions', 'sha256Fingerprint', 'startNode', 'verifyPassword',
+  ]);
+  for (const internal of ['beginMarker', 'subtree', 'passwordAlphabet', 'applyStoreOp', 'compileEndpoints', 'recoverJournal', 'checks', 'migrate', 'buildPkcs12', 'mergeSettings']) {
+    t.notOk(internal in securenode, `${internal} is internal`);
+  }
 });

@@ -32,7 +32,8 @@ export function describeConnection(connection: PostgresConnection): string {
 }
 
 /** The pg client settings: TLS verifies the server's certificate and name against the system CAs. */
-export function clientConfig(connection: PostgresConnection): ClientConfig {
+export function clientConfig(connection: PostgresConnection) {
+  // Checked against pg's ClientConfig, but not declared as one: the published types of this module then need no @types/pg.
   return {
     host: connection.host,
     port: connection.port,
@@ -44,7 +45,7 @@ export function clientConfig(connection: PostgresConnection): ClientConfig {
     query_timeout: 10_000,
     keepAlive: true,
     application_name: 'securenode',
-  };
+  } satisfies ClientConfig;
 }
 
 /**

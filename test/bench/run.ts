@@ -4,15 +4,10 @@
 // and the CLI tools. Medians of 5. A script, not a test; BENCHMARKS.md (beside
 // it) keeps the results.
 import { cpus } from 'node:os';
-import {
-  buildHttpP12,
-  buildTransportP12,
-  discoverSubjectAltNames,
-  generateRsaKeyPair,
-  generateTlsMaterial,
-  issueCertificate,
-  randomP12Password,
-} from '../../src/index.js';
+import { issueCertificate } from '../../src/pki/certificate.js';
+import { generateRsaKeyPair } from '../../src/pki/keys.js';
+import { discoverSubjectAltNames } from '../../src/pki/subject-alt-names.js';
+import { buildHttpP12, buildTransportP12, generateTlsMaterial, randomP12Password } from '../../src/pki/tls-material.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

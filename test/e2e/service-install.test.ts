@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { securenodeBin } from '../helpers/cli.js';
+import { checkout, copyCheckout } from '../helpers/checkout-copy.js';
 import { ledgerActive, remember } from '../helpers/secrets-ledger.js';
 
 /*
@@ -19,7 +19,6 @@ import { ledgerActive, remember } from '../helpers/secrets-ledger.js';
  * its exposure.
  */
 
-const checkout = resolve(securenodeBin, '../..');
 const root = process.getuid?.() === 0;
 
 /** The README's service steps, one command a line. */
@@ -28,15 +27,6 @@ async function documentedSteps(): Promise<string[]> {
   const block = /<!-- service-steps[^>]*-->\n```sh\n([\s\S]*?)```/.exec(readme);
   if (!block) throw new Error('README.md has no service-steps block');
   return block[1]!.trim().split('\n');
-}
-
-/** The checkout as a user has it, without the tests' build and sharing the installed node_modules. */
-async function copyCheckout(to: string): Promise<void> {
-  await mkdir(to);
-  for (const entry of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'templates', 'scripts']) {
-    await cp(join(checkout, entry), join(to, entry), { recursive: true });
-  }
-  await symlink(join(checkout, 'node_modules'), join(to, 'node_modules'));
 }
 
 /** Play `systemctl start` for a unit: its user, environment, credentials and umask, and its ExecStart from the PATH systemd searches. */
