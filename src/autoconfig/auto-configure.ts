@@ -4,7 +4,7 @@ import { homePaths, resolveHome, type HomePaths } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
 import { acquireLock } from '../node/data-dir.js';
 import { discoverSubjectAltNames } from '../pki/subject-alt-names.js';
-import { generateTlsMaterial, joiningTlsMaterial, tlsPasswordSettings } from '../pki/tls-material.js';
+import { generateTlsMaterial, joiningTlsMaterial, tlsPasswordSettings, type TlsMaterialOptions } from '../pki/tls-material.js';
 import type { ReceivedNodeEnrollment } from '../enrollment/node-enrollment.js';
 import { SecurenodeError, type ErrorCode } from '../errors.js';
 import { firstFinding, isAnyHttpHostSet, type Finding } from '../preflight/checks.js';
@@ -41,6 +41,8 @@ export interface AutoConfigureOptions {
    * written; it returns what the cluster sent (see fetchNodeEnrollment).
    */
   readonly enrollment?: () => Promise<ReceivedNodeEnrollment>;
+  /** Makes each key pair of the TLS set; default Node's RSA generator. For tests, which reuse keys made once. */
+  readonly generateKeyPair?: TlsMaterialOptions['generateKeyPair'];
   /** For tests: called after each transaction step; throwing there simulates a failure. */
   readonly afterStep?: (step: TransactionStep) => Promise<void>;
 }
@@ -143,6 +145,7 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
       nodeName: settings.string('node.name')!,
       subjectAltNames: discoverSubjectAltNames({ publishHosts }),
       leafKeySize: settings.number('security.autoconfiguration.leaf_key_size')!,
+      ...(options.generateKeyPair ? { generateKeyPair: options.generateKeyPair } : {}),
     };
     const material = joining ? await joiningTlsMaterial({ ...tlsOptions, received: joining.tls }) : await generateTlsMaterial(tlsOptions);
 

@@ -27,6 +27,8 @@ export interface TlsMaterialOptions {
   readonly subjectAltNames: readonly SubjectAltName[];
   /** 2048 (default), 3072 or 4096. */
   readonly leafKeySize?: number;
+  /** Makes each key pair; default Node's RSA generator. Tests hand in keys made once, to skip the prime search. */
+  readonly generateKeyPair?: (bits: number) => Promise<RsaKeyPair>;
 }
 
 /** The files auto-configuration writes, with their passwords: from new CAs, or from the cluster a node joins. */
@@ -74,11 +76,12 @@ export async function generateTlsMaterial(options: TlsMaterialOptions): Promise<
   const leafBits = options.leafKeySize ?? 2048;
   if (![2048, 3072, 4096].includes(leafBits)) throw new TypeError(`leafKeySize must be 2048, 3072 or 4096, not ${leafBits}`);
   const { transportCa: transportCaProfile, httpCa: httpCaProfile } = certificateProfiles;
+  const generate = options.generateKeyPair ?? generateRsaKeyPair;
   const [transportCaKeys, httpCaKeys, transportKeys, httpKeys] = await Promise.all([
-    generateRsaKeyPair(transportCaProfile.bits),
-    generateRsaKeyPair(httpCaProfile.bits),
-    generateRsaKeyPair(leafBits),
-    generateRsaKeyPair(leafBits),
+    generate(transportCaProfile.bits),
+    generate(httpCaProfile.bits),
+    generate(leafBits),
+    generate(leafBits),
   ]);
   const transportCa = issueCertificate({ commonName: transportCaProfile.commonName, profile: 'ca', validityDays: transportCaProfile.validityDays, ...transportCaKeys });
   const httpCa = issueCertificate({ commonName: httpCaProfile.commonName, profile: 'ca', validityDays: httpCaProfile.validityDays, ...httpCaKeys });
@@ -119,7 +122,7 @@ function adopt(pair: { readonly certificate: X509Certificate; readonly privateKe
  */
 export async function joiningTlsMaterial(options: TlsMaterialOptions & { readonly received: ReceivedClusterTls }): Promise<TlsFileSet> {
   const httpCa = adopt(options.received.httpCa);
-  const http = issueHttpCertificate(httpCa, options, await generateRsaKeyPair(options.leafKeySize ?? 2048));
+  const http = issueHttpCertificate(httpCa, options, await (options.generateKeyPair ?? generateRsaKeyPair)(options.leafKeySize ?? 2048));
   return fileSet(httpCa, http, options.received.transportCa, adopt(options.received.transport));
 }
 

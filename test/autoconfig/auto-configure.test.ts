@@ -8,6 +8,7 @@ import { ensureHome } from '../../src/home/create-home.js';
 import { homePaths } from '../../src/home/layout.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { snapshot } from '../helpers/home-snapshot.js';
+import { pooledKeyPair } from '../helpers/key-pool.js';
 
 /** A new home whose keystore holds one setting, under `password`. */
 async function homeWithKeystore(t: { testdir(): string }, name: string, value: string, password: string) {
@@ -23,7 +24,7 @@ async function homeWithKeystore(t: { testdir(): string }, name: string, value: s
 t.test('a new home is configured: certs, keystore passwords, the block, modes', async (t) => {
   const home = `${t.testdir()}/home`;
   const progress: string[] = [];
-  const result = await autoConfigure({ home, env: {}, onProgress: (step) => progress.push(step) });
+  const result = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, onProgress: (step) => progress.push(step) });
   if (result.kind !== 'configured') throw new Error('expected a configured home');
   t.same(progress, ['checking', 'generating-keys', 'writing-configuration']);
   t.equal(result.recovery, 'none');
@@ -48,9 +49,9 @@ t.test('a new home is configured: certs, keystore passwords, the block, modes', 
 
 t.test('the second run is skipped with its reason and changes nothing', async (t) => {
   const home = `${t.testdir()}/home`;
-  const first = await autoConfigure({ home, env: {} });
+  const first = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {} });
   const before = await snapshot(home);
-  const second = await autoConfigure({ home, env: {} });
+  const second = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {} });
   t.equal(second.kind, 'skipped');
   if (second.kind !== 'skipped') return;
   t.same(second.finding, { check: 6, exitCode: 80, reason: 'security.enabled is set (to true): it appears that security is already configured' });
@@ -62,9 +63,9 @@ t.test('the second run is skipped with its reason and changes nothing', async (t
 t.test('a password-protected keystore with its own settings is kept; a wrong password stops everything', async (t) => {
   const { home, paths } = await homeWithKeystore(t, 'bootstrap.password', 'operator-secret', 'ks-pass');
   const before = await snapshot(home);
-  await t.rejects(autoConfigure({ home, env: {}, keystorePassword: 'wrong' }), { code: 'ERR_KEYSTORE_WRONG_PASSWORD' });
+  await t.rejects(autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, keystorePassword: 'wrong' }), { code: 'ERR_KEYSTORE_WRONG_PASSWORD' });
   t.same(await snapshot(home), before);
-  const result = await autoConfigure({ home, env: { SECURENODE_KEYSTORE_PASSWORD: 'ks-pass' } });
+  const result = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: { SECURENODE_KEYSTORE_PASSWORD: 'ks-pass' } });
   t.equal(result.kind, 'configured');
   const after = await Keystore.load(paths.keystoreFile, 'ks-pass');
   t.equal(after.getString('bootstrap.password'), 'operator-secret');
@@ -74,7 +75,7 @@ t.test('a password-protected keystore with its own settings is kept; a wrong pas
 t.test('a keystore already holding TLS passwords is check 12, and nothing is written', async (t) => {
   const { home } = await homeWithKeystore(t, 'security.http.ssl.keystore.secure_password', 'left over', '');
   const before = await snapshot(home);
-  const result = await autoConfigure({ home, env: {} });
+  const result = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {} });
   t.equal(result.kind === 'skipped' && result.finding.check, 12);
   t.equal(result.tls, undefined, 'no TLS is configured');
   t.same(await snapshot(home), before);
@@ -82,11 +83,11 @@ t.test('a keystore already holding TLS passwords is check 12, and nothing is wri
 
 t.test('settings from the environment and -E decide the checks', async (t) => {
   const home = `${t.testdir()}/home`;
-  const off = await autoConfigure({ home, env: { SECURENODE_SECURITY_AUTOCONFIGURATION_ENABLED: 'false' } });
+  const off = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: { SECURENODE_SECURITY_AUTOCONFIGURATION_ENABLED: 'false' } });
   t.equal(off.kind === 'skipped' && off.finding.check, 5);
-  const roles = await autoConfigure({ home, env: {}, overrides: ['node.roles=[master]'] });
+  const roles = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, overrides: ['node.roles=[master]'] });
   t.equal(roles.kind === 'skipped' && roles.finding.check, 10);
-  const host = await autoConfigure({ home, env: {}, overrides: ['network.host=127.0.0.1', 'node.name=n_1'] });
+  const host = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, overrides: ['network.host=127.0.0.1', 'node.name=n_1'] });
   t.equal(host.kind, 'configured');
   t.equal(host.settings.isSet('http.host'), false, 'no http.host line when a host setting is set');
   t.same(host.settings.list('cluster.initial_master_nodes'), ['n_1']);
@@ -94,7 +95,7 @@ t.test('settings from the environment and -E decide the checks', async (t) => {
 
 t.test('the lock: a second process on the same home is refused while the first holds it', async (t) => {
   const home = `${t.testdir()}/home`;
-  const held = await autoConfigure({ home, env: {}, keepLock: true });
+  const held = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, keepLock: true });
   t.type(held.releaseLock, 'function');
   const { acquireLock } = await import('../../src/node/data-dir.js');
   const lockFile = `${homePaths(home).dataDir}/node.lock`;

@@ -9,6 +9,7 @@ import { ensureHome } from '../../src/home/create-home.js';
 import { homePaths } from '../../src/home/layout.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { snapshot } from '../helpers/home-snapshot.js';
+import { pooledKeyPair } from '../helpers/key-pool.js';
 
 const crashScript = fileURLToPath(new URL('../helpers/crash-at-step.js', import.meta.url));
 
@@ -29,19 +30,19 @@ t.test('a failure after any step leaves the home exactly as it was', async (t) =
     const home = await preparedHome(t.testdir());
     const before = await snapshot(home);
     await t.rejects(
-      autoConfigure({ home, env: {}, afterStep: async (reached) => { if (reached === step) throw new Error(`disk full at ${step}`); } }),
+      autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, afterStep: async (reached) => { if (reached === step) throw new Error(`disk full at ${step}`); } }),
       { message: `disk full at ${step}` },
       step,
     );
     t.same(await snapshot(home), before, `nothing changed after a failure at ${step}`);
-    const again = await autoConfigure({ home, env: {} });
+    const again = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {} });
     t.equal(again.kind, 'configured', `the next run configures after a failure at ${step}`);
   }
 });
 
 t.test('a failure after the commit (securenode.yml written) keeps the configuration', async (t) => {
   const home = await preparedHome(t.testdir());
-  const result = await autoConfigure({ home, env: {}, afterStep: async (reached) => { if (reached === 'config-written') throw new Error('late'); } });
+  const result = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, afterStep: async (reached) => { if (reached === 'config-written') throw new Error('late'); } });
   t.equal(result.kind, 'configured');
   t.equal(hasConfigBlock(await readFile(homePaths(home).configFile, 'utf8')), true);
 });
@@ -51,7 +52,7 @@ t.test('a crash (SIGKILL) after any step is recovered at the next run', async (t
     const home = await preparedHome(t.testdir());
     const crashed = await execa(process.execPath, [crashScript, home, step], { reject: false });
     t.equal(crashed.signal, 'SIGKILL', `died at ${step}`);
-    const result = await autoConfigure({ home, env: {} });
+    const result = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {} });
     const committed = step === 'config-written';
     t.equal(result.recovery, committed ? 'completed' : 'rolled-back', `recovery after ${step}`);
     t.equal(result.kind, committed ? 'skipped' : 'configured', `configured after ${step}`);

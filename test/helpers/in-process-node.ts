@@ -12,6 +12,7 @@ import { FileStore } from '../../src/security/file-store.js';
 import { hashPassword } from '../../src/security/password.js';
 import type { SecurityStore } from '../../src/security/store.js';
 import { httpsJson } from './https.js';
+import { pooledKeyPair } from './key-pool.js';
 
 export const superPassword = 'rbac-super-password-1';
 
@@ -19,7 +20,7 @@ export const superPassword = 'rbac-super-password-1';
 export async function inProcessNode(t: Test, enforce: string, options: { httpHost?: string; store?: (dataDir: string) => Promise<SecurityStore>; overrides?: string[] } = {}) {
   const home = `${t.testdir()}/home`;
   const httpHost = options.httpHost ?? '127.0.0.1';
-  const configured = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', `http.host=${httpHost}`, `security.rbac.enforce=${enforce}`, ...(options.overrides ?? [])] });
+  const configured = await autoConfigure({ home, generateKeyPair: pooledKeyPair, env: {}, overrides: ['http.port=0', 'transport.port=0', `http.host=${httpHost}`, `security.rbac.enforce=${enforce}`, ...(options.overrides ?? [])] });
   if (configured.kind !== 'configured') throw new Error('expected a configured home');
   const store = options.store ? await options.store(configured.paths.dataDir) : await FileStore.open(configured.paths.dataDir);
   await store.putUser({ username: 'elastic', passwordHash: await hashPassword(superPassword), roles: ['superuser'], enabled: true });
