@@ -82,7 +82,7 @@ async function enroll(options: { enrollmentToken: string; out: string }, io: Cli
   const answer = await pinnedGet(token.adr, token.fgr, '/_security/enroll/client', { authorization: `ApiKey ${Buffer.from(token.key).toString('base64')}` });
   if (answer.status !== 200) {
     const reason = refusalReason(answer);
-    const hint = answer.status === 401 ? ' (the token may have expired or been used up; create a new one with `securenode create-enrollment-token -s client`)' : '';
+    const hint = answer.status === 401 ? ' (the token may have expired or been used up; create a new one on the node, with `securenode create-enrollment-token -s client` and the --home of that node)' : '';
     throw new SecurenodeError('ERR_ENROLLMENT_UNREACHABLE', `the node at ${answer.address} refused the enrollment: ${reason}${hint}`);
   }
   const body = answer.body as { token?: { name?: string; value?: string }; http_ca?: string };

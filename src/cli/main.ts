@@ -10,6 +10,7 @@ import { registerResetPasswordCommand } from './reset-password-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerMigrationsCommand } from './migrations-command.js';
 import { editDistance, nearest } from '../settings/nearest.js';
+import { shellWord } from '../home/command-hint.js';
 
 /** The package version, shown by --version and in the node's answers. */
 export const version = '0.1.0';
@@ -83,7 +84,7 @@ function reportError(error: unknown, io: CliIo): number {
   if ((denied.code === 'EACCES' || denied.code === 'EPERM') && typeof denied.path === 'string') {
     const user = userInfo();
     io.stderr.write(
-      `ERROR: securenode, running as ${user.username} (uid ${user.uid}), may not access ${denied.path} (${denied.code}); give that user access to it and to the directories above it (a home's directories are 0750, its files 0640 or 0600, all owned by the node's user), for example: chmod u+rwx ${dirname(denied.path)}\n`,
+      `ERROR: securenode, running as ${user.username} (uid ${user.uid}), may not access ${denied.path} (${denied.code}); give that user access to it and to the directories above it (a home's directories are 0750, its files 0640 or 0600, all owned by the node's user), for example: chmod u+rwx ${shellWord(dirname(denied.path))}\n`,
     );
     return ExitCode.config;
   }

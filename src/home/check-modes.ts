@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import type { HomePaths } from './layout.js';
+import { shellWord } from './command-hint.js';
 
 /** A file or directory whose mode is wrong, with the command that fixes it. */
 export interface ModeProblem {
@@ -30,19 +31,19 @@ export async function findModeProblems(paths: HomePaths, options: { group: boole
   const problems: ModeProblem[] = [];
   const secret = async (path: string): Promise<void> => {
     const mode = await modeOf(path);
-    if (mode !== undefined && (mode & ~secretMode) !== 0) problems.push({ path, mode, fix: `chmod ${octal(secretMode).slice(1)} ${path}` });
+    if (mode !== undefined && (mode & ~secretMode) !== 0) problems.push({ path, mode, fix: `chmod ${octal(secretMode).slice(1)} ${shellWord(path)}` });
   };
   await secret(paths.keystoreFile);
   await secret(join(paths.dataDir, 'security.json'));
   const certsMode = await modeOf(paths.certsDir);
   if (certsMode !== undefined) {
-    if ((certsMode & ~0o750) !== 0) problems.push({ path: paths.certsDir, mode: certsMode, fix: `chmod 750 ${paths.certsDir}` });
+    if ((certsMode & ~0o750) !== 0) problems.push({ path: paths.certsDir, mode: certsMode, fix: `chmod 750 ${shellWord(paths.certsDir)}` });
     for (const name of await readdir(paths.certsDir)) {
       const path = join(paths.certsDir, name);
       if (name.endsWith('.p12')) await secret(path);
       else {
         const mode = await modeOf(path);
-        if (mode !== undefined && (mode & 0o007) !== 0) problems.push({ path, mode, fix: `chmod o-rwx ${path}` });
+        if (mode !== undefined && (mode & 0o007) !== 0) problems.push({ path, mode, fix: `chmod o-rwx ${shellWord(path)}` });
       }
     }
   }

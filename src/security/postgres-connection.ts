@@ -1,7 +1,7 @@
 import type { ClientConfig } from 'pg';
 import { SecurenodeError } from '../errors.js';
 import type { Settings } from '../settings/settings.js';
-import { securenodeCommand } from '../home/command-hint.js';
+import { securenodeCommand, shellWord } from '../home/command-hint.js';
 
 /** Where the PostgreSQL store lives, from security.store.postgres.* (the password already resolved from its vault reference). */
 export interface PostgresConnection {
@@ -62,7 +62,7 @@ export function connectionError(error: unknown, connection: PostgresConnection):
     case '28000':
       return new SecurenodeError('ERR_STORE_CONFIG', `the PostgreSQL server refused the ${where}: ${reason}; check security.store.postgres.user and security.store.postgres.password`, { cause: error });
     case '3D000':
-      return new SecurenodeError('ERR_STORE_CONFIG', `the ${where} does not exist; create it (createdb -O ${connection.user} ${connection.database}), or set security.store.postgres.database`, { cause: error });
+      return new SecurenodeError('ERR_STORE_CONFIG', `the ${where} does not exist; create it (createdb -O ${shellWord(connection.user)} ${shellWord(connection.database)}), or set security.store.postgres.database`, { cause: error });
     case '42501':
       return new SecurenodeError('ERR_STORE_CONFIG', `the ${where} may not create the security store's tables: ${reason}; grant the user CREATE on the database, or have its owner run \`${securenodeCommand()} migrations bootstrap\` with this node's --home`, { cause: error });
     default:

@@ -1,4 +1,5 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import t from 'tap';
 import { checkModes, findModeProblems } from '../../src/home/check-modes.js';
 import { homePaths } from '../../src/home/layout.js';
@@ -38,4 +39,16 @@ t.test('each wrong mode is named with its fix', async (t) => {
     message: new RegExp(`^files that hold keys or secrets are readable by more than their owner: ${paths.keystoreFile} has mode 0644 \\(fix: chmod 600 ${paths.keystoreFile}\\); `),
   });
   t.same((await findModeProblems(paths, { group: true })).map((problem) => problem.path), [paths.keystoreFile, paths.certsDir, `${paths.certsDir}/http_ca.crt`], 'with node.group, 0640 is right for secrets');
+});
+
+t.test('each fix runs when pasted, also in a home whose path has spaces and quotes', async (t) => {
+  const paths = await home(`${t.testdir()}/it's a home`);
+  await chmod(paths.keystoreFile, 0o644);
+  await chmod(paths.certsDir, 0o755);
+  const problems = await findModeProblems(paths, { group: false });
+  t.equal(problems.length, 2);
+  for (const problem of problems) {
+    t.equal((await execa('sh', ['-c', problem.fix], { reject: false })).exitCode, 0, problem.fix);
+  }
+  t.same(await findModeProblems(paths, { group: false }), [], 'the pasted fixes fixed it');
 });
