@@ -81,6 +81,7 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   { key: 'security.authc.cache.ttl', type: duration, default: '20m', description: 'How long a successful password check is cached in memory.' },
   { key: 'logger.level', type: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'), default: 'info', description: 'The least severe log lines written, to the log file and the output alike.' },
   { key: 'logger.format', type: oneOf('json', 'text'), description: 'The output\'s log lines: text (one readable line each), or json; by default text on a terminal, json otherwise. logs/securenode.log is JSON lines always.' },
+  { key: 'vault.timeout', type: duration, default: '10s', description: 'How long a secret store (hcv, aws) may take to answer one request for a {vault://...} reference.' },
   { key: 'vault.env.prefix', type: string, default: '', description: 'Prefix of environment variables read by {vault://env/...} references.' },
   { key: 'vault.file.path', type: string, description: 'Directory of files read by {vault://file/...} references.' },
   { key: 'vault.hcv.address', type: string, description: 'HashiCorp Vault address, e.g. https://vault:8200.' },
@@ -88,6 +89,11 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   { key: 'vault.hcv.namespace', type: string, description: 'HashiCorp Vault namespace.' },
   { key: 'vault.hcv.mount', type: string, default: 'secret', description: 'HashiCorp Vault KV mount.' },
   { key: 'vault.hcv.kv_version', type: { kind: 'int', min: 1, max: 2 }, default: 1, description: 'HashiCorp Vault KV engine version: 1 or 2.' },
+  { key: 'vault.aws.region', type: string, description: 'AWS region of Secrets Manager for {vault://aws/...} references; AWS_REGION when unset.' },
+  { key: 'vault.aws.endpoint_url', type: string, description: 'Secrets Manager endpoint instead of the region\'s (a VPC endpoint, or a local test server).' },
+  { key: 'vault.aws.assume_role_arn', type: string, description: 'A role to assume through STS before reading secrets.' },
+  { key: 'vault.aws.role_session_name', type: string, default: 'securenode', description: 'The session name of the assumed role.' },
+  { key: 'vault.aws.sts_endpoint_url', type: string, description: 'STS endpoint for assume_role_arn instead of the region\'s.' },
 ];
 
 const byKey = new Map(settingDefinitions.map((definition) => [definition.key, definition]));

@@ -1,27 +1,10 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { Settings } from '../settings.js';
-import { looksLikeVaultReference, VaultReferenceError, type VaultReference } from './reference.js';
+import { awsBackend } from './aws.js';
+import { fail, requestTimeout, setting, type VaultBackend } from './backend.js';
+import { VaultReferenceError } from './reference.js';
 
-/** What a backend may read besides the reference: settings, the environment, and fetch for hcv. */
-export interface VaultContext {
-  readonly settings: Settings;
-  readonly env: NodeJS.ProcessEnv;
-  readonly fetch?: typeof fetch;
-}
-
-/** A backend reads a secret's whole value (a string) for a reference; errors never include a value. */
-export type VaultBackend = (reference: VaultReference, context: VaultContext) => Promise<string>;
-
-/** A backend setting's value; one that is itself still an unresolved reference counts as unset. */
-function setting(settings: Settings, key: string): string | undefined {
-  const value = settings.string(key);
-  return value !== undefined && looksLikeVaultReference(value) ? undefined : value;
-}
-
-const fail = (reason: string): never => {
-  throw new VaultReferenceError(reason);
-};
+export type { VaultBackend, VaultContext } from './backend.js';
 
 /** env: the variable vault.env.prefix (or ?prefix=) + resource, upper case, '-' as '_'; version 2 reads NAME_PREVIOUS. */
 const envBackend: VaultBackend = async (reference, { settings, env }) => {
@@ -74,7 +57,7 @@ const hcvBackend: VaultBackend = async (reference, { settings, env, fetch: fetch
   const url = kv === 2 ? `${address}/v1/${mount}/data/${resource}${reference.version ? `?version=${reference.version}` : ''}` : `${address}/v1/${mount}/${resource}`;
   let response: Response;
   try {
-    response = await fetcher(url, { headers: { 'X-Vault-Token': token, ...(namespace ? { 'X-Vault-Namespace': namespace } : {}) }, signal: AbortSignal.timeout(10_000) });
+    response = await fetcher(url, { headers: { 'X-Vault-Token': token, ...(namespace ? { 'X-Vault-Namespace': namespace } : {}) }, signal: AbortSignal.timeout(requestTimeout(settings)) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     return fail(`could not reach Vault at ${address} (${cause?.code ?? cause?.message ?? (error as Error).name})`);
@@ -93,5 +76,5 @@ const hcvBackend: VaultBackend = async (reference, { settings, env, fetch: fetch
   return JSON.stringify(data);
 };
 
-/** The backends SPEC 8 names. */
-export const vaultBackends: Readonly<Record<string, VaultBackend>> = { env: envBackend, file: fileBackend, hcv: hcvBackend };
+/** The backends SPEC 8 names, and Kong's aws. */
+export const vaultBackends: Readonly<Record<string, VaultBackend>> = { env: envBackend, file: fileBackend, hcv: hcvBackend, aws: awsBackend };
