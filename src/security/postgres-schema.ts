@@ -75,7 +75,8 @@ export interface MigrationResult {
 }
 
 // Any constant works; it only has to be the same for every securenode, so that two bootstraps take turns.
-const migrationLock = 0x5ec0e_0de;
+/** The advisory lock that orders schema changes and the superuser's seeding across every node and tool. */
+export const migrationLock = 0x5ec0e_0de;
 
 /**
  * Bring the schema to `schemaVersion`: in one transaction, under an advisory

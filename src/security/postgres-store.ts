@@ -8,7 +8,7 @@ import { readRows, readStore, writeChange } from './postgres-rows.js';
 import { SecurityStore, type Mutation, type StoreData } from './store.js';
 
 /** The channel every change is announced on; the payload is the new generation, never data. */
-const channel = 'securenode_store';
+export const channel = 'securenode_store';
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
 const relistenMs = 1_000;

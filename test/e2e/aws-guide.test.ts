@@ -1,0 +1,93 @@
+// Seed 002, Kong's AWS Secrets Manager guide, with securenode in place of Kong:
+// the database user and password live in one JSON secret, the store's settings
+// reference it, `migrations bootstrap` creates the schema and seeds the
+// superuser from ELASTIC_PASSWORD (Kong's KONG_PASSWORD), and a node starts on
+// it. AWS is moto (with authentication on), the database the test PostgreSQL.
+import { randomBytes } from 'node:crypto';
+import t from 'tap';
+import { run } from '../../src/cli/main.js';
+import { homePaths } from '../../src/home/layout.js';
+import { verifyPassword } from '../../src/security/password.js';
+import { runCli } from '../helpers/cli.js';
+import { curl, statusOf } from '../helpers/curl.js';
+import { memoryIo } from '../helpers/memory-io.js';
+import { startMoto } from '../helpers/moto.js';
+import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
+import { postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { remember } from '../helpers/secrets-ledger.js';
+
+/** A database owned by a role of its own, as the guide's `kong` user owns `kong`: the role and its password. */
+async function ownedDatabase(t: Parameters<typeof testDatabase>[0]) {
+  const admin = { ...postgresServer!, database: 'postgres' };
+  const role = `guide_${randomBytes(5).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  remember({ kind: 'secret', value: password, source: 'the guide database role password' });
+  await query(admin, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+  // Membership lets the test's own role hand the database over (PostgreSQL 15 asks for it).
+  await query(admin, `GRANT ${role} TO ${postgresServer!.user}`);
+  t.teardown(() => query(admin, `DROP ROLE IF EXISTS ${role}`));
+  const database = await testDatabase(t);
+  await query(admin, `ALTER DATABASE ${database.database} OWNER TO ${role}`);
+  return { ...database, user: role, password };
+}
+
+t.test('seed 002: credentials in Secrets Manager, the superuser seeded by migrations bootstrap, a node on it', { skip: postgresSkip }, async (t) => {
+  const moto = await startMoto(t);
+  // The SDK's credential chain reads this process's environment (the in-process bootstrap); instance metadata is off (loopback only).
+  const awsEnv = { ...moto.env, AWS_EC2_METADATA_DISABLED: 'true' };
+  Object.assign(process.env, awsEnv);
+  const database = await ownedDatabase(t);
+  await moto.createSecret('kong-gateway-database', JSON.stringify({ pg_user: database.user, pg_password: database.password }));
+  const settings = [
+    '-E', 'security.store.type=postgres',
+    '-E', `security.store.postgres.host=${database.host}`,
+    '-E', `security.store.postgres.port=${database.port}`,
+    '-E', `security.store.postgres.database=${database.database}`,
+    '-E', 'security.store.postgres.user={vault://aws/kong-gateway-database/pg_user}',
+    '-E', 'security.store.postgres.password={vault://aws/kong-gateway-database/pg_password}',
+    '-E', `vault.aws.region=${moto.region}`,
+    '-E', `vault.aws.endpoint_url=${moto.endpoint}`,
+  ];
+  const home = `${await nodeOwnedDir(t)}/home`;
+  const where = `database '${database.database}' at ${database.host}:${database.port} (user '${database.user}')`;
+
+  const first = memoryIo({ ...awsEnv, ELASTIC_PASSWORD: 'guide-superuser-1' });
+  t.equal(await run(['migrations', 'bootstrap', '--home', home, ...settings], first.io), 0, first.stderr());
+  t.match(first.stdout(), `the security store in the ${where} is at schema version 2\ncreated the elastic superuser with the password from ELASTIC_PASSWORD\n`);
+  t.notMatch(first.stdout() + first.stderr(), database.password, 'the resolved password is in no output');
+
+  const second = memoryIo({ ...awsEnv, ELASTIC_PASSWORD: 'another-password-2' });
+  t.equal(await run(['migrations', 'bootstrap', '--home', home, ...settings], second.io), 0, second.stderr());
+  t.equal(
+    second.stdout(),
+    `the security store in the ${where} is already at schema version 2; nothing to do\nthe security store already has users: the password from ELASTIC_PASSWORD was not applied (change a password with \`npx securenode reset-password -u elastic --home ${home}\`)\n`,
+  );
+  const [row] = await query<{ password_hash: string; roles: string[] }>(database, "SELECT password_hash, roles FROM securenode_users WHERE username = 'elastic'");
+  t.same([await verifyPassword(row!.password_hash, 'guide-superuser-1'), await verifyPassword(row!.password_hash, 'another-password-2'), row!.roles], [true, false, ['superuser']], 'the first bootstrap\'s password, kept');
+
+  // A real node on the database, its credentials read from Secrets Manager at start.
+  const node = await startNodeProcess(home, { terminal: false, args: settings, env: awsEnv });
+  t.teardown(() => node.signal('SIGKILL'));
+  const port = await node.httpPort();
+  const ca = `${homePaths(home).certsDir}/http_ca.crt`;
+  t.equal(statusOf(await curl(port, ca, ['-u', 'elastic:guide-superuser-1'])), '200', 'the seeded superuser logs in');
+  t.notMatch(node.output(), 'Password for the elastic user', 'the store was not empty: nothing generated');
+  t.notMatch(node.output(), database.password);
+  await node.stop();
+});
+
+t.test('three bootstraps at once with three passwords: exactly one seeds the superuser', { skip: postgresSkip }, async (t) => {
+  const database = await testDatabase(t);
+  const settings = ['-E', 'security.store.type=postgres', '-E', `security.store.postgres.host=${database.host}`, '-E', `security.store.postgres.port=${database.port}`, '-E', `security.store.postgres.database=${database.database}`, '-E', `security.store.postgres.user=${database.user}`, '-E', 'security.store.postgres.password={vault://env/pg-password}'];
+  const home = `${t.testdir()}/home`;
+  const runs = await Promise.all(['first-password-1', 'second-password-2', 'third-password-3'].map((password) => runCli(['migrations', 'bootstrap', '--home', home, ...settings], { env: { PG_PASSWORD: database.password!, ELASTIC_PASSWORD: password } })));
+  t.same(runs.map((result) => result.exitCode), [0, 0, 0], runs.map((result) => result.stderr).join(''));
+  t.equal(runs.filter((result) => result.stdout.includes('created the elastic superuser')).length, 1, 'one created it');
+  t.equal(runs.filter((result) => result.stdout.includes('was not applied')).length, 2, 'two said they did not');
+  t.equal(runs.filter((result) => /applied migration 1:/.test(result.stdout)).length, 1, 'one applied the schema');
+  const users = await query<{ username: string }>(database, 'SELECT username FROM securenode_users');
+  t.same(users.map((user) => user.username), ['elastic']);
+  const short = await runCli(['migrations', 'bootstrap', '--home', home, ...settings], { env: { PG_PASSWORD: database.password!, ELASTIC_PASSWORD: 'short' } });
+  t.same([short.exitCode, short.stdout], [78, ''], 'a bootstrap password under 12 characters is refused before anything is done');
+  t.match(short.stderr, 'the bootstrap password from ELASTIC_PASSWORD is shorter than 12 characters');
+});
