@@ -32,6 +32,8 @@ import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
 import { renderSettingsHelp } from './help-settings.js';
 import { enrollmentTokenFrom, enrollmentTokenVariable } from './enrollment-token-source.js';
 import { commandAsUser, shellWord } from '../home/command-hint.js';
+import { resolveVaultReferences } from '../settings/vault/resolve.js';
+import type { Settings } from '../settings/settings.js';
 
 interface StartOptions {
   home?: string;
@@ -140,7 +142,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     // A node that joined a cluster gets no elastic user and shows no banner: its cluster has both (Elasticsearch does the same).
     const joined = result.kind === 'configured' ? result.joined : undefined;
     const identity = await loadIdentity(result.paths.dataDir, joined?.clusterUuid);
-    const store = await openStore(result.settings, { dataDir: result.paths.dataDir, clusterUuid: identity.clusterUuid, claim: true, logger });
+    const references = { raw: result.rawSettings, resolve: (raw: Settings) => resolveVaultReferences(raw, { env: io.env }) };
+    const store = await openStore(result.settings, { dataDir: result.paths.dataDir, clusterUuid: identity.clusterUuid, claim: true, logger, references });
     if (store instanceof PostgresStore) logger.info({ event: 'security_store', type: 'postgres' }, `the security store is the ${describeConnection(store.connection)}`);
     try {
       await checkModes(result.paths, { group: result.settings.isSet('node.group') });

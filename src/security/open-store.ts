@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/settings.js';
 import { FileStore } from './file-store.js';
+import { referencesTtl } from '../settings/vault/resolve.js';
 import { postgresConnection } from './postgres-connection.js';
 import { PostgresStore } from './postgres-store.js';
 import type { SecurityStore } from './store.js';
@@ -12,10 +13,20 @@ export interface OpenStoreOptions {
   /** A starting node claims a database no node has used yet; a tool only uses a claimed one. */
   readonly claim: boolean;
   readonly logger?: Logger;
+  /** The settings as written (references unresolved) and how to resolve them again: for credentials that rotate in a secret store. */
+  readonly references?: { readonly raw: Settings; readonly resolve: (raw: Settings) => Promise<Settings> };
 }
 
 /** The security store that security.store.type names: the embedded file, or the shared PostgreSQL database. */
 export async function openStore(settings: Settings, options: OpenStoreOptions): Promise<SecurityStore> {
   if (settings.string('security.store.type') !== 'postgres') return FileStore.open(options.dataDir);
-  return PostgresStore.open(postgresConnection(settings), { clusterUuid: options.clusterUuid, claim: options.claim, ...(options.logger ? { logger: options.logger } : {}) });
+  const { references } = options;
+  const renewEveryMs = references ? referencesTtl(references.raw, ['security.store.postgres.user', 'security.store.postgres.password']) : undefined;
+  return PostgresStore.open(postgresConnection(settings), {
+    clusterUuid: options.clusterUuid,
+    claim: options.claim,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(references ? { refresh: async () => postgresConnection(await references.resolve(references.raw)) } : {}),
+    ...(renewEveryMs === undefined ? {} : { renewEveryMs }),
+  });
 }

@@ -19,6 +19,19 @@ function isConnectionFailure(error: unknown): boolean {
   return typeof code !== 'string' || code.startsWith('E') || /^(08|57P0)/.test(code);
 }
 
+/** The server refused the user or password (28P01 invalid_password, 28000 invalid_authorization_specification): rotated credentials, perhaps. */
+function isRefusedCredentials(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '28P01' || code === '28000';
+}
+
+/** A pool of connections; an idle connection that breaks is replaced on the next use, and must not crash the node. */
+function newPool(connection: PostgresConnection): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(connection), max: 4 });
+  pool.on('error', () => {});
+  return pool;
+}
+
 /** A pooled connection; one that breaks while checked out reports it through its query, not as a crash. */
 async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   const client = await pool.connect();
@@ -33,6 +46,14 @@ export interface PostgresStoreOptions {
   /** Whether this may claim a database no node has claimed yet (a node starting), or only use a claimed one (a tool). */
   readonly claim: boolean;
   readonly logger?: Logger;
+  /**
+   * Reads the connection's settings again, their vault references included:
+   * called when the server refuses the credentials (a password rotated in the
+   * secret store), as Kong's kong.vault.try, and every `renewEveryMs`.
+   */
+  readonly refresh?: () => Promise<PostgresConnection>;
+  /** Read the credentials again this often (the references' ttl); a failed read keeps the credentials in use. */
+  readonly renewEveryMs?: number;
 }
 
 /**
@@ -44,11 +65,14 @@ export interface PostgresStoreOptions {
  * is away; changes are then refused (503).
  */
 export class PostgresStore extends SecurityStore {
-  readonly connection: PostgresConnection;
   /** The key that hashes API key and service token secrets: the cluster's, kept in the database, since the keys are shared. */
   readonly tokenHashKey: Buffer;
-  readonly #pool: pg.Pool;
+  #connection: PostgresConnection;
+  #pool: pg.Pool;
   readonly #logger: Logger | undefined;
+  readonly #refresh: (() => Promise<PostgresConnection>) | undefined;
+  #renewing: Promise<boolean> | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
   #generation: string | undefined;
   #pending: Promise<void> | undefined;
   #chain: Promise<void> = Promise.resolve();
@@ -56,19 +80,62 @@ export class PostgresStore extends SecurityStore {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  private constructor(connection: PostgresConnection, pool: pg.Pool, tokenHashKey: Buffer, logger: Logger | undefined) {
+  private constructor(connection: PostgresConnection, pool: pg.Pool, tokenHashKey: Buffer, options: PostgresStoreOptions) {
     super();
-    this.connection = connection;
+    this.#connection = connection;
     this.#pool = pool;
     this.tokenHashKey = tokenHashKey;
-    this.#logger = logger;
+    this.#logger = options.logger;
+    this.#refresh = options.refresh;
+  }
+
+  /** Where the store lives, with the credentials in use now. */
+  get connection(): PostgresConnection {
+    return this.#connection;
+  }
+
+  /** A connection from the pool; refused credentials are read again from their references once, and the connection tried again. */
+  async #client(): Promise<pg.PoolClient> {
+    try {
+      return await checkout(this.#pool);
+    } catch (error) {
+      if (!isRefusedCredentials(error) || !(await this.#renew('refused'))) throw error;
+      return checkout(this.#pool);
+    }
+  }
+
+  /**
+   * Read the credentials again; when they changed, new connections use them
+   * (a new pool; the old one ends once its connections are released). One
+   * renewal at a time. Whether they changed; a failed read keeps the
+   * credentials in use and is logged without a value.
+   */
+  #renew(why: 'refused' | 'ttl'): Promise<boolean> {
+    if (!this.#refresh) return Promise.resolve(false);
+    this.#renewing ??= (async () => {
+      try {
+        const next = await this.#refresh!();
+        const now = this.#connection;
+        if (next.user === now.user && next.password === now.password && next.host === now.host && next.port === now.port && next.database === now.database) return false;
+        const old = this.#pool;
+        this.#connection = next;
+        this.#pool = newPool(next);
+        void old.end().catch(() => {});
+        this.#logger?.info({ event: 'store_credentials_renewed', reason: why }, `the security database's credentials were read again from their references (${why === 'refused' ? 'the server refused the ones in use' : 'their ttl passed'}); new connections use them`);
+        return true;
+      } catch (error) {
+        this.#logger?.warn({ event: 'store_credentials_unread', reason: why, error: (error as Error).message }, "the security database's credentials could not be read again; the ones in use are kept");
+        return false;
+      } finally {
+        this.#renewing = undefined;
+      }
+    })();
+    return this.#renewing;
   }
 
   /** Connect, bring the schema up to date, check the cluster, load the store and start listening. */
   static async open(connection: PostgresConnection, options: PostgresStoreOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ ...clientConfig(connection), max: 4 });
-    // An idle connection that breaks is replaced on the next use; it must not crash the node.
-    pool.on('error', () => {});
+    const pool = newPool(connection);
     try {
       const client = await checkout(pool);
       let owner: { cluster_uuid: string; token_hash_key: string } | undefined;
@@ -89,10 +156,11 @@ export class PostgresStore extends SecurityStore {
           `the ${where} holds the security store of another cluster (uuid ${owner.cluster_uuid}), not of this node's (uuid ${options.clusterUuid}); give each cluster its own database, or add a node to that cluster by starting a new home with a node enrollment token from it`,
         );
       }
-      const store = new PostgresStore(connection, pool, Buffer.from(owner.token_hash_key, 'base64'), options.logger);
+      const store = new PostgresStore(connection, pool, Buffer.from(owner.token_hash_key, 'base64'), options);
       await store.reload();
       await store.#listen();
       store.#timer = setInterval(() => void store.reload().catch(() => {}), pollMs).unref();
+      if (options.renewEveryMs !== undefined) store.#renewTimer = setInterval(() => void store.#renew('ttl'), options.renewEveryMs).unref();
       return store;
     } catch (error) {
       await pool.end().catch(() => {});
@@ -105,7 +173,7 @@ export class PostgresStore extends SecurityStore {
     if (this.#pending) return this.#pending;
     const run = this.#chain.then(async () => {
       this.#pending = undefined;
-      const client = await checkout(this.#pool);
+      const client = await this.#client();
       let failed: Error | undefined;
       try {
         const read = await readStore(client, this.#generation);
@@ -131,7 +199,7 @@ export class PostgresStore extends SecurityStore {
   protected async commit<T>(mutation: Mutation<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await checkout(this.#pool);
+      client = await this.#client();
     } catch (error) {
       throw this.#unavailable(error);
     }
@@ -181,6 +249,8 @@ export class PostgresStore extends SecurityStore {
   override async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#renewTimer);
+    await this.#renewing;
     await this.#listener?.end().catch(() => {});
     await this.#chain;
     await this.#pool.end();
@@ -193,7 +263,7 @@ export class PostgresStore extends SecurityStore {
 
   /** LISTEN on a connection of its own; when it drops, listen again and reload, since notifications were missed meanwhile. */
   async #listen(): Promise<void> {
-    const client = new pg.Client(clientConfig(this.connection));
+    const client = new pg.Client(clientConfig(this.#connection));
     client.on('error', () => {});
     try {
       await client.connect();
@@ -215,7 +285,8 @@ export class PostgresStore extends SecurityStore {
     if (this.#closed) return;
     try {
       await this.#listen();
-    } catch {
+    } catch (error) {
+      if (isRefusedCredentials(error)) await this.#renew('refused');
       setTimeout(() => void this.#relisten(), relistenMs).unref();
       return;
     }

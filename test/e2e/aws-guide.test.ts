@@ -72,7 +72,42 @@ t.test('seed 002: credentials in Secrets Manager, the superuser seeded by migrat
   const ca = `${homePaths(home).certsDir}/http_ca.crt`;
   t.equal(statusOf(await curl(port, ca, ['-u', 'elastic:guide-superuser-1'])), '200', 'the seeded superuser logs in');
   t.notMatch(node.output(), 'Password for the elastic user', 'the store was not empty: nothing generated');
-  t.notMatch(node.output(), database.password);
+
+  // Rotation, as the guide's secret rotation does it: a new password in Secrets Manager and for the role,
+  // and the node's connections cut. The next change re-reads the references and succeeds the first time.
+  const rotated = randomBytes(18).toString('base64url');
+  remember({ kind: 'secret', value: rotated, source: 'the rotated guide database password' });
+  await moto.rotateSecret('kong-gateway-database', JSON.stringify({ pg_user: database.user, pg_password: rotated }));
+  await query({ ...postgresServer!, database: 'postgres' }, `ALTER ROLE ${database.user} PASSWORD '${rotated}'`);
+  await query({ ...postgresServer!, database: 'postgres' }, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [database.user]);
+  const change = await curl(port, ca, ['-u', 'elastic:guide-superuser-1', '-X', 'PUT', '-H', 'Content-Type: application/json', '-d', '{"password":"after-rotation-1","roles":["read-only"]}'], '/_security/user/after_rotation');
+  t.equal(statusOf(change), '200', `a change right after the rotation succeeds: ${change.stdout}`);
+  await node.waitFor(/"event":"store_credentials_renewed","reason":"refused"/);
+  t.equal(statusOf(await curl(port, ca, ['-u', 'after_rotation:after-rotation-1'])), '200', 'the user it made logs in');
+  for (const secret of [database.password, rotated]) t.notMatch(node.output(), secret, 'no password, old or new, in the output');
+  await node.stop();
+});
+
+t.test('with a ttl, rotated credentials are read again before the server refuses them', { skip: postgresSkip }, async (t) => {
+  const moto = await startMoto(t);
+  const awsEnv = { ...moto.env, AWS_EC2_METADATA_DISABLED: 'true' };
+  const database = await ownedDatabase(t);
+  await moto.createSecret('db', JSON.stringify({ user: database.user, password: database.password }));
+  const settings = [
+    '-E', 'security.store.type=postgres', '-E', `security.store.postgres.host=${database.host}`, '-E', `security.store.postgres.port=${database.port}`, '-E', `security.store.postgres.database=${database.database}`,
+    '-E', 'security.store.postgres.user={vault://aws/db/user}', '-E', 'security.store.postgres.password={vault://aws/db/password?ttl=1s}',
+    '-E', `vault.aws.region=${moto.region}`, '-E', `vault.aws.endpoint_url=${moto.endpoint}`,
+  ];
+  const home = `${await nodeOwnedDir(t)}/home`;
+  const node = await startNodeProcess(home, { terminal: false, args: settings, env: { ...awsEnv, ELASTIC_PASSWORD: 'ttl-superuser-1' } });
+  t.teardown(() => node.signal('SIGKILL'));
+  await node.httpPort();
+  t.notMatch(node.output(), 'store_credentials_renewed', 'nothing changed: nothing renewed');
+  const rotated = randomBytes(18).toString('base64url');
+  remember({ kind: 'secret', value: rotated, source: 'the rotated ttl database password' });
+  await moto.rotateSecret('db', JSON.stringify({ user: database.user, password: rotated }));
+  await node.waitFor(/"event":"store_credentials_renewed","reason":"ttl"/, 10_000);
+  t.notMatch(node.output(), rotated);
   await node.stop();
 });
 

@@ -1,4 +1,6 @@
 import { SecurenodeError } from '../../errors.js';
+import { parseDuration } from '../coerce.js';
+import { findSetting } from '../schema.js';
 import type { SettingValue } from '../schema.js';
 import type { Settings } from '../settings.js';
 import { vaultBackends, type VaultContext } from './backends.js';
@@ -45,6 +47,26 @@ async function resolveValue(name: string, value: SettingValue, context: VaultCon
     return Promise.all(value.map((item, index) => (looksLikeVaultReference(item) ? one(item, `${name}[${index}]`) : item)));
   }
   return undefined;
+}
+
+/**
+ * How often the values of these settings' references must be read again: the
+ * shortest `ttl` among them (the reference's ?ttl=, else vault.<backend>.ttl),
+ * in milliseconds; undefined when none has one (read once, as Kong's default).
+ */
+export function referencesTtl(raw: Settings, keys: readonly string[]): number | undefined {
+  let shortest: number | undefined;
+  for (const key of keys) {
+    const value = raw.string(key);
+    if (value === undefined || !looksLikeVaultReference(value)) continue;
+    const reference = parseVaultReference(value);
+    // env references have no ttl setting (the environment does not change under a running process); a ?ttl= still counts.
+    const setting = `vault.${reference.backend}.ttl`;
+    const text = reference.options.ttl ?? (findSetting(setting) ? raw.string(setting) : undefined);
+    const ttl = text === undefined ? undefined : parseDuration(text);
+    if (ttl !== undefined && ttl > 0) shortest = Math.min(shortest ?? ttl, ttl);
+  }
+  return shortest;
 }
 
 /**

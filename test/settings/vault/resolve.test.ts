@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import t from 'tap';
-import { resolveVaultReferences } from '../../../src/settings/vault/resolve.js';
+import { referencesTtl, resolveVaultReferences } from '../../../src/settings/vault/resolve.js';
 import { settingsOf } from '../../helpers/settings.js';
 import { startFakeVault } from '../../helpers/fake-vault.js';
 
@@ -80,4 +80,14 @@ t.test('hcv: KV v1 and v2, token, namespace, mount, versions and errors', async 
   const { port } = closed.address() as { port: number };
   await new Promise((resolve) => closed.close(resolve));
   t.equal(await reason('{vault://hcv/db/password}', { 'vault.hcv.address': `http://127.0.0.1:${port}` }, { VAULT_TOKEN: 'x' }), `could not reach Vault at http://127.0.0.1:${port} (ECONNREFUSED)`);
+});
+
+t.test('referencesTtl: the shortest ttl among the references, from ?ttl= or vault.<backend>.ttl', async (t) => {
+  const keys = ['security.store.postgres.user', 'security.store.postgres.password'];
+  t.equal(referencesTtl(settingsOf({ 'security.store.postgres.password': '{vault://env/pw}' }), keys), undefined, 'no ttl: read once, as Kong by default');
+  t.equal(referencesTtl(settingsOf({ 'security.store.postgres.password': 'plain' }), keys), undefined);
+  t.equal(referencesTtl(settingsOf({ 'security.store.postgres.password': '{vault://env/pw?ttl=30s}' }), keys), 30_000, 'env has no ttl setting, but ?ttl= counts');
+  t.equal(referencesTtl(settingsOf({ 'security.store.postgres.password': '{vault://aws/db/pw}', 'vault.aws.ttl': '5m' }), keys), 300_000);
+  t.equal(referencesTtl(settingsOf({ 'security.store.postgres.user': '{vault://aws/db/user?ttl=2m}', 'security.store.postgres.password': '{vault://aws/db/pw}', 'vault.aws.ttl': '5m' }), keys), 120_000, 'the shortest');
+  t.equal(referencesTtl(settingsOf({ 'security.store.postgres.password': '{vault://file/pw?ttl=0s}' }), keys), undefined, 'zero: no rotation');
 });
