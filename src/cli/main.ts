@@ -9,6 +9,7 @@ import { registerEnrollmentCommands } from './enrollment-commands.js';
 import { registerResetPasswordCommand } from './reset-password-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerMigrationsCommand } from './migrations-command.js';
+import { registerVaultCommand } from './vault-command.js';
 import { editDistance, nearest } from '../settings/nearest.js';
 import { shellWord } from '../home/command-hint.js';
 
@@ -45,6 +46,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   registerResetPasswordCommand(program, io, done);
   registerEnrollmentCommands(program, io, done);
   registerMigrationsCommand(program, io, done);
+  registerVaultCommand(program, io, done);
   for (const command of program.commands) command.exitOverride();
 
   // As git does: `help <command>` is that command's --help; a word that is no command is said so, with the nearest one.

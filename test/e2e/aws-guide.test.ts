@@ -49,6 +49,11 @@ t.test('seed 002: credentials in Secrets Manager, the superuser seeded by migrat
     '-E', `vault.aws.endpoint_url=${moto.endpoint}`,
   ];
   const home = `${await nodeOwnedDir(t)}/home`;
+  // Checking the setup first, as `kong vault get` does: the value, or why not.
+  const awsSettings = settings.slice(-4);
+  t.same(await runCli(['vault', 'get', '{vault://aws/kong-gateway-database/pg_user}', '--home', home, ...awsSettings], { env: awsEnv }), { exitCode: 0, stdout: `${database.user}\n`, stderr: '' });
+  t.same(await runCli(['vault', 'get', '{vault://aws/kong-gateway-database/nope}', '--home', home, ...awsSettings], { env: awsEnv }), { exitCode: 78, stdout: '', stderr: "ERROR: failed to dereference '{vault://aws/kong-gateway-database/nope}': subfield nope not found in JSON secret\n" });
+  t.same(await runCli(['vault', 'get', '{vault://aws/kong-gateway-database/pg_user}', '--home', home, ...awsSettings], { env: { ...awsEnv, AWS_SECRET_ACCESS_KEY: 'wrong-secret-key-000000' } }), { exitCode: 78, stdout: '', stderr: "ERROR: failed to dereference '{vault://aws/kong-gateway-database/pg_user}': AWS refused the credentials (HTTP 403)\n" });
   const where = `database '${database.database}' at ${database.host}:${database.port} (user '${database.user}')`;
 
   const first = memoryIo({ ...awsEnv, ELASTIC_PASSWORD: 'guide-superuser-1' });

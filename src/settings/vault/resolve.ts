@@ -88,3 +88,25 @@ export async function resolveVaultReferences(settings: Settings, options: Resolv
   }
   return resolved;
 }
+
+/**
+ * One reference, read with the vault.* settings of `settings` (themselves
+ * resolved first): for checking a setup (`securenode vault get`). A failure is
+ * ERR_VAULT naming the reference and why, never a value.
+ */
+export async function resolveReference(text: string, settings: Settings, options: ResolveOptions): Promise<string> {
+  const { memo = new Map<string, string>(), ...context } = options;
+  const vaultKeys = settings.explicitKeys().filter((key) => key.startsWith('vault.'));
+  const updates = new Map<string, SettingValue>();
+  for (const key of vaultKeys) {
+    const value = await resolveValue(key, settings.explicit(key)!, { ...context, settings }, memo);
+    if (value !== undefined) updates.set(key, value);
+  }
+  const resolved = settings.withValues(updates);
+  try {
+    return await dereference(text, { ...context, settings: resolved });
+  } catch (error) {
+    const reason = error instanceof VaultReferenceError ? error.message : 'unexpected error';
+    throw new SecurenodeError('ERR_VAULT', `failed to dereference '${text}': ${reason}`);
+  }
+}
