@@ -85,7 +85,9 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
     const principal = request.principal!;
     const rights = rightsOf(principal);
     const { id, name, username, owner, realm_name: realm } = request.query;
+    // Admin tokens are kept as keys, but listed and revoked under their user (/_security/user/{name}/_token).
     const wanted = (key: StoredApiKey): boolean =>
+      key.scope !== 'admin_token' &&
       (id === undefined || key.id === id) &&
       (name === undefined || key.name === name) &&
       (username === undefined || key.creator === username) &&
@@ -101,7 +103,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
     const { ids, name } = request.body ?? {};
     if (!Array.isArray(ids) && typeof name !== 'string') return reply.code(400).send({ error: "invalid body: give 'ids' (a list) or 'name'" });
     const { matching, fresh } = await store.mutate((data) => {
-      const matching = Object.values(data.apiKeys ?? {}).filter((key) => (Array.isArray(ids) && ids.includes(key.id)) || key.name === name);
+      const matching = Object.values(data.apiKeys ?? {}).filter((key) => key.scope !== 'admin_token' && ((Array.isArray(ids) && ids.includes(key.id)) || key.name === name));
       // All or nothing: one key the caller may not delete refuses the request.
       for (const key of matching) requireEntity(request, context.authorizer, { id: key.id, type: 'api_key' }, 'delete');
       const fresh = matching.filter((key) => !key.invalidated);

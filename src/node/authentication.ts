@@ -7,7 +7,7 @@ import { NonceLedger, verifyOperatorToken } from '../security/operator-token.js'
 import { actionFor } from '../security/rbac-matcher.js';
 import { parseBasic, type Authenticator, type Principal } from './authenticator.js';
 import { auditContext, canonicalPath, requestPath } from './authorization.js';
-import { authenticateToken, operatorName, scopedPaths } from './token-authenticator.js';
+import { authenticateAdminToken, authenticateToken, operatorName, scopedPaths } from './token-authenticator.js';
 
 /** What the authentication hook needs. */
 export interface AuthenticationOptions {
@@ -20,6 +20,15 @@ export interface AuthenticationOptions {
   readonly tokenHashKey?: Buffer;
   /** The local operator's signing key; without it no tool can act as the operator. */
   readonly operatorKey?: Buffer;
+  /** The header that carries admin tokens (security.rbac.token_header); they need tokenHashKey too. */
+  readonly tokenHeader?: string;
+}
+
+/** The values of a header as sent (Node joins or drops repeats): a doubled admin token header must be seen as two. */
+function headerValues(raw: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let index = 0; index < raw.length; index += 2) if (raw[index]!.length === name.length && raw[index]!.toLowerCase() === name) values.push(raw[index + 1]!);
+  return values;
 }
 
 const unauthorized = { error: 'Invalid credentials' };
@@ -37,12 +46,6 @@ export const healthPath = '/_health';
 
 const twoHeaders = { error: 'more than one Authorization header; send one' };
 
-/** How many Authorization headers a request carries, as sent. */
-function authorizationHeaders(raw: readonly string[]): number {
-  let count = 0;
-  for (let index = 0; index < raw.length; index += 2) if (raw[index]!.length === 13 && raw[index]!.toLowerCase() === 'authorization') count++;
-  return count;
-}
 
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -61,12 +64,17 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
   const ledger = new NonceLedger();
   const succeed = (request: Parameters<typeof auditContext>[0], principal: Principal): void => {
     request.principal = principal;
-    audit.record('authentication_success', auditContext(request), { type: principal.type, ...(principal.apiKey ? { api_key: principal.apiKey.id } : {}), ...(principal.tokenName ? { token: principal.tokenName } : {}) });
+    audit.record('authentication_success', auditContext(request), {
+      type: principal.type,
+      ...(principal.apiKey ? { api_key: principal.apiKey.id } : {}),
+      ...(principal.tokenName ? { token: principal.tokenName } : {}),
+      ...(principal.adminTokenId ? { admin_token: principal.adminTokenId } : {}),
+    });
   };
-  const refuse = (request: FastifyRequest, reply: FastifyReply, header: string | undefined): void => {
+  const refuse = (request: FastifyRequest, reply: FastifyReply, header: string | undefined, scheme = header?.split(' ')[0] ?? 'none'): void => {
     const attempted = parseBasic(header)?.username;
     const path = requestPath(request);
-    audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme: header?.split(' ')[0] ?? 'none', path });
+    audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme, path });
     logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
     void reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
   };
@@ -80,9 +88,23 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     // Liveness for load balancers and service managers: no credential, nothing revealed, nothing audited.
     if (path === healthPath) return done();
     // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
-    if (authorizationHeaders(request.raw.rawHeaders) > 1) {
+    if (headerValues(request.raw.rawHeaders, 'authorization').length > 1) {
       reply.code(400).send(twoHeaders);
       return;
+    }
+    // One admin token header authenticates; none, or more than one, is anonymous (as in Kong), and the Authorization header decides.
+    if (options.tokenHashKey && options.tokenHeader) {
+      const tokens = headerValues(request.raw.rawHeaders, options.tokenHeader);
+      if (tokens.length === 1) {
+        const principal = authenticateAdminToken(options.store, options.tokenHashKey, tokens[0]!);
+        if (principal) {
+          succeed(request, principal);
+          return done();
+        }
+        throttle.fail(request.ip);
+        refuse(request, reply, undefined, 'admin_token');
+        return;
+      }
     }
     const header = request.headers.authorization;
     if (options.operatorKey && header?.startsWith('Operator ')) {

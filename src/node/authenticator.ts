@@ -6,8 +6,10 @@ import { hashPassword, verifyPassword } from '../security/password.js';
 /** Who a request authenticated as. */
 export interface Principal {
   readonly user: StoredUser;
-  /** realm: a password; operator: a local tool that proved it can read the keystore; api_key; service_token. */
-  readonly type: 'realm' | 'operator' | 'api_key' | 'service_token';
+  /** realm: a password; operator: a local tool that proved it can read the keystore; api_key; service_token; admin_token (a personal token in the admin token header). */
+  readonly type: 'realm' | 'operator' | 'api_key' | 'service_token' | 'admin_token';
+  /** The admin token's public id, for the audit log. */
+  readonly adminTokenId?: string;
   readonly apiKey?: StoredApiKey;
   /** An API key's owner's roles now: the key may do only what they allow too (Elasticsearch's limited-by). */
   readonly limitedBy?: readonly string[];

@@ -55,10 +55,13 @@ export function auditContext(request: FastifyRequest): AuditContext {
   return { ...(request.principal ? { user: request.principal.user.username } : {}), source: request.ip, requestId: request.id };
 }
 
-/** What anyone authenticated may do to themselves: see who they are, change their own password. */
+/** The routes anyone signed in with their password may use on themselves: their own password, their own admin tokens. */
+const ownRoutes = new Set(['/_security/user/:name/_password', '/_security/user/:name/_token', '/_security/user/:name/_token/:id']);
+
+/** What anyone authenticated may do to themselves: see who they are, change their own password, manage their own admin tokens (with a password, never with a token). */
 function selfService(request: FastifyRequest, principal: Principal, route: string): boolean {
   if (route === '/_security/_authenticate') return true;
-  return route === '/_security/user/:name/_password' && principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
+  return ownRoutes.has(route) && principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
 }
 
 /**

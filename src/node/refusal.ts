@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Authorizer } from '../security/authorizer.js';
 import { describeProbe } from '../security/escalation.js';
 import type { Action, RoleDefinition } from '../security/rbac-matcher.js';
+import type { StoreData, StoredUser } from '../security/store.js';
 import type { Principal } from './authenticator.js';
 import { rightsOf } from './authorization.js';
 
@@ -46,6 +47,20 @@ export function requireWithin(request: FastifyRequest, authorizer: Authorizer, t
   if (!gain) return;
   const what = describeProbe(gain);
   throw new Refusal(403, { error: `${principal.user.username}, you cannot give ${target} permissions you do not hold yourself: ${what}` }, { target, escalation: what });
+}
+
+/**
+ * The user `name` as the store holds it at the change, after the entity check
+ * and, unless only read, the rule that nobody manages a user who holds more than
+ * they do: 404 when there is none, 403 when the caller may not.
+ */
+export function requireUser(request: FastifyRequest, authorizer: Authorizer, data: StoreData, name: string, action: Action, missing: Record<string, unknown> = { error: `user [${name}] not found` }): StoredUser {
+  const user = Object.hasOwn(data.users, name) ? data.users[name]! : undefined;
+  if (!user) throw new Refusal(404, missing);
+  requireEntity(request, authorizer, { id: user.id ?? name, type: 'user' }, action);
+  // Reading a user grants nothing; changing one that holds more than the caller would hand it over.
+  if (action !== 'read') requireNotAbove(request, authorizer, `user [${name}]`, authorizer.definitions(user.roles));
+  return user;
 }
 
 /** Nobody manages a user or role that holds more than they do (a password change would hand it over): refuses with 403. */

@@ -12,6 +12,7 @@ import { SecurenodeError } from '../errors.js';
 import { registerInfoRoutes, type NodeInfo } from './routes.js';
 import { registerUserRoutes } from './user-routes.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
+import { registerAdminTokenRoutes } from './admin-token-routes.js';
 import { registerEnrollRoutes } from './enroll-routes.js';
 import { registerAuthentication } from './authentication.js';
 import { auditContext, registerAuthorization, requestPath } from './authorization.js';
@@ -96,6 +97,18 @@ function listen(server: Server | NetServer, port: number, host: string, bound?: 
  * Basic authentication, and the mutual-TLS transport listener, through which
  * it finds the cluster's other nodes and shares the security store.
  */
+/** Headers that carry something else, or that a proxy rewrites: never an admin token's. */
+const reservedHeaders = new Set(['authorization', 'cookie', 'host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'x-forwarded-for', 'proxy-authorization']);
+
+/** security.rbac.token_header, lower case as Node keeps header names; refused (78) when it is no header name or one that carries something else. */
+function adminTokenHeader(name: string): string {
+  const lower = name.toLowerCase();
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(lower) || reservedHeaders.has(lower)) {
+    throw new SecurenodeError('ERR_CONFIG_INVALID_VALUE', `security.rbac.token_header must be a header name of its own (letters, digits and '-', not ${[...reservedHeaders].join(', ')}), not '${name}'`);
+  }
+  return lower;
+}
+
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { settings, tls, logger } = options;
   const bootId = randomUUID();
@@ -148,8 +161,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }),
   });
   sharing.attach(cluster);
+  const tokenHeader = adminTokenHeader(settings.string('security.rbac.token_header')!);
   registerAuthentication(app, {
-    store: options.store, authenticator, throttle: new LoginThrottle(), audit, logger,
+    store: options.store, authenticator, throttle: new LoginThrottle(), audit, logger, tokenHeader,
     ...(options.tokenHashKey ? { tokenHashKey: options.tokenHashKey } : {}),
     ...(options.operatorKey ? { operatorKey: options.operatorKey } : {}),
   });
@@ -177,6 +191,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   registerRoleRoutes(app, context);
   if (options.tokenHashKey) {
     registerApiKeyRoutes(app, { ...context, hashKey: options.tokenHashKey });
+    registerAdminTokenRoutes(app, { ...context, hashKey: options.tokenHashKey, header: settings.string('security.rbac.token_header')! });
     registerEnrollRoutes(app, {
       store: options.store,
       hashKey: options.tokenHashKey,

@@ -9,7 +9,7 @@ import type { Action } from '../security/rbac-matcher.js';
 import { superuserName } from '../security/superuser.js';
 import { auditContext, invalidBody, rightsOf } from './authorization.js';
 import { maxMetadataBytes } from './body-limits.js';
-import { Refusal, requireEntity, requireNotAbove, requireWithin } from './refusal.js';
+import { Refusal, requireUser, requireWithin } from './refusal.js';
 
 /** What the user and role routes share. */
 export interface SecurityRouteContext {
@@ -69,15 +69,8 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
    * The user of the path as the store holds it at the change, after the entity
    * check and the rule that nobody manages a user who holds more than they do.
    */
-  const target = (request: FastifyRequest<NameParams>, data: StoreData, action: Action, missing: Record<string, unknown> = { error: `user [${request.params.name}] not found` }): StoredUser => {
-    const { name } = request.params;
-    const user = Object.hasOwn(data.users, name) ? data.users[name]! : undefined;
-    if (!user) throw new Refusal(404, missing);
-    requireEntity(request, authorizer, { id: user.id ?? name, type: 'user' }, action);
-    // Reading a user grants nothing; changing one that holds more than the caller would hand it over.
-    if (action !== 'read') requireNotAbove(request, authorizer, `user [${name}]`, authorizer.definitions(user.roles));
-    return user;
-  };
+  const target = (request: FastifyRequest<NameParams>, data: StoreData, action: Action, missing?: Record<string, unknown>): StoredUser =>
+    requireUser(request, authorizer, data, request.params.name, action, missing);
   const changed = (request: FastifyRequest<NameParams>, event: string, fields: Record<string, unknown> = {}): void => {
     audit.record(event, auditContext(request), { target: request.params.name, ...fields });
     logger.info({ event, user: request.params.name, by: request.principal!.user.username, ...fields }, `${event.replace(/_/g, ' ')}: ${request.params.name}`);

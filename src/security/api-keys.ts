@@ -3,8 +3,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 /** The keystore setting holding the key that hashes API key and service token secrets. */
 export const tokenHashKeySetting = 'security.authc.token_hash_key';
 
-/** What an API key may do: everything its creator may, or enroll one kind of peer only. */
-export type ApiKeyScope = 'all' | 'enroll_client' | 'enroll_node';
+/**
+ * What an API key may do: everything its creator may, or enroll one kind of
+ * peer only. An admin token (Kong's RBAC user token) is kept as a key too:
+ * everything its owner may do now, sent in the admin token header only.
+ */
+export type ApiKeyScope = 'all' | 'enroll_client' | 'enroll_node' | 'admin_token';
 
 /** An API key as stored: the secret only as a keyed hash (right for 32 random bytes, unlike a password). */
 export interface StoredApiKey {
@@ -57,6 +61,17 @@ export function parseApiKeyHeader(header: string): { id: string; secret: string 
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon > 0 ? { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) } : undefined;
+}
+
+/** An admin token's value: a prefix that secret scanners can find, the public id, a dot, the secret (all base64url). */
+export function encodeAdminToken(id: string, secret: string): string {
+  return `snadm_${id}.${secret}`;
+}
+
+/** An admin token's id and secret, or undefined for anything else. */
+export function parseAdminToken(value: string): { id: string; secret: string } | undefined {
+  const match = /^snadm_([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{1,128})$/.exec(value.trim());
+  return match ? { id: match[1]!, secret: match[2]! } : undefined;
 }
 
 /** A service token's value: base64url("service/client/<name>:<secret>"), sent as `Authorization: Bearer`. */

@@ -30,7 +30,7 @@ const storeSchema = {
     apiKeys: record({
       type: 'object',
       required: ['id', 'name', 'secretHash', 'creator', 'scope', 'created', 'invalidated'],
-      properties: { id: text, name: text, secretHash: text, creator: text, ownerId: text, roles: { type: 'array', items: text }, scope: { enum: ['all', 'enroll_client', 'enroll_node'] }, created: { type: 'number' }, expires: { type: 'number' }, invalidated: { type: 'boolean' } },
+      properties: { id: text, name: text, secretHash: text, creator: text, ownerId: text, roles: { type: 'array', items: text }, scope: { enum: ['all', 'enroll_client', 'enroll_node', 'admin_token'] }, created: { type: 'number' }, expires: { type: 'number' }, invalidated: { type: 'boolean' } },
     }),
     serviceTokens: record({ type: 'object', required: ['name', 'secretHash', 'created'], properties: { name: text, secretHash: text, created: { type: 'number' } } }),
   },

@@ -69,6 +69,7 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   { key: 'security.enrollment.enabled', type: bool, default: false, description: 'Whether enrollment tokens may be created and used.' },
   ...sslSettings('http'),
   ...sslSettings('transport'),
+  { key: 'security.rbac.token_header', type: string, default: 'Securenode-Admin-Token', description: 'The request header that carries an admin token (POST /_security/user/{name}/_token); Kong-Admin-Token for Kong\'s clients.' },
   { key: 'security.rbac.enforce', type: oneOf('on', 'entity', 'both', 'off'), default: 'on', description: 'RBAC on the REST API: on (endpoints), entity, both, or off (authentication only).' },
   { key: 'security.store.type', type: oneOf('file', 'postgres'), default: 'file', description: 'Where users, roles and keys are kept: the embedded file store or PostgreSQL.' },
   { key: 'security.store.postgres.host', type: string, default: 'localhost', description: 'PostgreSQL host, or the directory of its Unix socket.' },
