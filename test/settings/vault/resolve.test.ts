@@ -91,3 +91,38 @@ t.test('referencesTtl: the shortest ttl among the references, from ?ttl= or vaul
   t.equal(referencesTtl(settingsOf({ 'security.store.postgres.user': '{vault://aws/db/user?ttl=2m}', 'security.store.postgres.password': '{vault://aws/db/pw}', 'vault.aws.ttl': '5m' }), keys), 120_000, 'the shortest');
   t.equal(referencesTtl(settingsOf({ 'security.store.postgres.password': '{vault://file/pw?ttl=0s}' }), keys), undefined, 'zero: no rotation');
 });
+
+t.test('hcv auth methods: kubernetes and approle logins (response wrapping too), and their refusals', async (t) => {
+  const dir = t.testdir({ 'sa-token': 'eyJhbGciOi.service-account.jwt\n', 'secret-id': 'approle-secret-id-1\n', 'wrong-jwt': 'not-the-jwt' });
+  const vault = await startFakeVault({
+    token: 'login-issued-token',
+    v1: { 'secret/db': { password: 'v1-pass' } },
+    v2: {},
+    kubernetes: { path: 'k8s', role: 'securenode', jwt: 'eyJhbGciOi.service-account.jwt' },
+    approle: { path: 'approle', roleId: 'role-id-1', secretId: 'approle-secret-id-1', wrappingToken: 'hvs.wrapping-token-1' },
+  });
+  t.teardown(vault.close);
+  const base = { 'vault.hcv.address': vault.address };
+  const kube = { ...base, 'vault.hcv.auth_method': 'kubernetes', 'vault.hcv.kube_role': 'securenode', 'vault.hcv.kube_auth_path': 'k8s', 'vault.hcv.kube_api_token_file': `${dir}/sa-token` };
+  t.equal(await resolveOne('{vault://hcv/db/password}', kube), 'v1-pass', 'kubernetes: the pod token logs in, the issued token reads');
+  t.same(JSON.parse(vault.seen.at(-2)!.body), { role: 'securenode', jwt: 'eyJhbGciOi.service-account.jwt' });
+  t.equal(vault.seen.at(-1)!.headers['x-vault-token'], 'login-issued-token');
+  const approle = { ...base, 'vault.hcv.auth_method': 'approle', 'vault.hcv.approle_role_id': 'role-id-1' };
+  t.equal(await resolveOne('{vault://hcv/db/password}', { ...approle, 'vault.hcv.approle_secret_id': 'approle-secret-id-1' }), 'v1-pass', 'approle with the secret id');
+  t.equal(await resolveOne('{vault://hcv/db/password}', { ...approle, 'vault.hcv.approle_secret_id_file': `${dir}/secret-id` }), 'v1-pass', 'approle with the secret id from a file');
+  const wrapped = { ...approle, 'vault.hcv.approle_secret_id': 'hvs.wrapping-token-1', 'vault.hcv.approle_response_wrapping': true };
+  t.equal(await resolveOne('{vault://hcv/db/password}', wrapped), 'v1-pass', 'a wrapped secret id is unwrapped, then logs in');
+
+  const reason = async (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+    ((await resolveOne('{vault://hcv/db/password}', extra, env).catch((error: Error) => error.message)) as string).replace(/^failed to dereference '[^']*': (.*) for setting '.*'$/, '$1');
+  t.equal(await reason(wrapped), 'Vault refused the wrapped secret id (400 permission denied)', 'a wrapping token works once: a second unwrap is refused (someone else unwrapped it)');
+  t.equal(await reason({ ...kube, 'vault.hcv.kube_api_token_file': `${dir}/wrong-jwt` }), 'Vault refused the kubernetes login (400 permission denied)');
+  t.equal(await reason({ ...kube, 'vault.hcv.kube_api_token_file': `${dir}/absent` }), `cannot read the Kubernetes service account token ${dir}/absent (ENOENT)`);
+  t.equal(await reason({ ...base, 'vault.hcv.auth_method': 'kubernetes' }), 'auth_method kubernetes needs vault.hcv.kube_role');
+  t.equal(await reason({ ...approle, 'vault.hcv.approle_secret_id': 'wrong-secret-id' }), 'Vault refused the approle login (400 permission denied)');
+  t.equal(await reason(approle), 'auth_method approle needs vault.hcv.approle_secret_id or approle_secret_id_file');
+  t.equal(await reason({ ...base, 'vault.hcv.approle_role_id': 'x' }, {}), 'no Vault token: set VAULT_TOKEN or vault.hcv.token', 'the default method is token');
+  for (const message of await Promise.all([reason({ ...approle, 'vault.hcv.approle_secret_id': 'wrong-secret-id' }), reason({ ...kube, 'vault.hcv.kube_api_token_file': `${dir}/wrong-jwt` })])) {
+    t.notMatch(message, /wrong-secret-id|not-the-jwt|login-issued-token/, 'no secret in a refusal');
+  }
+});
