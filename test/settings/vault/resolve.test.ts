@@ -126,3 +126,14 @@ t.test('hcv auth methods: kubernetes and approle logins (response wrapping too),
     t.notMatch(message, /wrong-secret-id|not-the-jwt|login-issued-token/, 'no secret in a refusal');
   }
 });
+
+t.test('hcv: a Vault that never answers fails within vault.timeout', async (t) => {
+  const silent = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  silent.on('connection', (socket) => t.teardown(() => socket.destroy()));
+  const address = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  await t.rejects(resolveOne('{vault://hcv/db/password}', { 'vault.hcv.address': address, 'vault.timeout': '300ms' }, { VAULT_TOKEN: 'x' }), {
+    message: `failed to dereference '{vault://hcv/db/password}': Vault at ${address} did not answer in time for setting 'security.store.postgres.password'`,
+  });
+});
