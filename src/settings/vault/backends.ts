@@ -1,6 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { awsBackend } from './aws.js';
+import { azureBackend } from './azure.js';
 import { gcpBackend } from './gcp.js';
 import { hcvBackend } from './hcv.js';
 import { fail, setting, type VaultBackend } from './backend.js';
@@ -43,4 +44,4 @@ const fileBackend: VaultBackend = async (reference, { settings }) => {
 };
 
 /** The backends SPEC 8 names, and Kong's aws. */
-export const vaultBackends: Readonly<Record<string, VaultBackend>> = { env: envBackend, file: fileBackend, hcv: hcvBackend, aws: awsBackend, gcp: gcpBackend };
+export const vaultBackends: Readonly<Record<string, VaultBackend>> = { env: envBackend, file: fileBackend, hcv: hcvBackend, aws: awsBackend, gcp: gcpBackend, azure: azureBackend };

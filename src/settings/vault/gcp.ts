@@ -64,7 +64,13 @@ export const gcpBackend: VaultBackend = async (reference, { settings, env }) => 
   const where = endpoint ?? 'secretmanager.googleapis.com';
   try {
     const name = client.secretVersionPath(project, reference.resource, reference.version === undefined ? 'latest' : String(reference.version));
-    const [version] = await client.accessSecretVersion({ name }, { timeout: requestTimeout(settings), retry: null });
+    const timeoutMs = requestTimeout(settings);
+    // The SDK's own timeout does not always bound a REST call: a race does, and closing the client ends the request.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { name: 'AbortError' })), timeoutMs);
+    });
+    const [version] = await Promise.race([client.accessSecretVersion({ name }, { timeout: timeoutMs, retry: null }), expired]).finally(() => clearTimeout(timer));
     const data = version.payload?.data;
     if (data === undefined || data === null) return fail('Secret Manager answered without a secret value');
     return typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');

@@ -22,7 +22,7 @@ t.test('errors name the reference and the setting, never a value', async (t) => 
   await t.rejects(resolveOne('{vault://env/missing}'), failure('{vault://env/missing}', 'no value found (environment variable MISSING is not set)'));
   await t.rejects(resolveOne('{vault://env/creds/nope}', {}, { CREDS: '{"password":"secret-p1"}' }), failure('{vault://env/creds/nope}', 'subfield nope not found in JSON secret'));
   await t.rejects(resolveOne('{vault://env/plain/field}', {}, { PLAIN: 'not json' }), failure('{vault://env/plain/field}', 'subfield field not found in JSON secret'));
-  await t.rejects(resolveOne('{vault://gcp/x}'), failure('{vault://gcp/x}', 'could not find vault (gcp); the backends are env, file, hcv, aws'));
+  await t.rejects(resolveOne('{vault://conjur/x}'), failure('{vault://conjur/x}', 'could not find vault (conjur); the backends are env, file, hcv, aws, gcp, azure'));
   await t.rejects(resolveOne('{vault://env/}'), failure('{vault://env/}', 'reference url has empty path'));
   await t.rejects(resolveOne('{vault://file/x}'), failure('{vault://file/x}', 'vault.file.path is not set: set it to the directory that holds the secret files'));
   const listFailure = resolveVaultReferences(settingsOf({ 'discovery.seed_hosts': ['a:1', '{vault://env/nope}'] }), { env: {} });
