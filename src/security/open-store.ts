@@ -21,12 +21,15 @@ export interface OpenStoreOptions {
 export async function openStore(settings: Settings, options: OpenStoreOptions): Promise<SecurityStore> {
   if (settings.string('security.store.type') !== 'postgres') return FileStore.open(options.dataDir);
   const { references } = options;
-  const renewEveryMs = references ? referencesTtl(references.raw, ['security.store.postgres.user', 'security.store.postgres.password']) : undefined;
+  const credentialKeys = ['security.store.postgres.user', 'security.store.postgres.password'];
+  const renewEveryMs = references ? referencesTtl(references.raw, credentialKeys) : undefined;
+  const retryAfterMs = references ? referencesTtl(references.raw, credentialKeys, 'neg_ttl') : undefined;
   return PostgresStore.open(postgresConnection(settings), {
     clusterUuid: options.clusterUuid,
     claim: options.claim,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(references ? { refresh: async () => postgresConnection(await references.resolve(references.raw)) } : {}),
     ...(renewEveryMs === undefined ? {} : { renewEveryMs }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 }

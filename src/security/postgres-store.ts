@@ -54,6 +54,8 @@ export interface PostgresStoreOptions {
   readonly refresh?: () => Promise<PostgresConnection>;
   /** Read the credentials again this often (the references' ttl); a failed read keeps the credentials in use. */
   readonly renewEveryMs?: number;
+  /** After a failed read, try the next only this much later (the references' neg_ttl), however often the server refuses meanwhile. */
+  readonly retryAfterMs?: number;
 }
 
 /**
@@ -72,6 +74,9 @@ export class PostgresStore extends SecurityStore {
   readonly #logger: Logger | undefined;
   readonly #refresh: (() => Promise<PostgresConnection>) | undefined;
   #renewing: Promise<boolean> | undefined;
+  /** No read of the credentials before this time (after a failed one, with neg_ttl). */
+  #notBefore = 0;
+  readonly #retryAfterMs: number | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #generation: string | undefined;
   #pending: Promise<void> | undefined;
@@ -87,6 +92,7 @@ export class PostgresStore extends SecurityStore {
     this.tokenHashKey = tokenHashKey;
     this.#logger = options.logger;
     this.#refresh = options.refresh;
+    this.#retryAfterMs = options.retryAfterMs;
   }
 
   /** Where the store lives, with the credentials in use now. */
@@ -111,7 +117,7 @@ export class PostgresStore extends SecurityStore {
    * credentials in use and is logged without a value.
    */
   #renew(why: 'refused' | 'ttl'): Promise<boolean> {
-    if (!this.#refresh) return Promise.resolve(false);
+    if (!this.#refresh || Date.now() < this.#notBefore) return Promise.resolve(false);
     this.#renewing ??= (async () => {
       try {
         const next = await this.#refresh!();
@@ -124,6 +130,7 @@ export class PostgresStore extends SecurityStore {
         this.#logger?.info({ event: 'store_credentials_renewed', reason: why }, `the security database's credentials were read again from their references (${why === 'refused' ? 'the server refused the ones in use' : 'their ttl passed'}); new connections use them`);
         return true;
       } catch (error) {
+        if (this.#retryAfterMs !== undefined) this.#notBefore = Date.now() + this.#retryAfterMs;
         this.#logger?.warn({ event: 'store_credentials_unread', reason: why, error: (error as Error).message }, "the security database's credentials could not be read again; the ones in use are kept");
         return false;
       } finally {

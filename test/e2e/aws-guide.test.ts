@@ -13,23 +13,8 @@ import { curl, statusOf } from '../helpers/curl.js';
 import { memoryIo } from '../helpers/memory-io.js';
 import { startMoto } from '../helpers/moto.js';
 import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
-import { postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { ownedDatabase, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
 import { remember } from '../helpers/secrets-ledger.js';
-
-/** A database owned by a role of its own, as the guide's `kong` user owns `kong`: the role and its password. */
-async function ownedDatabase(t: Parameters<typeof testDatabase>[0]) {
-  const admin = { ...postgresServer!, database: 'postgres' };
-  const role = `guide_${randomBytes(5).toString('hex')}`;
-  const password = randomBytes(18).toString('base64url');
-  remember({ kind: 'secret', value: password, source: 'the guide database role password' });
-  await query(admin, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-  // Membership lets the test's own role hand the database over (PostgreSQL 15 asks for it).
-  await query(admin, `GRANT ${role} TO ${postgresServer!.user}`);
-  t.teardown(() => query(admin, `DROP ROLE IF EXISTS ${role}`));
-  const database = await testDatabase(t);
-  await query(admin, `ALTER DATABASE ${database.database} OWNER TO ${role}`);
-  return { ...database, user: role, password };
-}
 
 t.test('seed 002: credentials in Secrets Manager, the superuser seeded by migrations bootstrap, a node on it', { skip: postgresSkip }, async (t) => {
   const moto = await startMoto(t);

@@ -44,6 +44,21 @@ export async function testDatabase(t: { teardown(fn: () => unknown): void }): Pr
   return { ...server, database };
 }
 
+/** A database owned by a role of its own, as the guide's `kong` user owns `kong`: the role and its password. */
+export async function ownedDatabase(t: { teardown(fn: () => unknown): void }) {
+  const admin = { ...postgresServer!, database: 'postgres' };
+  const role = `guide_${randomBytes(5).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  remember({ kind: 'secret', value: password, source: 'the guide database role password' });
+  await query(admin, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+  // Membership lets the test's own role hand the database over (PostgreSQL 15 asks for it).
+  await query(admin, `GRANT ${role} TO ${postgresServer!.user}`);
+  t.teardown(() => query(admin, `DROP ROLE IF EXISTS ${role}`));
+  const database = await testDatabase(t);
+  await query(admin, `ALTER DATABASE ${database.database} OWNER TO ${role}`);
+  return { ...database, user: role, password };
+}
+
 /** Run `sql` in a database of the test server. */
 export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(connection: PostgresConnection, sql: string, values: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ ...connection });

@@ -26,9 +26,23 @@ export function remember(entry: LedgerEntry): void {
   if (ledgerActive()) appendFileSync(join(ledgerDir, `${process.pid}.jsonl`), `${JSON.stringify(entry)}\n`);
 }
 
-/** The values of variables that hold secrets (names with PASSWORD, TOKEN or SECRET), given to a node or tool. */
+/**
+ * The values of variables that hold secrets (names with PASSWORD, TOKEN or
+ * SECRET: AWS_SECRET_ACCESS_KEY, AZURE_CLIENT_SECRET, VAULT_TOKEN...), given to
+ * a node or tool; of a service account key in JSON (GCP_SERVICE_ACCOUNT), its
+ * private key.
+ */
 export function rememberSecretEnv(env: Record<string, string>, source: string): void {
   for (const [name, value] of Object.entries(env)) {
+    if (/SERVICE_ACCOUNT/.test(name)) {
+      try {
+        const key = (JSON.parse(value) as { private_key?: unknown }).private_key;
+        if (typeof key === 'string') remember({ kind: 'secret', value: key.split('\n').filter((line) => line && !line.startsWith('-----')).join('').slice(0, 64), source: `${source}: ${name} private_key` });
+      } catch {
+        // not JSON: nothing to remember
+      }
+      continue;
+    }
     // A vault reference names a secret; it is not one.
     if (/PASSWORD|TOKEN|SECRET/.test(name) && !name.endsWith('_FILE') && value.length >= 8 && !value.startsWith('{vault://')) remember({ kind: 'secret', value, source: `${source}: ${name}` });
   }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { PostgresStore } from '../../src/security/postgres-store.js';
 import { applyStoreOp, type StoreData, type StoreOp } from '../../src/security/store.js';
-import { cuttableProxy, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { cuttableProxy, ownedDatabase, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
 
 /** Poll `check` every 20 ms until it holds or `ms` pass; the time it took, or undefined. */
 async function within(ms: number, check: () => boolean): Promise<number | undefined> {
@@ -121,4 +121,39 @@ t.test('a database that cannot be used is said in words, never with the password
   const message = String((refused as PromiseRejectedResult).reason?.message);
   t.notMatch(message, 'not-the-password-1', 'the password given is not in the message');
   t.notMatch(message, postgresServer!.password!, 'nor the real one');
+});
+
+t.test('refused credentials: read again at once, then not before neg_ttl while the reads fail; the new ones taken when they come', { skip: postgresSkip }, async (t) => {
+  const database = await ownedDatabase(t);
+  const admin = { ...postgresServer!, database: 'postgres' };
+  let current = database.password!;
+  let secretStoreDown = false;
+  let reads = 0;
+  const refresh = async () => {
+    reads++;
+    if (secretStoreDown) throw new Error('the secret store did not answer');
+    return { ...database, password: current };
+  };
+  const store = await PostgresStore.open(database, { clusterUuid: randomUUID(), claim: true, refresh, retryAfterMs: 400 });
+  t.teardown(() => store.close());
+  await store.putUser(user('before'));
+  t.equal(reads, 0, 'nothing refused, nothing read');
+
+  // Rotated in PostgreSQL, but the secret store is down: the refusal reads once, and the next refusals within neg_ttl do not read again.
+  const rotated = `rotated-${randomUUID()}`;
+  await query(admin, `ALTER ROLE ${database.user} PASSWORD '${rotated}'`);
+  await query(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [database.user]);
+  secretStoreDown = true;
+  await t.rejects(store.putUser(user('during-1')), { code: 'ERR_STORE_UNAVAILABLE' });
+  await t.rejects(store.putUser(user('during-2')), { code: 'ERR_STORE_UNAVAILABLE' });
+  t.equal(reads, 1, 'one read, then none before neg_ttl');
+
+  // The secret store is back with the new password: after neg_ttl, the next refusal reads it and the change goes through.
+  secretStoreDown = false;
+  current = rotated;
+  await new Promise((resolve) => setTimeout(resolve, 450));
+  await store.putUser(user('after'));
+  t.equal(reads, 2);
+  t.equal(store.connection.password, rotated, 'new connections use the new password');
+  t.ok(store.getUser('after') && store.getUser('before'), 'both changes are in the store');
 });

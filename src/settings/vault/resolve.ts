@@ -53,16 +53,18 @@ async function resolveValue(name: string, value: SettingValue, context: VaultCon
  * How often the values of these settings' references must be read again: the
  * shortest `ttl` among them (the reference's ?ttl=, else vault.<backend>.ttl),
  * in milliseconds; undefined when none has one (read once, as Kong's default).
+ * With `which: 'neg_ttl'`, how long a failed read is remembered before the
+ * next is tried.
  */
-export function referencesTtl(raw: Settings, keys: readonly string[]): number | undefined {
+export function referencesTtl(raw: Settings, keys: readonly string[], which: 'ttl' | 'neg_ttl' = 'ttl'): number | undefined {
   let shortest: number | undefined;
   for (const key of keys) {
     const value = raw.string(key);
     if (value === undefined || !looksLikeVaultReference(value)) continue;
     const reference = parseVaultReference(value);
     // env references have no ttl setting (the environment does not change under a running process); a ?ttl= still counts.
-    const setting = `vault.${reference.backend}.ttl`;
-    const text = reference.options.ttl ?? (findSetting(setting) ? raw.string(setting) : undefined);
+    const setting = `vault.${reference.backend}.${which}`;
+    const text = reference.options[which] ?? (findSetting(setting) ? raw.string(setting) : undefined);
     const ttl = text === undefined ? undefined : parseDuration(text);
     if (ttl !== undefined && ttl > 0) shortest = Math.min(shortest ?? ttl, ttl);
   }
