@@ -2,11 +2,11 @@
 // operator checks a setup, against a stand-in for Key Vault and Entra's token
 // endpoint whose CA the process trusts through NODE_EXTRA_CA_CERTS.
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { startFakeKeyVault } from '../helpers/fake-azure.js';
 import { remember } from '../helpers/secrets-ledger.js';
+import { silentPort } from '../helpers/silent-server.js';
 
 const vault = await startFakeKeyVault({
   tenant: 'tenant-1', clientId: 'client-1', clientSecret: 'entra-client-secret-1',
@@ -44,11 +44,7 @@ t.test('not found, a refused secret, no vault, down', async (t) => {
 });
 
 t.test('a Key Vault that never answers fails within vault.timeout', async (t) => {
-  const silent = createServer(() => {});
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => silent.close());
-  silent.on('connection', (socket) => t.teardown(() => socket.destroy()));
-  const url = `https://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const url = `https://127.0.0.1:${await silentPort(t)}`;
   const started = Date.now();
   t.same(await get('{vault://azure/kong-db}', {}, ['-E', `vault.azure.vault_uri=${url}`, '-E', 'vault.timeout=500ms']), refused('{vault://azure/kong-db}', `Key Vault at ${url} did not answer in time`));
   t.ok(Date.now() - started < 10_000, 'in about the timeout');

@@ -1,9 +1,10 @@
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
 import { resolveVaultReferences } from '../../../src/settings/vault/resolve.js';
 import { startMoto } from '../../helpers/moto.js';
 import { settingsOf } from '../../helpers/settings.js';
+import { silentPort } from '../../helpers/silent-server.js';
 
 // The SDK's credential chain reads this process's environment. Instance
 // metadata is off: tests reach only loopback addresses.
@@ -60,13 +61,7 @@ t.test('refused and missing credentials', async (t) => {
 });
 
 t.test('an endpoint that is down, or never answers, fails within vault.timeout', async (t) => {
-  const silent = createServer((socket: Socket) => socket.on('error', () => {}));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => silent.close());
-  const sockets = new Set<Socket>();
-  silent.on('connection', (socket) => sockets.add(socket));
-  t.teardown(() => sockets.forEach((socket) => socket.destroy()));
-  const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const silentUrl = `http://127.0.0.1:${await silentPort(t)}`;
   const started = Date.now();
   await t.rejects(
     resolveOne('{vault://aws/kong-gateway-database}', { 'vault.aws.region': moto.region, 'vault.aws.endpoint_url': silentUrl, 'vault.timeout': '300ms' }),

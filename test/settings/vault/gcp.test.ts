@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import t from 'tap';
 import { resolveVaultReferences } from '../../../src/settings/vault/resolve.js';
 import { startFakeSecretManager } from '../../helpers/fake-gcp.js';
 import { settingsOf } from '../../helpers/settings.js';
+import { silentPort } from '../../helpers/silent-server.js';
 
 const sm = await startFakeSecretManager({ 'securenode-test/kong-db': ['{"pg_user":"kong","pg_password":"gcp-old-pass-1"}', '{"pg_user":"kong","pg_password":"gcp-new-pass-2"}'] });
 t.teardown(sm.close);
@@ -36,11 +36,7 @@ t.test('not found, no project, refused and missing credentials, down', async (t)
 });
 
 t.test('an endpoint that never answers fails within vault.timeout', async (t) => {
-  const silent = createServer(() => {});
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => silent.close());
-  silent.on('connection', (socket) => t.teardown(() => socket.destroy()));
-  const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const url = `http://127.0.0.1:${await silentPort(t)}`;
   const started = Date.now();
   t.equal(await reason('{vault://gcp/kong-db}', { ...gcp, 'vault.gcp.endpoint_url': url, 'vault.timeout': '300ms' }), `Secret Manager at ${url} did not answer in time`);
   t.ok(Date.now() - started < 5_000, 'in about the timeout, not the SDK\'s default minute');

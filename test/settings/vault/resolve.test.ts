@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import t from 'tap';
 import { referencesTtl, resolveVaultReferences } from '../../../src/settings/vault/resolve.js';
 import { settingsOf } from '../../helpers/settings.js';
+import { silentPort } from '../../helpers/silent-server.js';
 import { startFakeVault } from '../../helpers/fake-vault.js';
 
 const resolveOne = async (value: unknown, extra: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}) =>
@@ -128,11 +129,7 @@ t.test('hcv auth methods: kubernetes and approle logins (response wrapping too),
 });
 
 t.test('hcv: a Vault that never answers fails within vault.timeout', async (t) => {
-  const silent = createServer(() => {});
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => silent.close());
-  silent.on('connection', (socket) => t.teardown(() => socket.destroy()));
-  const address = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const address = `http://127.0.0.1:${await silentPort(t)}`;
   await t.rejects(resolveOne('{vault://hcv/db/password}', { 'vault.hcv.address': address, 'vault.timeout': '300ms' }, { VAULT_TOKEN: 'x' }), {
     message: `failed to dereference '{vault://hcv/db/password}': Vault at ${address} did not answer in time for setting 'security.store.postgres.password'`,
   });
