@@ -4,6 +4,7 @@
 // superuser from ELASTIC_PASSWORD (Kong's KONG_PASSWORD), and a node starts on
 // it. AWS is moto (with authentication on), the database the test PostgreSQL.
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { run } from '../../src/cli/main.js';
 import { homePaths } from '../../src/home/layout.js';
@@ -105,7 +106,11 @@ t.test('three bootstraps at once with three passwords: exactly one seeds the sup
   const database = await testDatabase(t);
   const settings = ['-E', 'security.store.type=postgres', '-E', `security.store.postgres.host=${database.host}`, '-E', `security.store.postgres.port=${database.port}`, '-E', `security.store.postgres.database=${database.database}`, '-E', `security.store.postgres.user=${database.user}`, '-E', 'security.store.postgres.password={vault://env/pg-password}'];
   const home = `${t.testdir()}/home`;
-  const runs = await Promise.all(['first-password-1', 'second-password-2', 'third-password-3'].map((password) => runCli(['migrations', 'bootstrap', '--home', home, ...settings], { env: { PG_PASSWORD: database.password!, ELASTIC_PASSWORD: password } })));
+  await mkdir(home, { recursive: true });
+  // One of them reads its password from a file (ELASTIC_PASSWORD_FILE), as a service would.
+  await writeFile(`${home}-password`, 'third-password-3\n', { mode: 0o600 });
+  const sources: Record<string, string>[] = [{ ELASTIC_PASSWORD: 'first-password-1' }, { ELASTIC_PASSWORD: 'second-password-2' }, { ELASTIC_PASSWORD_FILE: `${home}-password` }];
+  const runs = await Promise.all(sources.map((source) => runCli(['migrations', 'bootstrap', '--home', home, ...settings], { env: { PG_PASSWORD: database.password!, ...source } })));
   t.same(runs.map((result) => result.exitCode), [0, 0, 0], runs.map((result) => result.stderr).join(''));
   t.equal(runs.filter((result) => result.stdout.includes('created the elastic superuser')).length, 1, 'one created it');
   t.equal(runs.filter((result) => result.stdout.includes('was not applied')).length, 2, 'two said they did not');
