@@ -123,6 +123,12 @@ t.test('hcv auth methods: kubernetes and approle logins (response wrapping too),
   t.equal(await reason({ ...approle, 'vault.hcv.approle_secret_id': 'wrong-secret-id' }), 'Vault refused the approle login (400 permission denied)');
   t.equal(await reason(approle), 'auth_method approle needs vault.hcv.approle_secret_id or approle_secret_id_file');
   t.equal(await reason({ ...base, 'vault.hcv.approle_role_id': 'x' }, {}), 'no Vault token: set VAULT_TOKEN or vault.hcv.token', 'the default method is token');
+  t.equal(((await resolveOne('{vault://hcv/absent/password}', kube).catch((error: Error) => error.message)) as string), "failed to dereference '{vault://hcv/absent/password}': no value found (not found) for setting 'security.store.postgres.password'", 'kubernetes: logged in, but no such secret');
+  t.equal(((await resolveOne('{vault://hcv/absent/password}', { ...approle, 'vault.hcv.approle_secret_id': 'approle-secret-id-1' }).catch((error: Error) => error.message)) as string), "failed to dereference '{vault://hcv/absent/password}': no value found (not found) for setting 'security.store.postgres.password'", 'approle: logged in, but no such secret');
+  const hung = `http://127.0.0.1:${await silentPort(t)}`;
+  for (const method of [{ ...kube, 'vault.hcv.address': hung }, { ...approle, 'vault.hcv.address': hung, 'vault.hcv.approle_secret_id': 'approle-secret-id-1' }]) {
+    t.equal(await reason({ ...method, 'vault.timeout': '300ms' }), `Vault at ${hung} did not answer in time`, `${method['vault.hcv.auth_method']}: a login that never answers fails within vault.timeout`);
+  }
   for (const message of await Promise.all([reason({ ...approle, 'vault.hcv.approle_secret_id': 'wrong-secret-id' }), reason({ ...kube, 'vault.hcv.kube_api_token_file': `${dir}/wrong-jwt` })])) {
     t.notMatch(message, /wrong-secret-id|not-the-jwt|login-issued-token/, 'no secret in a refusal');
   }
