@@ -144,6 +144,7 @@ export async function autoConfigure(options: AutoConfigureOptions = {}): Promise
     const tlsOptions = {
       nodeName: settings.string('node.name')!,
       subjectAltNames: discoverSubjectAltNames({ publishHosts }),
+      keyType: settings.string('security.autoconfiguration.key_type') as 'ec' | 'rsa',
       leafKeySize: settings.number('security.autoconfiguration.leaf_key_size')!,
       ...(options.generateKeyPair ? { generateKeyPair: options.generateKeyPair } : {}),
     };

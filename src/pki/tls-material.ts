@@ -1,7 +1,7 @@
 import { randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
 import { issueCertificate, type IssuedCertificate, type SubjectAltName } from './certificate.js';
 import { sha256Fingerprint } from './fingerprint.js';
-import { generateRsaKeyPair, keyIdentifier, type RsaKeyPair } from './keys.js';
+import { generateKeyPairFor, keyIdentifier, type KeyPair, type KeySpec } from './keys.js';
 import { buildPkcs12 } from './pkcs12.js';
 
 /** Subjects and validity of what auto-configuration generates (SPEC 4, the table). */
@@ -25,10 +25,12 @@ export interface TlsMaterialOptions {
   readonly nodeName: string;
   /** The HTTP certificate's names (see discoverSubjectAltNames). */
   readonly subjectAltNames: readonly SubjectAltName[];
-  /** 2048 (default), 3072 or 4096. */
+  /** ECDSA P-256 (default) for the CAs and leaves, or RSA (4096-bit CAs, leafKeySize leaves) for clients that need it. */
+  readonly keyType?: 'ec' | 'rsa';
+  /** The RSA leaves' size: 2048 (default), 3072 or 4096. */
   readonly leafKeySize?: number;
-  /** Makes each key pair; default Node's RSA generator. Tests hand in keys made once, to skip the prime search. */
-  readonly generateKeyPair?: (bits: number) => Promise<RsaKeyPair>;
+  /** Makes each key pair; default Node's generator. Tests hand in keys made once, to skip the prime search. */
+  readonly generateKeyPair?: (spec: KeySpec) => Promise<KeyPair>;
 }
 
 /** The files auto-configuration writes, with their passwords: from new CAs, or from the cluster a node joins. */
@@ -67,22 +69,24 @@ export function randomP12Password(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** The keys of a TLS set: P-256 throughout, or RSA with Elasticsearch's sizes (4096-bit CAs, leaves of leafKeySize). */
+function keySpecs(options: TlsMaterialOptions): { ca: KeySpec; leaf: KeySpec } {
+  if ((options.keyType ?? 'ec') === 'ec') return { ca: { type: 'ec' }, leaf: { type: 'ec' } };
+  const leafBits = options.leafKeySize ?? 2048;
+  if (![2048, 3072, 4096].includes(leafBits)) throw new TypeError(`leafKeySize must be 2048, 3072 or 4096, not ${leafBits}`);
+  return { ca: { type: 'rsa', bits: certificateProfiles.httpCa.bits }, leaf: { type: 'rsa', bits: leafBits } };
+}
+
 /**
  * Generate the full set of SPEC 4: transport CA and certificate, HTTP CA and
  * certificate, http.p12 and transport.p12. The four keys are generated at once
  * on the thread pool; certificates are signed natively.
  */
 export async function generateTlsMaterial(options: TlsMaterialOptions): Promise<TlsMaterial> {
-  const leafBits = options.leafKeySize ?? 2048;
-  if (![2048, 3072, 4096].includes(leafBits)) throw new TypeError(`leafKeySize must be 2048, 3072 or 4096, not ${leafBits}`);
   const { transportCa: transportCaProfile, httpCa: httpCaProfile } = certificateProfiles;
-  const generate = options.generateKeyPair ?? generateRsaKeyPair;
-  const [transportCaKeys, httpCaKeys, transportKeys, httpKeys] = await Promise.all([
-    generate(transportCaProfile.bits),
-    generate(httpCaProfile.bits),
-    generate(leafBits),
-    generate(leafBits),
-  ]);
+  const { ca, leaf } = keySpecs(options);
+  const generate = options.generateKeyPair ?? generateKeyPairFor;
+  const [transportCaKeys, httpCaKeys, transportKeys, httpKeys] = await Promise.all([generate(ca), generate(ca), generate(leaf), generate(leaf)]);
   const transportCa = issueCertificate({ commonName: transportCaProfile.commonName, profile: 'ca', validityDays: transportCaProfile.validityDays, ...transportCaKeys });
   const httpCa = issueCertificate({ commonName: httpCaProfile.commonName, profile: 'ca', validityDays: httpCaProfile.validityDays, ...httpCaKeys });
   const transport = issueCertificate({
@@ -122,7 +126,9 @@ function adopt(pair: { readonly certificate: X509Certificate; readonly privateKe
  */
 export async function joiningTlsMaterial(options: TlsMaterialOptions & { readonly received: ReceivedClusterTls }): Promise<TlsFileSet> {
   const httpCa = adopt(options.received.httpCa);
-  const http = issueHttpCertificate(httpCa, options, await (options.generateKeyPair ?? generateRsaKeyPair)(options.leafKeySize ?? 2048));
+  // The new HTTP key is of the cluster's kind: a CA of RSA gets an RSA leaf, one of EC an EC leaf.
+  const leaf: KeySpec = httpCa.certificate.publicKey.asymmetricKeyType === 'rsa' ? { type: 'rsa', bits: options.leafKeySize ?? 2048 } : { type: 'ec' };
+  const http = issueHttpCertificate(httpCa, options, await (options.generateKeyPair ?? generateKeyPairFor)(leaf));
   return fileSet(httpCa, http, options.received.transportCa, adopt(options.received.transport));
 }
 
@@ -130,7 +136,7 @@ export async function joiningTlsMaterial(options: TlsMaterialOptions & { readonl
 export function issueHttpCertificate(
   httpCa: IssuedCertificate,
   options: TlsMaterialOptions,
-  keys: RsaKeyPair,
+  keys: KeyPair,
 ): IssuedCertificate {
   return issueCertificate({
     commonName: options.nodeName,

@@ -1,4 +1,4 @@
-// RSA key pairs made once and reused, for tests about what is done with the
+// RSA key pairs made once and reused (for the key_type rsa sets), for tests about what is done with the
 // keys (transactions, crashes, routes), not about making them: a TLS set's
 // prime search (two 4096-bit keys) is most of a first start's time. Two keys of
 // each size, handed out in turn, so that the two CAs of one set differ. They
@@ -8,15 +8,15 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateRsaKeyPair, type RsaKeyPair } from '../../src/pki/keys.js';
+import { generateKeyPairFor, generateRsaKeyPair, type KeyPair, type KeySpec } from '../../src/pki/keys.js';
 import { ledgerActive, ledgerDir } from './secrets-ledger.js';
 
 const perSize = 2;
 const poolDir = ledgerActive() ? join(ledgerDir, '..', 'key-pool') : join(tmpdir(), `securenode-key-pool-${process.getuid?.() ?? 'user'}`);
-const loaded = new Map<string, Promise<RsaKeyPair>>();
+const loaded = new Map<string, Promise<KeyPair>>();
 const handedOut = new Map<number, number>();
 
-async function keyPair(bits: number, index: number): Promise<RsaKeyPair> {
+async function keyPair(bits: number, index: number): Promise<KeyPair> {
   const path = join(poolDir, `rsa-${bits}-${index}.pem`);
   let privateKey: KeyObject;
   try {
@@ -32,8 +32,10 @@ async function keyPair(bits: number, index: number): Promise<RsaKeyPair> {
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
-/** A key pair of `bits` from the pool: pass as autoConfigure's generateKeyPair. */
-export function pooledKeyPair(bits: number): Promise<RsaKeyPair> {
+/** A key pair for `spec`, RSA ones from the pool (EC keys take well under a millisecond: made anew): pass as autoConfigure's generateKeyPair. */
+export function pooledKeyPair(spec: KeySpec): Promise<KeyPair> {
+  if (spec.type === 'ec') return generateKeyPairFor(spec);
+  const { bits } = spec;
   const index = (handedOut.get(bits) ?? 0) % perSize;
   handedOut.set(bits, index + 1);
   const key = `${bits}-${index}`;

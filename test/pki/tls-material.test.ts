@@ -1,10 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import { connect } from 'node:tls';
 import t from 'tap';
 import { discoverSubjectAltNames } from '../../src/pki/subject-alt-names.js';
 import { certificateProfiles, generateTlsMaterial, type TlsMaterial } from '../../src/pki/tls-material.js';
+import { readPkcs12Certificates, readPkcs12Key } from '../../src/pki/read-pkcs12.js';
+import { pooledKeyPair } from '../helpers/key-pool.js';
 import { openssl } from '../helpers/openssl.js';
 
 const started = Date.now();
@@ -43,10 +45,9 @@ t.test('subjects, CA flags, key sizes, validity and serials follow the SPEC 4 ta
   t.equal(transportCa.certificate.ca, true);
   t.equal(http.certificate.ca, false);
   t.equal(transport.certificate.ca, false);
-  t.equal(httpCa.certificate.publicKey.asymmetricKeyDetails?.modulusLength, 4096);
-  t.equal(transportCa.certificate.publicKey.asymmetricKeyDetails?.modulusLength, 4096);
-  t.equal(http.certificate.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
-  t.equal(transport.certificate.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+  for (const { certificate } of [httpCa, transportCa, http, transport]) {
+    t.same([certificate.publicKey.asymmetricKeyType, certificate.publicKey.asymmetricKeyDetails?.namedCurve], ['ec', 'prime256v1'], `${certificate.subject}: ECDSA P-256 by default`);
+  }
   const days = (cert: X509Certificate) => Math.round((Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 86_400_000);
   t.equal(days(httpCa.certificate), 1095);
   t.equal(days(http.certificate), 730);
@@ -91,8 +92,9 @@ t.test('openssl agrees: chain, extensions, AKI = issuing CA SKI, SHA-256 signatu
   t.match(transportText, /Extended Key Usage: *\n *TLS Web Server Authentication, TLS Web Client Authentication/);
   t.match(leafText, /DNS:localhost/);
   t.match(leafText, /IP Address:127\.0\.0\.1/);
-  t.equal([...caText.matchAll(/Signature Algorithm: sha256WithRSAEncryption/g)].length, 2);
-  t.equal([...leafText.matchAll(/Signature Algorithm: sha256WithRSAEncryption/g)].length, 2);
+  t.equal([...caText.matchAll(/Signature Algorithm: ecdsa-with-SHA256/g)].length, 2);
+  t.equal([...leafText.matchAll(/Signature Algorithm: ecdsa-with-SHA256/g)].length, 2);
+  t.match(leafText, /Key Usage: critical\s+Digital Signature\n/, 'an EC leaf signs; keyEncipherment is for RSA keys');
 });
 
 t.test('the fingerprint equals openssl -fingerprint -sha256, without colons, in lower case', async (t) => {
@@ -149,6 +151,47 @@ t.test('Node serves TLS from http.p12 and a client trusting only http_ca.crt con
   t.same(peer, { chain: ['node_1', 'securenode auto-configuration HTTP CA'], authorized: true }, 'the server key is the http entry and the CA is sent as its chain');
 });
 
-t.test('leafKeySize chooses the leaves, never the CAs, and is checked', async (t) => {
-  await t.rejects(generateTlsMaterial({ nodeName: 'n', subjectAltNames: [], leafKeySize: 1024 }), TypeError);
+t.test('key_type rsa: 4096-bit CAs, leafKeySize leaves, SHA-256 with RSA; openssl agrees; Node serves it', async (t) => {
+  const rsa = await generateTlsMaterial({ nodeName: 'node_1', subjectAltNames: discoverSubjectAltNames({}), keyType: 'rsa', leafKeySize: 3072, generateKeyPair: pooledKeyPair });
+  t.same([rsa.httpCa, rsa.transportCa, rsa.http, rsa.transport].map(({ certificate }) => certificate.publicKey.asymmetricKeyDetails?.modulusLength), [4096, 4096, 3072, 3072]);
+  const dir = t.testdir({ 'http_ca.crt': rsa.httpCaPem, 'http.crt': rsa.http.certificate.toString() });
+  t.equal((await openssl(['verify', '-x509_strict', '-CAfile', `${dir}/http_ca.crt`, `${dir}/http.crt`])).stdout, `${dir}/http.crt: OK`);
+  const leafText = (await openssl(['x509', '-noout', '-text', '-in', `${dir}/http.crt`])).stdout;
+  t.equal([...leafText.matchAll(/Signature Algorithm: sha256WithRSAEncryption/g)].length, 2);
+  t.match(leafText, /Key Usage: critical\s+Digital Signature, Key Encipherment\n/);
+  const server = createServer({ pfx: rsa.httpP12, passphrase: rsa.passwords.http }, (_request, response) => response.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const authorized = await new Promise<boolean>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port, servername: 'localhost', ca: rsa.httpCaPem }, () => {
+      resolve(socket.authorized);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+  t.equal(authorized, true);
+  await t.rejects(generateTlsMaterial({ nodeName: 'n', subjectAltNames: [], keyType: 'rsa', leafKeySize: 1024 }), TypeError, 'leafKeySize is checked');
+});
+
+t.test('the .p12 files are read back, keys and certificates, whatever the key type; a wrong password is refused', async (t) => {
+  const rsa = await generateTlsMaterial({ nodeName: 'n', subjectAltNames: [], keyType: 'rsa', generateKeyPair: pooledKeyPair });
+  for (const set of [material, rsa]) {
+    const certificates = readPkcs12Certificates(set.httpP12, set.passwords.http, 'http.p12');
+    t.same(certificates.map((entry) => entry.alias), ['http', 'http_ca']);
+    t.equal(certificates[1]!.pem, set.httpCaPem);
+    const key = readPkcs12Key(set.httpP12, set.passwords.http, 'http.p12', 'http_ca');
+    t.same(key.export({ type: 'pkcs8', format: 'der' }), set.httpCa.privateKey.export({ type: 'pkcs8', format: 'der' }), `the ${key.asymmetricKeyType} CA key comes back as it went in`);
+    t.throws(() => readPkcs12Certificates(set.httpP12, 'wrong', 'http.p12'), { code: 'ERR_TLS_MATERIAL', message: 'cannot open http.p12: the file is damaged or its password in the keystore is wrong' });
+    t.throws(() => readPkcs12Key(set.httpP12, set.passwords.http, 'http.p12', 'nope'), { message: 'http.p12 holds no key entry "nope"; restore the file auto-configuration wrote' });
+  }
+  // A file as `openssl pkcs12 -export` writes it (its certificates encrypted): read by forge, as before, for an RSA key.
+  const dir = t.testdir({ 'key.pem': rsa.http.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'cert.pem': rsa.http.certificate.toString(), pw: 'export-pass' });
+  await openssl(['pkcs12', '-export', '-inkey', `${dir}/key.pem`, '-in', `${dir}/cert.pem`, '-name', 'http', '-out', `${dir}/x.p12`, '-passout', `file:${dir}/pw`]);
+  const exported = await readFile(`${dir}/x.p12`);
+  t.same(readPkcs12Certificates(exported, 'export-pass', 'x.p12').map((entry) => entry.alias), ['http']);
+  t.equal(readPkcs12Key(exported, 'export-pass', 'x.p12', 'http').asymmetricKeyType, 'rsa');
+  // Damaged: any cut of the file is refused, never a crash.
+  for (const length of [0, 10, rsa.httpP12.length >> 1, rsa.httpP12.length - 1]) {
+    t.throws(() => readPkcs12Certificates(rsa.httpP12.subarray(0, length), rsa.passwords.http, 'http.p12'), { code: 'ERR_TLS_MATERIAL' }, `cut at ${length}`);
+  }
 });
