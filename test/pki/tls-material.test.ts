@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { execa } from 'execa';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import { connect } from 'node:tls';
@@ -193,5 +194,25 @@ t.test('the .p12 files are read back, keys and certificates, whatever the key ty
   // Damaged: any cut of the file is refused, never a crash.
   for (const length of [0, 10, rsa.httpP12.length >> 1, rsa.httpP12.length - 1]) {
     t.throws(() => readPkcs12Certificates(rsa.httpP12.subarray(0, length), rsa.passwords.http, 'http.p12'), { code: 'ERR_TLS_MATERIAL' }, `cut at ${length}`);
+  }
+});
+
+t.test("Python's cryptography opens both .p12 files of both key types, keys and chains", async (t) => {
+  const rsa = await generateTlsMaterial({ nodeName: 'node_1', subjectAltNames: [], keyType: 'rsa', generateKeyPair: pooledKeyPair });
+  const script = [
+    'import sys',
+    'from cryptography.hazmat.primitives.asymmetric import ec, rsa',
+    'from cryptography.hazmat.primitives.serialization import pkcs12',
+    'data = open(sys.argv[1], "rb").read()',
+    'key, cert, extra = pkcs12.load_key_and_certificates(data, sys.argv[2].encode())',
+    'kind = "ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa" if isinstance(key, rsa.RSAPrivateKey) else "other"',
+    'print(kind, cert.subject.rfc4514_string(), [c.subject.rfc4514_string() for c in extra])',
+  ].join('\n');
+  for (const [set, kind] of [[material, 'ec'], [rsa, 'rsa']] as const) {
+    const dir = t.testdir({ 'http.p12': set.httpP12, 'transport.p12': set.transportP12 });
+    const http = await execa('python3', ['-c', script, `${dir}/http.p12`, set.passwords.http], { reject: false });
+    t.equal(http.stdout, `${kind} CN=node_1 ['CN=securenode auto-configuration HTTP CA']`, http.stderr);
+    const transport = await execa('python3', ['-c', script, `${dir}/transport.p12`, set.passwords.transport], { reject: false });
+    t.equal(transport.stdout, `${kind} CN=node_1 ['CN=securenode auto-configuration transport CA']`, transport.stderr);
   }
 });
