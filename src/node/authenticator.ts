@@ -43,16 +43,33 @@ export class Authenticator {
   readonly #store: SecurityStore;
   readonly #ttlMs: number;
   readonly #key = randomBytes(32);
-  readonly #cache = new Map<string, { username: string; passwordHash: string; expires: number }>();
-  static readonly maxEntries = 10_000;
+  /** In order of last use (a Map keeps insertion order: a hit is moved to the end), so the least recently used is first. */
+  readonly #cache = new Map<string, { username: string; passwordHash: string; expires: number; bytes: number }>();
+  #bytes = 0;
+  readonly #maxBytes: number;
+  /** 16 MiB: about 50,000 logins of typical names. */
+  static readonly defaultMaxBytes = 16 * 1024 * 1024;
 
   readonly #verify: typeof verifyPassword;
 
   /** `verify` is the slow hash check; tests pass one that counts its calls. */
-  constructor(store: SecurityStore, ttlMs: number, verify: typeof verifyPassword = verifyPassword) {
+  constructor(store: SecurityStore, ttlMs: number, verify: typeof verifyPassword = verifyPassword, maxBytes = Authenticator.defaultMaxBytes) {
     this.#store = store;
     this.#ttlMs = ttlMs;
     this.#verify = verify;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** How many logins are cached, and their estimated bytes. */
+  get cacheSize(): { entries: number; bytes: number } {
+    return { entries: this.#cache.size, bytes: this.#bytes };
+  }
+
+  #forget(key: string): void {
+    const entry = this.#cache.get(key);
+    if (!entry) return;
+    this.#cache.delete(key);
+    this.#bytes -= entry.bytes;
   }
 
   /**
@@ -62,8 +79,16 @@ export class Authenticator {
    */
   authenticateCached(header: string | undefined): Principal | undefined {
     if (header === undefined) return undefined;
-    const cached = this.#cache.get(this.#cacheKey(header));
-    if (!cached || cached.expires <= Date.now()) return undefined;
+    const key = this.#cacheKey(header);
+    const cached = this.#cache.get(key);
+    if (!cached) return undefined;
+    if (cached.expires <= Date.now()) {
+      this.#forget(key);
+      return undefined;
+    }
+    // Used now: to the end of the order, last to be evicted.
+    this.#cache.delete(key);
+    this.#cache.set(key, cached);
     const user = this.#store.getUser(cached.username);
     // A changed password hash, or a disabled user, invalidates the entry at once.
     return user && user.enabled && user.passwordHash === cached.passwordHash ? { user, type: 'realm' } : undefined;
@@ -85,8 +110,14 @@ export class Authenticator {
       return undefined;
     }
     if (!(await this.#verify(user.passwordHash, credentials.password))) return undefined;
-    if (this.#cache.size >= Authenticator.maxEntries) this.#cache.clear();
-    this.#cache.set(this.#cacheKey(header!), { username: user.username, passwordHash: user.passwordHash, expires: Date.now() + this.#ttlMs });
+    const key = this.#cacheKey(header!);
+    this.#forget(key);
+    // The key, the name and the hash as UTF-16, and the entry's own overhead.
+    const bytes = 2 * (key.length + user.username.length + user.passwordHash.length) + 96;
+    // Full: the least recently used logins make room, one by one, never the whole cache at once.
+    while (this.#bytes + bytes > this.#maxBytes && this.#cache.size > 0) this.#forget(this.#cache.keys().next().value!);
+    this.#cache.set(key, { username: user.username, passwordHash: user.passwordHash, expires: Date.now() + this.#ttlMs, bytes });
+    this.#bytes += bytes;
     return { user, type: 'realm' };
   }
 

@@ -48,3 +48,26 @@ t.test('cached entries expire', async (t) => {
   await authenticator.authenticate(basic('u', 'pw-123456789'));
   t.equal(calls, 2, 'a zero TTL caches nothing');
 });
+
+t.test('full, the cache evicts the least recently used login, one at a time, never all at once; its bytes are bounded', async (t) => {
+  const store = await FileStore.open(t.testdir());
+  const hash = await hashPassword('pw-123456789');
+  const names = Array.from({ length: 12 }, (_, index) => `user${String(index).padStart(2, '0')}`);
+  for (const username of names) await store.putUser({ username, passwordHash: hash, roles: [], enabled: true });
+  let calls = 0;
+  // A stand-in verify: the point is which logins the cache keeps, not the hash.
+  const verify: typeof verifyPassword = async (phc, password) => (calls++, phc === hash && password === 'pw-123456789');
+  const one = 2 * (44 + 'user00'.length + hash.length) + 96;
+  const authenticator = new Authenticator(store, 60_000, verify, one * 10);
+  for (const username of names.slice(0, 10)) await authenticator.authenticate(basic(username, 'pw-123456789'));
+  t.same(authenticator.cacheSize, { entries: 10, bytes: one * 10 }, 'ten fit');
+  t.ok(authenticator.authenticateCached(basic('user00', 'pw-123456789')), 'user00 is used again: now the most recent');
+  await authenticator.authenticate(basic('user10', 'pw-123456789'));
+  t.same(authenticator.cacheSize, { entries: 10, bytes: one * 10 }, 'an eleventh made room for itself, and only for itself');
+  t.ok(authenticator.authenticateCached(basic('user00', 'pw-123456789')), 'the recently used login stays');
+  t.notOk(authenticator.authenticateCached(basic('user01', 'pw-123456789')), 'the least recently used one went');
+  for (const username of names.slice(2, 10)) t.ok(authenticator.authenticateCached(basic(username, 'pw-123456789')), `${username} stays`);
+  calls = 0;
+  for (let round = 0; round < 3; round++) for (const username of names.slice(2, 10)) await authenticator.authenticate(basic(username, 'pw-123456789'));
+  t.equal(calls, 0, 'past the size, the logins in use pay no hash again');
+});
