@@ -4,17 +4,27 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, SecurenodeError } from '../errors.js';
 import { renderSettingsHelp } from './help-settings.js';
 import { processIo, type CliIo } from './io.js';
-import { registerKeystoreCommands } from './keystore-command.js';
-import { registerEnrollmentCommands } from './enrollment-commands.js';
-import { registerResetPasswordCommand } from './reset-password-command.js';
-import { registerStartCommand } from './start-command.js';
-import { registerMigrationsCommand } from './migrations-command.js';
-import { registerVaultCommand } from './vault-command.js';
 import { editDistance, nearest } from '../settings/nearest.js';
 import { shellWord } from '../home/command-hint.js';
 
 /** The package version, shown by --version and in the node's answers. */
 export const version = '0.1.0';
+
+type Register = (program: Command, io: CliIo, done: (code: number) => void, version: string) => void;
+
+/**
+ * Each command's module, loaded only when that command runs: `keystore list`
+ * need not load the node's server, PostgreSQL client and spinner. Help and an
+ * unknown word load them all, to list them.
+ */
+const commandModules: readonly { readonly names: readonly string[]; readonly load: () => Promise<Register> }[] = [
+  { names: ['start'], load: async () => (await import('./start-command.js')).registerStartCommand },
+  { names: ['keystore'], load: async () => (await import('./keystore-command.js')).registerKeystoreCommands },
+  { names: ['reset-password'], load: async () => (await import('./reset-password-command.js')).registerResetPasswordCommand },
+  { names: ['create-enrollment-token', 'enroll'], load: async () => (await import('./enrollment-commands.js')).registerEnrollmentCommands },
+  { names: ['migrations'], load: async () => (await import('./migrations-command.js')).registerMigrationsCommand },
+  { names: ['vault'], load: async () => (await import('./vault-command.js')).registerVaultCommand },
+];
 
 /**
  * Run the securenode command line and return its exit code. It never calls
@@ -41,19 +51,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       }
       program.help({ error: true });
     });
-  registerStartCommand(program, io, done, version);
-  registerKeystoreCommands(program, io, done);
-  registerResetPasswordCommand(program, io, done);
-  registerEnrollmentCommands(program, io, done);
-  registerMigrationsCommand(program, io, done);
-  registerVaultCommand(program, io, done);
-  for (const command of program.commands) command.exitOverride();
-
   // As git does: `help <command>` is that command's --help; a word that is no command is said so, with the nearest one.
-  const names = program.commands.map((command) => command.name());
   const [first, second] = argv;
   if (first === 'help') argv = second === undefined ? ['--help'] : [second, '--help', ...argv.slice(2)];
   const word = argv[0];
+  const named = commandModules.filter((module) => word !== undefined && module.names.includes(word));
+  for (const register of await Promise.all((named.length > 0 ? named : commandModules).map((module) => module.load()))) register(program, io, done, version);
+  for (const command of program.commands) command.exitOverride();
+  const names = commandModules.flatMap((module) => module.names);
   if (word !== undefined && !word.startsWith('-') && !names.includes(word)) {
     const similar = nearest(word, names);
     const hint = similar !== undefined && editDistance(word, similar) <= 2 ? `\n\nThe most similar command is\n\t${similar}` : '';

@@ -1,6 +1,7 @@
 // The commands run in this process (through run(), with an injected io), so that
 // their code counts in coverage; test/e2e/ runs the same commands as real processes.
 import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import t from 'tap';
 import { run } from '../../src/cli/main.js';
 import { homePaths } from '../../src/home/layout.js';
@@ -87,4 +88,22 @@ t.test('errors map to exit codes in process, never with a stack trace', async (t
   const odd = memoryIo();
   t.equal(await run(['start', '--allow-root', '--home', home, '--credentials-file', '/'], odd.io), 73);
   t.equal(odd.stderr().split('\n').filter(Boolean).at(-1), 'ERROR: the credentials file / already exists; securenode never overwrites one: move it away or name a new file');
+});
+
+t.test('a command loads only what it needs: keystore list loads neither the server, nor the PostgreSQL client, nor the spinner', async (t) => {
+  const main = new URL('../../src/cli/main.js', import.meta.url).href;
+  const script = [
+    `import { run } from ${JSON.stringify(main)};`,
+    "import { createRequire } from 'node:module';",
+    'const code = await run(JSON.parse(process.env.SECURENODE_TEST_ARGS));',
+    'const loaded = Object.keys(createRequire(import.meta.url).cache);',
+    "console.log(JSON.stringify({ code, heavy: ['/fastify/', '/pg/', '/ora/', '/node-forge/'].filter((name) => loaded.some((path) => path.includes(name))) }));",
+  ].join('\n');
+  const home = `${t.testdir()}/home`;
+  // The arguments in the environment: after -e, node would take --help as its own.
+  const runIn = (args: string[]) => execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, env: { SECURENODE_TEST_ARGS: JSON.stringify(args) } });
+  const listed = await runIn(['keystore', 'list', '--home', home]);
+  t.same(JSON.parse(listed.stdout.trim().split('\n').at(-1)!), { code: 78, heavy: [] }, listed.stderr);
+  const help = await runIn(['--help']);
+  t.match(JSON.parse(help.stdout.trim().split('\n').at(-1)!), { code: 0, heavy: ['/fastify/', '/pg/'] }, 'help lists every command, so it loads them all');
 });
