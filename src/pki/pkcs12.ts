@@ -7,7 +7,8 @@ export type Pkcs12Entry =
   | { kind: 'trusted'; alias: string; certificate: X509Certificate };
 
 const { asn1 } = forge;
-const oid = {
+/** The object identifiers of the PKCS#12 files securenode writes and reads. */
+export const pkcs12Oids = {
   data: '1.2.840.113549.1.7.1',
   shroudedKeyBag: '1.2.840.113549.1.12.10.1.2',
   certBag: '1.2.840.113549.1.12.10.1.3',
@@ -15,10 +16,12 @@ const oid = {
   friendlyName: '1.2.840.113549.1.9.20',
   localKeyId: '1.2.840.113549.1.9.21',
   sha256: '2.16.840.1.101.3.4.2.1',
+  sha1: '1.3.14.3.2.26',
   /** Java's mark of a trusted certificate entry; its value is anyExtendedKeyUsage. */
   javaTrustedKeyUsage: '2.16.840.1.113894.746875.1.1',
   anyExtendedKeyUsage: '2.5.29.37.0',
 };
+const oid = pkcs12Oids;
 /** MAC iterations, OpenSSL's default; the passwords are 32 random bytes, so more would add nothing. */
 const macIterations = 2048;
 

@@ -1,6 +1,7 @@
 import { createHmac, createPrivateKey, timingSafeEqual, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { SecurenodeError } from '../errors.js';
+import { pkcs12Oids } from './pkcs12.js';
 
 /** A certificate of a PKCS#12 file, with its alias (friendlyName) when it has one. */
 export interface Pkcs12Certificate {
@@ -16,15 +17,7 @@ interface Bag {
 }
 
 const { asn1 } = forge;
-const oids = {
-  data: '1.2.840.113549.1.7.1',
-  shroudedKeyBag: '1.2.840.113549.1.12.10.1.2',
-  certBag: '1.2.840.113549.1.12.10.1.3',
-  x509Certificate: '1.2.840.113549.1.9.22.1',
-  friendlyName: '1.2.840.113549.1.9.20',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  sha1: '1.3.14.3.2.26',
-};
+const oids = pkcs12Oids;
 
 const damaged = (source: string) => new SecurenodeError('ERR_TLS_MATERIAL', `cannot open ${source}: the file is damaged or its password in the keystore is wrong`);
 /** A file this reader does not walk (encrypted safe contents, as OpenSSL writes by default): forge reads those. */

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
 import { clientConfig, connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
+import { checkout, isConnectionFailure, isRefusedCredentials, newPool } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
 import { readRows, readStore, writeChange } from './postgres-rows.js';
 import { SecurityStore, type Mutation, type StoreData } from './store.js';
@@ -12,32 +13,6 @@ export const channel = 'securenode_store';
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
 const relistenMs = 1_000;
-
-/** A lost or refused connection (a Node socket error, a closed connection, SQLSTATE class 08 or a shutdown), not a failed statement. */
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code !== 'string' || code.startsWith('E') || /^(08|57P0)/.test(code);
-}
-
-/** The server refused the user or password (28P01 invalid_password, 28000 invalid_authorization_specification): rotated credentials, perhaps. */
-function isRefusedCredentials(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return code === '28P01' || code === '28000';
-}
-
-/** A pool of connections; an idle connection that breaks is replaced on the next use, and must not crash the node. */
-function newPool(connection: PostgresConnection): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(connection), max: 4 });
-  pool.on('error', () => {});
-  return pool;
-}
-
-/** A pooled connection; one that breaks while checked out reports it through its query, not as a crash. */
-async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
-  const client = await pool.connect();
-  if (client.listenerCount('error') === 0) client.on('error', () => {});
-  return client;
-}
 
 /** What PostgresStore.open needs besides the connection. */
 export interface PostgresStoreOptions {
