@@ -46,7 +46,6 @@ export const healthPath = '/_health';
 
 const twoHeaders = { error: 'more than one Authorization header; send one' };
 
-
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /**
