@@ -129,7 +129,7 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
         return done();
       }
     }
-    const cached = authenticator.authenticateCached(header);
+    const cached = authenticator.authenticateCached(header, request.raw.socket);
     if (cached) {
       request.principal = cached;
       return done();

@@ -47,6 +47,8 @@ export class Authenticator {
   readonly #cache = new Map<string, { username: string; passwordHash: string; expires: number; bytes: number }>();
   #bytes = 0;
   readonly #maxBytes: number;
+  /** The last login checked on each connection (keep-alive), valid while the header is the same bytes and the store unchanged. */
+  readonly #lastOnConnection = new WeakMap<object, { header: string; generation: number; expires: number; principal: Principal }>();
   /** 16 MiB: about 50,000 logins of typical names. */
   static readonly defaultMaxBytes = 16 * 1024 * 1024;
 
@@ -77,8 +79,11 @@ export class Authenticator {
    * of every request after the first. The key is an HMAC of the whole header, so
    * a hit costs one HMAC and two map lookups, and the cache holds no password.
    */
-  authenticateCached(header: string | undefined): Principal | undefined {
+  authenticateCached(header: string | undefined, connection?: object): Principal | undefined {
     if (header === undefined) return undefined;
+    // The same connection sending the same header again, the store unchanged since: the answer is the one before, without the keyed hash.
+    const last = connection && this.#lastOnConnection.get(connection);
+    if (last && last.header === header && last.generation === this.#store.generation && last.expires > Date.now()) return last.principal;
     const key = this.#cacheKey(header);
     const cached = this.#cache.get(key);
     if (!cached) return undefined;
@@ -91,7 +96,10 @@ export class Authenticator {
     this.#cache.set(key, cached);
     const user = this.#store.getUser(cached.username);
     // A changed password hash, or a disabled user, invalidates the entry at once.
-    return user && user.enabled && user.passwordHash === cached.passwordHash ? { user, type: 'realm' } : undefined;
+    if (!user || !user.enabled || user.passwordHash !== cached.passwordHash) return undefined;
+    const principal: Principal = { user, type: 'realm' };
+    if (connection) this.#lastOnConnection.set(connection, { header, generation: this.#store.generation, expires: cached.expires, principal });
+    return principal;
   }
 
   /** The principal for an Authorization header, or undefined; pays the slow hash only on a cache miss. */

@@ -1,7 +1,10 @@
+import { Agent, request as httpsRequest } from 'node:https';
+import fc from 'fast-check';
 import t from 'tap';
 import { Authenticator, parseBasic } from '../../src/node/authenticator.js';
 import { FileStore } from '../../src/security/file-store.js';
 import { hashPassword, verifyPassword } from '../../src/security/password.js';
+import { inProcessNode } from '../helpers/in-process-node.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -70,4 +73,61 @@ t.test('full, the cache evicts the least recently used login, one at a time, nev
   calls = 0;
   for (let round = 0; round < 3; round++) for (const username of names.slice(2, 10)) await authenticator.authenticate(basic(username, 'pw-123456789'));
   t.equal(calls, 0, 'past the size, the logins in use pay no hash again');
+});
+
+t.test('attacker: the per-connection memo never outlives a change: any sequence of requests and changes answers as the full check does', async (t) => {
+  const store = await FileStore.open(t.testdir());
+  const hashes = { a: await hashPassword('password-a-1'), b: await hashPassword('password-b-1') };
+  await store.putUser({ username: 'alice', passwordHash: hashes.a, roles: ['superuser'], enabled: true });
+  await store.putUser({ username: 'bob', passwordHash: hashes.b, roles: ['read-only'], enabled: true });
+  const authenticator = new Authenticator(store, 60_000, verifyPassword);
+  const headers = [basic('alice', 'password-a-1'), basic('bob', 'password-b-1'), basic('alice', 'password-b-1')];
+  for (const header of headers) await authenticator.authenticate(header);
+  const connections = [{}, {}];
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('request' as const), connection: fc.integer({ min: 0, max: 1 }), header: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ kind: fc.constant('disable' as const), enabled: fc.boolean(), user: fc.constantFrom('alice', 'bob') }),
+    fc.record({ kind: fc.constant('password' as const), user: fc.constantFrom('alice', 'bob'), to: fc.constantFrom('a', 'b') }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), async (steps) => {
+      for (const action of steps) {
+        if (action.kind === 'request') {
+          const header = headers[action.header]!;
+          const memoed = authenticator.authenticateCached(header, connections[action.connection]);
+          const full = authenticator.authenticateCached(header);
+          if ((memoed?.user.username ?? null) !== (full?.user.username ?? null) || memoed?.user.passwordHash !== full?.user.passwordHash) return false;
+        } else if (action.kind === 'disable') {
+          await store.putUser({ ...store.getUser(action.user)!, enabled: action.enabled });
+        } else {
+          await store.putUser({ ...store.getUser(action.user)!, passwordHash: hashes[action.to] });
+        }
+      }
+      return true;
+    }),
+    { numRuns: 100 },
+  );
+  t.pass('100 generated sequences: the memo answered as the full check every time');
+});
+
+t.test('a password changed between two requests on one keep-alive connection: the second is refused', async (t) => {
+  const { call, admin, running, configured } = await inProcessNode(t, 'on');
+  await call('PUT', '/_security/user/kay', admin, { password: 'kay-password-1', roles: ['read-only'] });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: configured.tls.httpCaPem });
+  t.teardown(() => agent.destroy());
+  const sockets = new Set<unknown>();
+  const get = () =>
+    new Promise<number>((resolve, reject) => {
+      const request = httpsRequest({ host: '127.0.0.1', servername: 'localhost', port: running.http.port, path: '/', agent, headers: { authorization: basic('kay', 'kay-password-1') } }, (response) => {
+        sockets.add(response.socket);
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+  t.same([await get(), await get(), await get()], [200, 200, 200], 'the first checks the password, the next are remembered on the connection');
+  await call('PUT', '/_security/user/kay/_password', admin, { password: 'kay-password-2' });
+  t.equal(await get(), 401, 'the old password, on the same connection, right after the change');
+  t.equal(sockets.size, 1, 'every request went over one connection');
 });
