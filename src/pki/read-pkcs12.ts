@@ -19,6 +19,9 @@ interface Bag {
 const { asn1 } = forge;
 const oids = pkcs12Oids;
 
+/** OpenSSL writes 2048; a million is generous, and costs about a second. */
+const maxMacIterations = 1_000_000;
+
 const damaged = (source: string) => new SecurenodeError('ERR_TLS_MATERIAL', `cannot open ${source}: the file is damaged or its password in the keystore is wrong`);
 /** A file this reader does not walk (encrypted safe contents, as OpenSSL writes by default): forge reads those. */
 class Unsupported extends Error {}
@@ -42,6 +45,8 @@ function macMatches(content: Buffer, macData: forge.asn1.Asn1, password: string)
   const hash = digestOid === oids.sha256 ? { name: 'sha256', md: forge.md.sha256.create(), length: 32 } : digestOid === oids.sha1 ? { name: 'sha1', md: forge.md.sha1.create(), length: 20 } : undefined;
   if (!hash) throw new Unsupported(`MAC digest ${digestOid}`);
   const rounds = iterations ? asn1.derToInteger(iterations.value as string) : 1;
+  // Bounded before any work, as the keystore's scrypt is: a tampered file must not make the start spin for minutes.
+  if (!(rounds >= 1 && rounds <= maxMacIterations)) return false;
   const key = forge.pkcs12.generateKey(password, forge.util.createBuffer(bytes(salt!).toString('binary')), 3, rounds, hash.length, hash.md);
   const computed = createHmac(hash.name, Buffer.from(key.getBytes(), 'binary')).update(content).digest();
   const expected = bytes(digest!);

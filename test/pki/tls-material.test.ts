@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
 import { execa } from 'execa';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
@@ -215,4 +216,12 @@ t.test("Python's cryptography opens both .p12 files of both key types, keys and 
     const transport = await execa('python3', ['-c', script, `${dir}/transport.p12`, set.passwords.transport], { reject: false });
     t.equal(transport.stdout, `${kind} CN=node_1 ['CN=securenode auto-configuration transport CA']`, transport.stderr);
   }
+});
+
+t.test('attacker: a .p12 whose MAC asks for a billion iterations is refused at once, not computed', { timeout: 30_000 }, async (t) => {
+  const pfx = forge.asn1.fromDer(material.httpP12.toString('binary'));
+  const macData = (pfx.value as forge.asn1.Asn1[])[2]!;
+  (macData.value as forge.asn1.Asn1[])[2] = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.INTEGER, false, forge.asn1.integerToDer(2 ** 30).getBytes());
+  const tampered = Buffer.from(forge.asn1.toDer(pfx).getBytes(), 'binary');
+  t.throws(() => readPkcs12Certificates(tampered, material.passwords.http, 'http.p12'), { code: 'ERR_TLS_MATERIAL', message: 'cannot open http.p12: the file is damaged or its password in the keystore is wrong' });
 });
