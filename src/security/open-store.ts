@@ -3,7 +3,6 @@ import type { Settings } from '../settings/settings.js';
 import { FileStore } from './file-store.js';
 import { referencesTtl } from '../settings/vault/resolve.js';
 import { postgresConnection } from './postgres-connection.js';
-import { PostgresStore } from './postgres-store.js';
 import type { SecurityStore } from './store.js';
 
 /** What opening the store needs: where the embedded one lives, and the cluster a database must belong to. */
@@ -24,6 +23,8 @@ export async function openStore(settings: Settings, options: OpenStoreOptions): 
   const credentialKeys = ['security.store.postgres.user', 'security.store.postgres.password'];
   const renewEveryMs = references ? referencesTtl(references.raw, credentialKeys) : undefined;
   const retryAfterMs = references ? referencesTtl(references.raw, credentialKeys, 'neg_ttl') : undefined;
+  // Loaded only for a database: a tool on a file store never loads the PostgreSQL client.
+  const { PostgresStore } = await import('./postgres-store.js');
   return PostgresStore.open(postgresConnection(settings), {
     clusterUuid: options.clusterUuid,
     claim: options.claim,

@@ -90,7 +90,7 @@ t.test('errors map to exit codes in process, never with a stack trace', async (t
   t.equal(odd.stderr().split('\n').filter(Boolean).at(-1), 'ERROR: the credentials file / already exists; securenode never overwrites one: move it away or name a new file');
 });
 
-t.test('a command loads only what it needs: keystore list loads neither the server, nor the PostgreSQL client, nor the spinner', async (t) => {
+t.test('a command loads only what it needs: keystore list and reset-password load neither the server, nor the PostgreSQL client, nor the spinner', async (t) => {
   const main = new URL('../../src/cli/main.js', import.meta.url).href;
   const script = [
     `import { run } from ${JSON.stringify(main)};`,
@@ -104,6 +104,8 @@ t.test('a command loads only what it needs: keystore list loads neither the serv
   const runIn = (args: string[]) => execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, env: { SECURENODE_TEST_ARGS: JSON.stringify(args) } });
   const listed = await runIn(['keystore', 'list', '--home', home]);
   t.same(JSON.parse(listed.stdout.trim().split('\n').at(-1)!), { code: 78, heavy: [] }, listed.stderr);
+  const reset = await runIn(['reset-password', '-u', 'elastic', '-b', '--home', home]);
+  t.same(JSON.parse(reset.stdout.trim().split('\n').at(-1)!).heavy, [], 'reset-password on a file store loads no PostgreSQL client, server or spinner either');
   const help = await runIn(['--help']);
   t.match(JSON.parse(help.stdout.trim().split('\n').at(-1)!), { code: 0, heavy: ['/fastify/', '/pg/'] }, 'help lists every command, so it loads them all');
 });
