@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliToolTimes } from './cli-tools.js';
-import { firstStartToTls } from './first-start.js';
+import { bareHttpsStartToTls, firstStartToTls } from './first-start.js';
 import { handshakeRates } from './handshakes.js';
 import { authorizationCost, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
@@ -65,9 +65,18 @@ console.log(`${'what (median of 5)'.padEnd(44)} ${'median'.padStart(9)} ${'min'.
 console.log(row('full TLS set, P-256 (default)', totals.ec!));
 console.log(row('full TLS set, RSA (key_type rsa)', totals.rsa!));
 for (const [name, samples] of Object.entries(steps)) console.log(row(`  step: ${name}`, samples));
+// Alternating with a bare Node https server's start, so that both see the same machine.
 const starts: number[] = [];
-for (let run = 0; run < runs; run++) starts.push(await firstStartToTls());
+const bareStarts: number[] = [];
+const startRatios: number[] = [];
+for (let run = 0; run < runs; run++) {
+  starts.push(await firstStartToTls());
+  bareStarts.push(await bareHttpsStartToTls());
+  startRatios.push(starts.at(-1)! / bareStarts.at(-1)!);
+}
 console.log(row('securenode start, fresh home -> first TLS answer', starts));
+console.log(row('bare Node https server start -> first TLS answer', bareStarts));
+console.log(`${'  ratio first start / bare start'.padEnd(44)} ${summarize(startRatios).median.toFixed(2).padStart(9)} ${summarize(startRatios).min.toFixed(2).padStart(9)} ${summarize(startRatios).max.toFixed(2).padStart(9)}`);
 
 const home = await mkdtemp(join(tmpdir(), 'securenode-bench-'));
 const keepAlive = await keepAliveRatio(`${home}/home`, runs, 5);
@@ -108,6 +117,7 @@ console.log(row('reset-password -b -s, process to password', tools.resetPassword
 const goal = (what: string, met: boolean, value: string) => console.log(`goal: ${what} -> ${met ? 'met' : 'NOT met'} (${value})`);
 goal(`TLS set (P-256, the default) under ${goalMs} ms`, summarize(totals.ec!).median < goalMs, `${summarize(totals.ec!).median.toFixed(0)} ms; RSA ${summarize(totals.rsa!).median.toFixed(0)} ms`);
 goal(`first start to TLS under ${goalMs} ms`, summarize(starts).median < goalMs, `${summarize(starts).median.toFixed(0)} ms`);
+goal('first start within 4x a bare https server start', summarize(startRatios).median <= 4, `${summarize(startRatios).median.toFixed(2)}x (${summarize(starts).median.toFixed(0)} ms against ${summarize(bareStarts).median.toFixed(0)} ms)`);
 goal('keep-alive ratio 0.9 or better', ratio.median >= 0.9, ratio.median.toFixed(2));
 goal('20 roles under 5% slower than superuser', slowdown.median < 0.05, `${(slowdown.median * 100).toFixed(1)}%`);
 const handshakeOfLimit = summarize(handshakes.node).median / summarize(handshakes.signLimit).median;
