@@ -93,26 +93,29 @@ export class PostgresStore extends SecurityStore {
    */
   #renew(why: 'refused' | 'ttl'): Promise<boolean> {
     if (!this.#refresh || Date.now() < this.#notBefore) return Promise.resolve(false);
-    this.#renewing ??= (async () => {
-      try {
-        const next = await this.#refresh!();
-        const now = this.#connection;
-        if (next.user === now.user && next.password === now.password && next.host === now.host && next.port === now.port && next.database === now.database) return false;
-        const old = this.#pool;
-        this.#connection = next;
-        this.#pool = newPool(next);
-        void old.end().catch(() => {});
-        this.#logger?.info({ event: 'store_credentials_renewed', reason: why }, `the security database's credentials were read again from their references (${why === 'refused' ? 'the server refused the ones in use' : 'their ttl passed'}); new connections use them`);
-        return true;
-      } catch (error) {
-        if (this.#retryAfterMs !== undefined) this.#notBefore = Date.now() + this.#retryAfterMs;
-        this.#logger?.warn({ event: 'store_credentials_unread', reason: why, error: (error as Error).message }, "the security database's credentials could not be read again; the ones in use are kept");
-        return false;
-      } finally {
-        this.#renewing = undefined;
-      }
-    })();
+    // Cleared once settled, by a callback that always runs later: never before the assignment, whatever refresh does.
+    this.#renewing ??= this.#readAgain(why).finally(() => {
+      this.#renewing = undefined;
+    });
     return this.#renewing;
+  }
+
+  async #readAgain(why: 'refused' | 'ttl'): Promise<boolean> {
+    try {
+      const next = await this.#refresh!();
+      const now = this.#connection;
+      if (next.user === now.user && next.password === now.password && next.host === now.host && next.port === now.port && next.database === now.database) return false;
+      const old = this.#pool;
+      this.#connection = next;
+      this.#pool = newPool(next);
+      void old.end().catch(() => {});
+      this.#logger?.info({ event: 'store_credentials_renewed', reason: why }, `the security database's credentials were read again from their references (${why === 'refused' ? 'the server refused the ones in use' : 'their ttl passed'}); new connections use them`);
+      return true;
+    } catch (error) {
+      if (this.#retryAfterMs !== undefined) this.#notBefore = Date.now() + this.#retryAfterMs;
+      this.#logger?.warn({ event: 'store_credentials_unread', reason: why, error: (error as Error).message }, "the security database's credentials could not be read again; the ones in use are kept");
+      return false;
+    }
   }
 
   /** Connect, bring the schema up to date, check the cluster, load the store and start listening. */

@@ -157,3 +157,28 @@ t.test('refused credentials: read again at once, then not before neg_ttl while t
   t.equal(store.connection.password, rotated, 'new connections use the new password');
   t.ok(store.getUser('after') && store.getUser('before'), 'both changes are in the store');
 });
+
+t.test('a refresh that throws at once (not a rejected promise) does not stick: the next refusal reads again', { skip: postgresSkip }, async (t) => {
+  const database = await ownedDatabase(t);
+  const admin = { ...postgresServer!, database: 'postgres' };
+  let current = database.password!;
+  let down = false;
+  let reads = 0;
+  const refresh = (): Promise<typeof database> => {
+    reads++;
+    if (down) throw new Error('the secret store did not answer');
+    return Promise.resolve({ ...database, password: current });
+  };
+  const store = await PostgresStore.open(database, { clusterUuid: randomUUID(), claim: true, refresh });
+  t.teardown(() => store.close());
+  const rotated = `rotated-${randomUUID()}`;
+  await query(admin, `ALTER ROLE ${database.user} PASSWORD '${rotated}'`);
+  await query(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [database.user]);
+  down = true;
+  await t.rejects(store.putUser(user('during')), { code: 'ERR_STORE_UNAVAILABLE' });
+  down = false;
+  current = rotated;
+  await store.putUser(user('after'));
+  t.equal(reads, 2, 'read again once the store was back');
+  t.ok(store.getUser('after'));
+});
