@@ -45,8 +45,8 @@ export const azureBackend: VaultBackend = async (reference, { settings, env }) =
   const client = new SecretClient(vaultUrl.toString(), credential, { retryOptions: { maxRetries: 1 }, disableChallengeResourceVerification: isLoopback(vaultUrl) });
   const where = vaultUrl.origin;
   try {
-    // A version id is a property of one reference, never a setting.
-    const version = reference.options.version;
+    // A version id is a property of one reference: there is no setting for it.
+    const version = get('version');
     const secret = await client.getSecret(reference.resource, { ...(version ? { version } : {}), abortSignal: AbortSignal.timeout(requestTimeout(settings)) });
     return secret.value ?? fail('Key Vault answered without a secret value');
   } catch (error) {

@@ -1,4 +1,5 @@
 import { parseDuration } from '../coerce.js';
+import { findSetting } from '../schema.js';
 import type { Settings } from '../settings.js';
 import { looksLikeVaultReference, VaultReferenceError, type VaultReference } from './reference.js';
 
@@ -18,9 +19,14 @@ export function setting(settings: Settings, key: string): string | undefined {
   return value !== undefined && looksLikeVaultReference(value) ? undefined : value;
 }
 
-/** A backend's option: the reference's ?name=, else the setting vault.<backend>.<name>. */
+/**
+ * A backend's option: the reference's ?name=, else the setting
+ * vault.<backend>.<name> when there is one (an option some backends have no
+ * setting for, such as env's ttl or azure's version, is read from the query only).
+ */
 export function option(reference: VaultReference, settings: Settings, name: string): string | undefined {
-  return reference.options[name] ?? setting(settings, `vault.${reference.backend}.${name}`);
+  const key = `vault.${reference.backend}.${name}`;
+  return reference.options[name] ?? (findSetting(key) ? setting(settings, key) : undefined);
 }
 
 /** vault.timeout in milliseconds: how long one request to a secret store may take. */

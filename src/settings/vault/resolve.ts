@@ -1,8 +1,8 @@
 import { SecurenodeError } from '../../errors.js';
 import { parseDuration } from '../coerce.js';
-import { findSetting } from '../schema.js';
 import type { SettingValue } from '../schema.js';
 import type { Settings } from '../settings.js';
+import { option } from './backend.js';
 import { vaultBackends, type VaultContext } from './backends.js';
 import { looksLikeVaultReference, parseVaultReference, VaultReferenceError } from './reference.js';
 
@@ -61,10 +61,8 @@ export function referencesTtl(raw: Settings, keys: readonly string[], which: 'tt
   for (const key of keys) {
     const value = raw.string(key);
     if (value === undefined || !looksLikeVaultReference(value)) continue;
-    const reference = parseVaultReference(value);
     // env references have no ttl setting (the environment does not change under a running process); a ?ttl= still counts.
-    const setting = `vault.${reference.backend}.${which}`;
-    const text = reference.options[which] ?? (findSetting(setting) ? raw.string(setting) : undefined);
+    const text = option(parseVaultReference(value), raw, which);
     const ttl = text === undefined ? undefined : parseDuration(text);
     if (ttl !== undefined && ttl > 0) shortest = Math.min(shortest ?? ttl, ttl);
   }
