@@ -77,6 +77,39 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
     void reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
   };
+  // Admitted: recorded, and an enrollment key opens its enroll endpoint and nothing else.
+  const admit = (request: FastifyRequest, reply: FastifyReply, principal: Principal, done: () => void): void => {
+    succeed(request, principal);
+    const only = principal.apiKey && scopedPaths(principal.apiKey);
+    if (only && !only.includes(requestPath(request))) {
+      audit.record('access_denied', auditContext(request), { method: request.method, path: requestPath(request) });
+      void reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
+      return;
+    }
+    done();
+  };
+  /**
+   * The throttled check of a credential that no fast path admitted. A refused
+   * one is checked once more after taking what other nodes committed meanwhile
+   * (a key or user made on another node a moment ago, a password changed
+   * there), so that what one node acknowledged works on every node at once;
+   * the second check runs only when something new was taken.
+   */
+  const checkSlowly = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void, check: () => Principal | undefined | Promise<Principal | undefined>, refused: { header?: string; scheme?: string; retry: boolean }): void => {
+    const checked = throttle.schedule(request.ip, async () => {
+      let principal = await check();
+      if (!principal && refused.retry && (await options.store.catchUp())) principal = await check();
+      if (!principal) throttle.fail(request.ip);
+      return principal;
+    });
+    if (!checked) {
+      // Too many checks from this address are already waiting: nothing is checked, nothing is counted.
+      logger.info({ event: 'authentication_throttled', source: request.ip }, 'too many failed logins from one address; request turned away');
+      void reply.code(429).header('Retry-After', String(Math.ceil(throttle.delayFor(request.ip) / 1000))).send(throttled);
+      return;
+    }
+    checked.then((principal) => (principal ? admit(request, reply, principal, done) : refuse(request, reply, refused.header, refused.scheme)), done);
+  };
   app.addHook('onRequest', (request, reply, done) => {
     // Authorization decides on the decoded path, as the router dispatches it: a path that decodes to no single one is refused first.
     const path = canonicalPath(request.url);
@@ -95,13 +128,10 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     if (options.tokenHashKey && options.tokenHeader) {
       const tokens = headerValues(request.raw.rawHeaders, options.tokenHeader);
       if (tokens.length === 1) {
-        const principal = authenticateAdminToken(options.store, options.tokenHashKey, tokens[0]!);
-        if (principal) {
-          succeed(request, principal);
-          return done();
-        }
-        throttle.fail(request.ip);
-        refuse(request, reply, undefined, 'admin_token');
+        const check = (): Principal | undefined => authenticateAdminToken(options.store, options.tokenHashKey!, tokens[0]!);
+        const principal = check();
+        if (principal) return admit(request, reply, principal, done);
+        checkSlowly(request, reply, done, check, { scheme: 'admin_token', retry: true });
         return;
       }
     }
@@ -114,20 +144,15 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
         logger.info({ event: 'operator_authenticated', path: requestPath(request) }, 'local operator authenticated');
         return done();
       }
+      checkSlowly(request, reply, done, () => undefined, { header, retry: false });
+      return;
     }
     if (options.tokenHashKey && (header?.startsWith('ApiKey ') || header?.startsWith('Bearer '))) {
-      const principal = authenticateToken(options.store, options.tokenHashKey, header);
-      if (principal) {
-        succeed(request, principal);
-        // An enrollment key opens its enroll endpoint and nothing else.
-        const only = principal.apiKey && scopedPaths(principal.apiKey);
-        if (only && !only.includes(requestPath(request))) {
-          audit.record('access_denied', auditContext(request), { method: request.method, path: requestPath(request) });
-          reply.code(403).send({ error: `${principal.apiKey!.name}, you do not have permissions to ${actionFor(request.method)} this resource` });
-          return;
-        }
-        return done();
-      }
+      const check = (): Principal | undefined => authenticateToken(options.store, options.tokenHashKey!, header);
+      const principal = check();
+      if (principal) return admit(request, reply, principal, done);
+      checkSlowly(request, reply, done, check, { header, retry: true });
+      return;
     }
     const cached = authenticator.authenticateCached(header, request.raw.socket);
     if (cached) {
@@ -135,28 +160,10 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
       return done();
     }
     // No credential, or none of a known form: nothing was checked, so nothing counts as a failed login (a load balancer's probe must not slow the operators).
-    const checkable = parseBasic(header) !== undefined || (options.tokenHashKey !== undefined && /^(ApiKey|Bearer) /.test(header ?? '')) || (options.operatorKey !== undefined && header?.startsWith('Operator ') === true);
-    if (!checkable) {
+    if (parseBasic(header) === undefined) {
       refuse(request, reply, header);
       return;
     }
-    const checked = throttle.schedule(request.ip, async () => {
-      const principal = await authenticator.verifyAndCache(header);
-      if (!principal) throttle.fail(request.ip);
-      return principal;
-    });
-    if (!checked) {
-      // Too many checks from this address are already waiting: nothing is checked, nothing is counted.
-      logger.info({ event: 'authentication_throttled', source: request.ip }, 'too many failed logins from one address; request turned away');
-      reply.code(429).header('Retry-After', String(Math.ceil(throttle.delayFor(request.ip) / 1000))).send(throttled);
-      return;
-    }
-    checked.then((principal) => {
-      if (principal) {
-        succeed(request, principal);
-        return done();
-      }
-      refuse(request, reply, header);
-    }, done);
+    checkSlowly(request, reply, done, () => authenticator.verifyAndCache(header), { header, retry: true });
   });
 }

@@ -175,6 +175,18 @@ export class PostgresStore extends SecurityStore {
     return run;
   }
 
+  /** A reload that starts after this call (one already running may have read too early), and whether it took a newer generation. */
+  override async catchUp(): Promise<boolean> {
+    const before = this.#generation;
+    try {
+      await this.reload();
+    } catch (error) {
+      this.#logger?.warn({ event: 'store_reload_failed', error: (error as Error).message }, 'reloading the security store after a refused credential failed; the store as loaded decides');
+      return false;
+    }
+    return this.#generation !== before;
+  }
+
   /**
    * One transaction per change. Bumping the generation row first takes its
    * lock, which orders the writers of every node; a node that is behind reads

@@ -205,6 +205,17 @@ export abstract class SecurityStore {
     this.#generation++;
   }
 
+  /**
+   * Take every change committed elsewhere up to now, where this store can hear
+   * of one later than it was made (a database that other nodes write to): a
+   * credential refused here may have been made on another node a moment ago.
+   * Whether anything new was taken; it never throws. The embedded store is
+   * always current.
+   */
+  async catchUp(): Promise<boolean> {
+    return false;
+  }
+
   /** Release what the store holds open (connections); the embedded store holds none. */
   async close(): Promise<void> {}
 

@@ -1,8 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import fc from 'fast-check';
 import t from 'tap';
+import { homePaths } from '../../src/home/layout.js';
+import { encodeAdminToken, hashSecret, newCredential } from '../../src/security/api-keys.js';
+import { hashPassword } from '../../src/security/password.js';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
-import { admin, checkOneSecurityTruth, threeNodes, within } from '../helpers/cluster.js';
+import { admin, checkOneSecurityTruth, password, threeNodes, within } from '../helpers/cluster.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
-import { postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { httpsJson } from '../helpers/https.js';
+import { commitUnheard, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
 
 /** A node pointed at a database, its password given as a vault reference to an environment variable. */
 function storeEnv(connection: PostgresConnection): Record<string, string> {
@@ -94,4 +101,47 @@ t.test('a node whose database cannot be reached does not start, and says which a
   t.teardown(() => node.signal('SIGKILL'));
   t.equal((await node.exited()).code, 69);
   t.match(node.output(), `ERROR: cannot use the security store in the database '${connection.database}' at ${connection.host}:1 (user '${connection.user}'): connect ECONNREFUSED 127.0.0.1:1; start the server, or check security.store.postgres.host, port and ssl\n`);
+});
+
+t.test('what another node committed a moment ago works here at once, before its notification arrives: a refused credential reads the store again first', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const dir = await nodeOwnedDir(t);
+  const node = await startNodeProcess(`${dir}/one`, { terminal: false, env: { ...storeEnv(connection), ELASTIC_PASSWORD: password } });
+  t.teardown(() => node.signal('SIGKILL'));
+  await node.waitFor(/"event":"bootstrap_password_applied"/);
+  const port = await node.httpPort();
+  const ca = await readFile(`${homePaths(`${dir}/one`).certsDir}/http_ca.crt`, 'utf8');
+  const whoami = async (headers: Record<string, string>) => {
+    const answer = await httpsJson({ port, ca, path: '/_security/_authenticate', headers });
+    return `${answer.status} ${(answer.body as { username?: string }).username ?? ''}`;
+  };
+  const basic = (user: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}` });
+  const [meta] = await query<{ token_hash_key: string }>(connection, 'SELECT token_hash_key FROM securenode_meta');
+  const hashKey = Buffer.from(meta!.token_hash_key, 'base64');
+
+  // Each is committed as another node would, but with no NOTIFY: this node learns of it only by reading again (its poll is 5 s away).
+  const quiet = { username: 'quiet', id: randomUUID(), passwordHash: await hashPassword('quiet-password-1'), roles: ['read-only'], enabled: true };
+  await commitUnheard(connection, [{ op: 'putUser', user: quiet }]);
+  t.equal(await whoami(basic('quiet', 'quiet-password-1')), '200 quiet', 'a user made elsewhere a moment ago logs in');
+  await commitUnheard(connection, [{ op: 'putUser', user: { ...quiet, passwordHash: await hashPassword('quiet-password-2') } }]);
+  t.equal(await whoami(basic('quiet', 'quiet-password-2')), '200 quiet', 'so does a password changed elsewhere a moment ago');
+
+  const key = newCredential();
+  await commitUnheard(connection, [{ op: 'putApiKeys', keys: [{ id: key.id, name: 'unheard', secretHash: hashSecret(hashKey, key.secret), creator: 'quiet', ownerId: quiet.id, roles: ['read-only'], scope: 'all', created: Date.now(), invalidated: false }] }]);
+  t.equal(await whoami({ authorization: `ApiKey ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}` }), '200 quiet', 'an API key made elsewhere a moment ago works');
+  const token = newCredential();
+  await commitUnheard(connection, [{ op: 'putApiKeys', keys: [{ id: token.id, name: 'unheard-token', secretHash: hashSecret(hashKey, token.secret), creator: 'quiet', ownerId: quiet.id, scope: 'admin_token', created: Date.now(), invalidated: false }] }]);
+  t.equal(await whoami({ 'securenode-admin-token': encodeAdminToken(token.id, token.secret) }), '200 quiet', 'and an admin token');
+
+  // An attacker's made-up keys, users and tokens: each refused (a read again costs one generation check when nothing changed).
+  const forged = await fc.sample(
+    fc.oneof(
+      fc.record({ id: fc.string({ minLength: 1, maxLength: 40 }), secret: fc.string({ maxLength: 60 }) }).map(({ id, secret }) => ({ authorization: `ApiKey ${Buffer.from(`${id}:${secret}`).toString('base64')}` })),
+      fc.record({ user: fc.stringMatching(/^[a-z]{1,12}$/), secret: fc.string({ minLength: 1, maxLength: 30 }) }).map(({ user, secret }) => basic(user, secret)),
+      fc.string({ minLength: 1, maxLength: 80 }).filter((value) => /^[\x21-\x7e]+$/.test(value)).map((value) => ({ 'securenode-admin-token': value })),
+    ),
+    { numRuns: 40, seed: 17 },
+  );
+  const answers = await Promise.all(forged.map((headers) => whoami(headers)));
+  t.same([...new Set(answers.map((answer) => answer.split(' ')[0]))].sort().filter((status) => status !== '429'), ['401'], `forty forged credentials: each refused (${answers.filter((answer) => answer.startsWith('429')).length} turned away by the throttle)`);
 });

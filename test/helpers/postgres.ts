@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
+import { writeChange } from '../../src/security/postgres-rows.js';
+import type { StoreOp } from '../../src/security/store.js';
 import { remember } from './secrets-ledger.js';
 
 /**
@@ -65,6 +67,24 @@ export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(con
   await client.connect();
   try {
     return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Commit changes to a security store database as a node does, but without its
+ * NOTIFY: what a node that missed the notification (or has not polled yet)
+ * does not know about until it reads again.
+ */
+export async function commitUnheard(connection: PostgresConnection, changes: readonly StoreOp[]): Promise<void> {
+  const client = new pg.Client({ ...connection });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('UPDATE securenode_meta SET generation = generation + 1');
+    for (const change of changes) await writeChange(client, change);
+    await client.query('COMMIT');
   } finally {
     await client.end();
   }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { PostgresStore } from '../../src/security/postgres-store.js';
 import { applyStoreOp, type StoreData, type StoreOp } from '../../src/security/store.js';
-import { cuttableProxy, ownedDatabase, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { commitUnheard, cuttableProxy, ownedDatabase, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
 
 /** Poll `check` every 20 ms until it holds or `ms` pass; the time it took, or undefined. */
 async function within(ms: number, check: () => boolean): Promise<number | undefined> {
@@ -98,6 +98,40 @@ t.test('a change on one node reaches another within a second, by NOTIFY; while t
   await reader.putUser(user('bea'));
   t.ok(writer.getUser('bea') || (await within(1_000, () => writer.getUser('bea') !== undefined)) !== undefined, 'and changes are taken again');
   t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'bea' }]);
+});
+
+t.test('catchUp takes a change that no notification announced, with a reload that starts after it is asked; a database away makes it false, never an error', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const proxy = await cuttableProxy(t);
+  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
+  t.teardown(() => store.close());
+  t.equal(await store.catchUp(), false, 'nothing new: false');
+
+  await commitUnheard(connection, [{ op: 'putUser', user: user('ada', 'hash-1') }]);
+  t.equal(store.getUser('ada'), undefined, 'committed without NOTIFY: not heard');
+  t.equal(await store.catchUp(), true, 'caught up: true');
+  t.equal(store.getUser('ada')?.passwordHash, 'hash-1', 'and the user is there');
+
+  // A reload already reading when the change commits may miss it; the catch-up asked after the commit must not join it.
+  for (let round = 0; round < 20; round++) {
+    const early = store.reload();
+    await commitUnheard(connection, [{ op: 'putUser', user: { ...store.getUser('ada')!, passwordHash: `hash-round-${round}` } }]);
+    const caught = store.catchUp();
+    await early;
+    await caught;
+    if (store.getUser('ada')?.passwordHash !== `hash-round-${round}`) {
+      t.fail(`round ${round}: a catch-up asked after the commit answered from a reload that read before it`);
+      break;
+    }
+  }
+  t.pass('twenty rounds of a reload racing a commit: every catch-up asked after the commit saw it');
+
+  await proxy.cut();
+  await commitUnheard(connection, [{ op: 'putUser', user: user('bea') }]);
+  t.equal(await store.catchUp(), false, 'the database away: false, and no error');
+  await proxy.restore();
+  t.equal(await store.catchUp(), true, 'back: the change is taken');
+  t.ok(store.getUser('bea'));
 });
 
 t.test('a database that cannot be used is said in words, never with the password', { skip: postgresSkip }, async (t) => {
