@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
 import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
+import { freshRuns } from '../security/fresh-runs.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
 
 /** A holder's copy of the store: its boot and change number, so that a replica never goes back to an older one. */
@@ -56,6 +57,8 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     return {
       handlers: {
         'store.snapshot': () => snapshot(),
+        // What a replica asks before it refuses a credential: cheap, so that a flood of made-up ones costs no snapshots.
+        'store.version': () => ({ epoch, seq }),
         // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write.
         'store.apply': async (body) => {
           const change = body as ChangeRequest;
@@ -95,6 +98,21 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     install(answer);
     return (answer as { applied?: unknown }).applied === true;
   };
+  // A refused credential may have been made a moment ago on another node, its broadcast not here yet: ask the holder for its version, and for its store only when it is newer.
+  const catchUp = freshRuns(async () => {
+    const node = holder();
+    if (!cluster || !node) return false;
+    try {
+      const at = (await cluster.request(node.id, 'store.version', {})) as { epoch?: unknown; seq?: unknown };
+      if (current && at.epoch === current.epoch && typeof at.seq === 'number' && at.seq <= current.seq) return false;
+      const before = current;
+      install(await cluster.request(node.id, 'store.snapshot', {}));
+      return current !== before;
+    } catch {
+      // The holder away or too old to answer: the replica as it is decides.
+      return false;
+    }
+  });
   // Optimistic: work the change out from the replica, and again from the holder's newer store when another change landed first.
   store.useRemote(async <T>(mutation: Mutation<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
@@ -103,7 +121,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       if (await send({ ops, ...current })) return result;
       if (attempt >= maxAttempts) throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security store changed under this change ${maxAttempts} times in a row; retry it`);
     }
-  });
+  }, catchUp.run);
   return {
     handlers: {},
     events: {

@@ -16,6 +16,7 @@ export { applyStoreOp, SecurityStore, type Mutation, type StoreData, type Stored
 export class FileStore extends SecurityStore {
   readonly path: string;
   #remote: (<T>(mutation: Mutation<T>) => Promise<T>) | undefined;
+  #catchUp: (() => Promise<boolean>) | undefined;
 
   private constructor(path: string, data: StoreData) {
     super();
@@ -46,8 +47,14 @@ export class FileStore extends SecurityStore {
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
-  useRemote(remote: <T>(mutation: Mutation<T>) => Promise<T>): void {
+  useRemote(remote: <T>(mutation: Mutation<T>) => Promise<T>, catchUp: () => Promise<boolean>): void {
     this.#remote = remote;
+    this.#catchUp = catchUp;
+  }
+
+  /** A replica asks the holder whether it has missed a change; the holder's own file is always current. */
+  override catchUp(): Promise<boolean> {
+    return this.#catchUp?.() ?? Promise.resolve(false);
   }
 
   /** One change at a time: each is worked out from the store the previous one left, written, then taken. */

@@ -5,6 +5,7 @@ import { SecurenodeError } from '../errors.js';
 import { clientConfig, connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
 import { checkout, isConnectionFailure, isRefusedCredentials, newPool } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
+import { freshRuns } from './fresh-runs.js';
 import { readRows, readStore, writeChange } from './postgres-rows.js';
 import { SecurityStore, type Mutation, type StoreData } from './store.js';
 
@@ -54,8 +55,7 @@ export class PostgresStore extends SecurityStore {
   readonly #retryAfterMs: number | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #generation: string | undefined;
-  #pending: Promise<void> | undefined;
-  #chain: Promise<void> = Promise.resolve();
+  readonly #loads = freshRuns(() => this.#load());
   #listener: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -155,24 +155,21 @@ export class PostgresStore extends SecurityStore {
 
   /** Load what changed since the last load; loads run one at a time, and a request made during one gets the next. */
   reload(): Promise<void> {
-    if (this.#pending) return this.#pending;
-    const run = this.#chain.then(async () => {
-      this.#pending = undefined;
-      const client = await this.#client();
-      let failed: Error | undefined;
-      try {
-        const read = await readStore(client, this.#generation);
-        if (read) this.#take(read.generation, read.data);
-      } catch (error) {
-        failed = error as Error;
-        throw error;
-      } finally {
-        client.release(failed);
-      }
-    });
-    this.#pending = run;
-    this.#chain = run.catch(() => {});
-    return run;
+    return this.#loads.run();
+  }
+
+  async #load(): Promise<void> {
+    const client = await this.#client();
+    let failed: Error | undefined;
+    try {
+      const read = await readStore(client, this.#generation);
+      if (read) this.#take(read.generation, read.data);
+    } catch (error) {
+      failed = error as Error;
+      throw error;
+    } finally {
+      client.release(failed);
+    }
   }
 
   /** A reload that starts after this call (one already running may have read too early), and whether it took a newer generation. */
@@ -249,7 +246,7 @@ export class PostgresStore extends SecurityStore {
     clearInterval(this.#renewTimer);
     await this.#renewing;
     await this.#listener?.end().catch(() => {});
-    await this.#chain;
+    await this.#loads.settled();
     await this.#pool.end();
   }
 

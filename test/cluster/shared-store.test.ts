@@ -1,0 +1,67 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import t, { type Test } from 'tap';
+import type { Cluster, NodeDescriptor } from '../../src/cluster/cluster.js';
+import { shareStore } from '../../src/cluster/shared-store.js';
+import { FileStore } from '../../src/security/file-store.js';
+
+const holderNode: NodeDescriptor = { id: 'holder', name: 'first', transport_address: '127.0.0.1:1', http_address: '127.0.0.1:2', holds_store: true };
+const replicaNode: NodeDescriptor = { id: 'replica', name: 'second', transport_address: '127.0.0.1:3', http_address: '127.0.0.1:4', holds_store: false };
+const user = (username: string) => ({ username, id: randomUUID(), passwordHash: 'hash', roles: [], enabled: true });
+
+/** A holder and a replica wired through a transport whose broadcasts a test can drop, and that counts the replica's requests. */
+async function holderAndReplica(t: Test) {
+  const holderStore = await FileStore.open(t.testdir());
+  const replicaStore = await FileStore.open(t.testdir());
+  const key = randomBytes(32);
+  const holder = shareStore(holderStore, true, key);
+  const replica = shareStore(replicaStore, false, Buffer.alloc(32));
+  const wire = { deliver: true, away: false, requests: [] as string[] };
+  holder.attach({
+    broadcast: (method: string, body: unknown) => {
+      if (wire.deliver) replica.events[method]?.(body, holderNode);
+    },
+  } as unknown as Cluster);
+  replica.attach({
+    find: (test: (node: NodeDescriptor) => boolean) => [holderNode].find(test),
+    request: async (_id: string, method: string, body: unknown) => {
+      wire.requests.push(method);
+      if (wire.away) throw new Error('connection closed');
+      return holder.handlers[method]!(body, replicaNode);
+    },
+  } as unknown as Cluster);
+  // Connected: the replica takes the holder's store, as on a real connection.
+  replica.onConnected(holderNode);
+  await new Promise((resolve) => setImmediate(resolve));
+  wire.requests.length = 0;
+  return { holderStore, replicaStore, wire };
+}
+
+t.test('a replica that missed a broadcast catches up before it refuses: the version first, the store only when it is newer', async (t) => {
+  const { holderStore, replicaStore, wire } = await holderAndReplica(t);
+  await replicaStore.putUser(user('ada'));
+  t.ok(holderStore.getUser('ada'), "a replica's change lands on the holder");
+  t.equal(await replicaStore.catchUp(), false, 'nothing missed: false');
+  t.same(wire.requests, ['store.apply', 'store.version'], 'and only the version was asked');
+
+  wire.deliver = false;
+  await holderStore.putUser(user('bea'));
+  t.equal(replicaStore.getUser('bea'), undefined, 'the broadcast was lost');
+  wire.requests.length = 0;
+  t.equal(await replicaStore.catchUp(), true, 'caught up: true');
+  t.ok(replicaStore.getUser('bea'), 'the missed change is here');
+  t.same(wire.requests, ['store.version', 'store.snapshot']);
+
+  // A flood of refused credentials: the catch-ups asked at once share one question.
+  wire.requests.length = 0;
+  const answers = await Promise.all(Array.from({ length: 200 }, () => replicaStore.catchUp()));
+  t.same([...new Set(answers)], [false]);
+  t.same(wire.requests, ['store.version'], 'two hundred catch-ups at once asked the holder once');
+
+  wire.away = true;
+  await holderStore.putUser(user('cy'));
+  t.equal(await replicaStore.catchUp(), false, 'the holder away: false, never an error');
+  wire.away = false;
+  t.equal(await replicaStore.catchUp(), true, 'back: the change is taken');
+  t.ok(replicaStore.getUser('cy'));
+  t.equal(await holderStore.catchUp(), false, "the holder's own store is always current");
+});
