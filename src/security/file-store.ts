@@ -65,7 +65,7 @@ export class FileStore extends SecurityStore {
       if (ops.length === 0) return result;
       const next = ops.reduce(applyStoreOp, this.snapshot());
       await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
-      this.committed(next);
+      this.take(ops, true);
       return result;
     });
   }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { SecurenodeError } from '../errors.js';
-import type { ApiKeyScope } from './api-keys.js';
-import type { StoreData, StoreOp } from './store.js';
+import type { ApiKeyScope, StoredApiKey, StoredServiceToken } from './api-keys.js';
+import type { StoreData, StoredRole, StoredUser, StoreOp } from './store.js';
 
 // The security store as rows: each StoreOp as statements with the meaning
 // applyStoreOp gives it, and the whole store read back.
@@ -11,8 +11,17 @@ const json = (value: unknown): string | null => (value === undefined ? null : JS
 /** A row's optional columns as absent keys, as the in-memory store has them. */
 const present = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null && field !== undefined)) as T;
 
-/** Write one change with the same meaning as applyStoreOp, row by row. */
-export async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<void> {
+/** The kinds of row a change touches, as the change log names them. */
+type Kind = 'user' | 'role' | 'api_key' | 'service_token';
+
+/** One row a change touched: what a node that knows the generation before must read again. */
+export interface Touched {
+  readonly kind: Kind;
+  readonly key: string;
+}
+
+/** Write one change with the same meaning as applyStoreOp, row by row; the rows it touched. */
+export async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<Touched[]> {
   switch (change.op) {
     case 'putUser': {
       const { user } = change;
@@ -22,15 +31,14 @@ export async function writeChange(client: pg.ClientBase, change: StoreOp): Promi
            full_name = EXCLUDED.full_name, email = EXCLUDED.email, metadata = EXCLUDED.metadata`,
         [user.username, user.id, user.passwordHash, [...user.roles], user.enabled, user.fullName ?? null, user.email ?? null, json(user.metadata)],
       );
-      return;
+      return [{ kind: 'user', key: user.username }];
     }
     case 'deleteUser': {
       // The user's API keys die with it (ownedBy: by id, or by name for a key made before ids were recorded).
       const { rows } = await client.query<{ id: string }>('DELETE FROM securenode_users WHERE username = $1 RETURNING id', [change.username]);
-      if (rows[0]) {
-        await client.query('UPDATE securenode_api_keys SET invalidated = true WHERE NOT invalidated AND (owner_id = $1 OR (owner_id IS NULL AND creator = $2))', [rows[0].id, change.username]);
-      }
-      return;
+      if (!rows[0]) return [];
+      const keys = await client.query<{ id: string }>('UPDATE securenode_api_keys SET invalidated = true WHERE NOT invalidated AND (owner_id = $1 OR (owner_id IS NULL AND creator = $2)) RETURNING id', [rows[0].id, change.username]);
+      return [{ kind: 'user', key: change.username }, ...keys.rows.map((key): Touched => ({ kind: 'api_key', key: key.id }))];
     }
     case 'putRole': {
       const { role } = change;
@@ -39,12 +47,13 @@ export async function writeChange(client: pg.ClientBase, change: StoreOp): Promi
          ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, description = EXCLUDED.description, endpoints = EXCLUDED.endpoints, entities = EXCLUDED.entities`,
         [role.name, role.id, role.description ?? null, json(role.endpoints), json(role.entities)],
       );
-      return;
+      return [{ kind: 'role', key: role.name }];
     }
-    case 'deleteRole':
+    case 'deleteRole': {
       await client.query('DELETE FROM securenode_roles WHERE name = $1', [change.name]);
-      await client.query('UPDATE securenode_users SET roles = array_remove(roles, $1) WHERE $1 = ANY(roles)', [change.name]);
-      return;
+      const users = await client.query<{ username: string }>('UPDATE securenode_users SET roles = array_remove(roles, $1) WHERE $1 = ANY(roles) RETURNING username', [change.name]);
+      return [{ kind: 'role', key: change.name }, ...users.rows.map((user): Touched => ({ kind: 'user', key: user.username }))];
+    }
     case 'putApiKeys':
       for (const key of change.keys) {
         await client.query(
@@ -54,43 +63,145 @@ export async function writeChange(client: pg.ClientBase, change: StoreOp): Promi
           [key.id, key.name, key.secretHash, key.creator, key.ownerId ?? null, key.roles ? [...key.roles] : null, key.scope, date(key.created), date(key.expires), key.invalidated],
         );
       }
-      return;
+      return change.keys.map((key) => ({ kind: 'api_key', key: key.id }));
     case 'putServiceToken':
       await client.query(
         `INSERT INTO securenode_service_tokens (name, secret_hash, created) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, created = EXCLUDED.created`,
         [change.token.name, change.token.secretHash, date(change.token.created)],
       );
-      return;
+      return [{ kind: 'service_token', key: change.token.name }];
     default:
       throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
   }
 }
 
+/** Each table as the change log names it: its key column, what is read, and the store's entry for a row. */
+const tables = {
+  user: {
+    table: 'securenode_users',
+    key: 'username',
+    columns: 'username, id, password_hash, roles, enabled, full_name, email, metadata',
+    entry: (row: pg.QueryResultRow): StoredUser => present({ id: row.id, username: row.username, passwordHash: row.password_hash, roles: row.roles, enabled: row.enabled, fullName: row.full_name, email: row.email, metadata: row.metadata }),
+  },
+  role: {
+    table: 'securenode_roles',
+    key: 'name',
+    columns: 'name, id, description, endpoints, entities',
+    entry: (row: pg.QueryResultRow): StoredRole => present({ id: row.id, name: row.name, description: row.description, endpoints: row.endpoints, entities: row.entities }),
+  },
+  api_key: {
+    table: 'securenode_api_keys',
+    key: 'id',
+    columns: 'id, name, secret_hash, creator, owner_id, roles, scope, created, expires, invalidated',
+    entry: (row: pg.QueryResultRow): StoredApiKey =>
+      present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, ownerId: row.owner_id, roles: row.roles, scope: row.scope as ApiKeyScope, created: (row.created as Date).getTime(), expires: (row.expires as Date | null)?.getTime(), invalidated: row.invalidated }),
+  },
+  service_token: {
+    table: 'securenode_service_tokens',
+    key: 'name',
+    columns: 'name, secret_hash, created',
+    entry: (row: pg.QueryResultRow): StoredServiceToken => ({ name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }),
+  },
+} as const;
+
+/** The entries of one table, all of them or those with the given keys. */
+async function readTable<K extends Kind>(client: pg.ClientBase, kind: K, keys?: readonly string[]): Promise<Map<string, ReturnType<(typeof tables)[K]['entry']>>> {
+  const { table, key, columns, entry } = tables[kind];
+  const { rows } = keys === undefined ? await client.query(`SELECT ${columns} FROM ${table}`) : await client.query(`SELECT ${columns} FROM ${table} WHERE ${key} = ANY($1::text[])`, [keys]);
+  return new Map(rows.map((row) => [row[key] as string, entry(row) as ReturnType<(typeof tables)[K]['entry']>]));
+}
+
 /** Every row of the store, read on `client` in whatever transaction it is in. */
 export async function readRows(client: pg.ClientBase): Promise<StoreData> {
   // One client runs one query at a time.
-  const users = await client.query('SELECT username, id, password_hash, roles, enabled, full_name, email, metadata FROM securenode_users');
-  const roles = await client.query('SELECT name, id, description, endpoints, entities FROM securenode_roles');
-  const keys = await client.query('SELECT id, name, secret_hash, creator, owner_id, roles, scope, created, expires, invalidated FROM securenode_api_keys');
-  const tokens = await client.query('SELECT name, secret_hash, created FROM securenode_service_tokens');
-  return {
-    version: 1,
-    users: Object.fromEntries(users.rows.map((row) => [row.username, present({ id: row.id, username: row.username, passwordHash: row.password_hash, roles: row.roles, enabled: row.enabled, fullName: row.full_name, email: row.email, metadata: row.metadata })])),
-    roles: Object.fromEntries(roles.rows.map((row) => [row.name, present({ id: row.id, name: row.name, description: row.description, endpoints: row.endpoints, entities: row.entities })])),
-    apiKeys: Object.fromEntries(keys.rows.map((row) => [row.id, present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, ownerId: row.owner_id, roles: row.roles, scope: row.scope as ApiKeyScope, created: (row.created as Date).getTime(), expires: (row.expires as Date | null)?.getTime(), invalidated: row.invalidated })])),
-    serviceTokens: Object.fromEntries(tokens.rows.map((row) => [row.name, { name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }])),
-  };
+  const users = await readTable(client, 'user');
+  const roles = await readTable(client, 'role');
+  const keys = await readTable(client, 'api_key');
+  const tokens = await readTable(client, 'service_token');
+  return { version: 1, users: Object.fromEntries(users), roles: Object.fromEntries(roles), apiKeys: Object.fromEntries(keys), serviceTokens: Object.fromEntries(tokens) };
 }
 
-/** The whole store as one consistent read, or undefined when it is still at `known`. */
-export async function readStore(client: pg.ClientBase, known: string | undefined): Promise<{ generation: string; data: StoreData } | undefined> {
+/** Record the rows a change touched under its generation, and now and then drop what no node needs any more. */
+export async function logChange(client: pg.ClientBase, generation: string, touched: readonly Touched[]): Promise<void> {
+  if (touched.length > 0) {
+    await client.query('INSERT INTO securenode_changes (generation, kind, key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING', [generation, touched.map((row) => row.kind), touched.map((row) => row.key)]);
+  } else {
+    // A change that touched nothing still has its generation in the log, so that a reader can tell a writer that keeps no log.
+    await client.query("INSERT INTO securenode_changes (generation, kind, key) VALUES ($1, 'none', '')", [generation]);
+  }
+  const horizon = BigInt(generation) - changesKept;
+  if (BigInt(generation) % pruneEvery === 0n && horizon > 0n) {
+    await client.query('DELETE FROM securenode_changes WHERE generation <= $1', [String(horizon)]);
+    await client.query('UPDATE securenode_meta SET changes_since = GREATEST(changes_since, $1)', [String(horizon)]);
+  }
+}
+
+/** How many generations of the change log are kept: a node further behind reads the whole store. */
+const changesKept = 10_000n;
+const pruneEvery = 1_000n;
+
+/**
+ * What changed after `known`, as changes in the store's own terms: each
+ * touched row as it is now (a put), or gone (a delete), deletes first. Undefined
+ * when the log cannot tell (pruned past `known`, or a generation without an
+ * entry: a writer that keeps no log), and the whole store must be read.
+ */
+export async function readChanges(client: pg.ClientBase, known: string, generation: string, changesSince: string): Promise<StoreOp[] | undefined> {
+  if (BigInt(known) < BigInt(changesSince)) return undefined;
+  const { rows } = await client.query<{ kind: string; key: string; generation: string }>('SELECT generation, kind, key FROM securenode_changes WHERE generation > $1 AND generation <= $2', [known, generation]);
+  if (new Set(rows.map((row) => row.generation)).size !== Number(BigInt(generation) - BigInt(known))) return undefined;
+  const keys = (kind: Kind) => [...new Set(rows.filter((row) => row.kind === kind).map((row) => row.key))];
+  const deletes: StoreOp[] = [];
+  const puts: StoreOp[] = [];
+  const users = keys('user');
+  if (users.length > 0) {
+    const found = await readTable(client, 'user', users);
+    for (const name of users) {
+      const user = found.get(name);
+      if (user) puts.push({ op: 'putUser', user });
+      else deletes.push({ op: 'deleteUser', username: name });
+    }
+  }
+  const roles = keys('role');
+  if (roles.length > 0) {
+    const found = await readTable(client, 'role', roles);
+    for (const name of roles) {
+      const role = found.get(name);
+      if (role) puts.push({ op: 'putRole', role });
+      else deletes.push({ op: 'deleteRole', name });
+    }
+  }
+  // Keys and tokens are never deleted (a key is invalidated), so each touched one is there.
+  const apiKeys = keys('api_key');
+  if (apiKeys.length > 0) puts.push({ op: 'putApiKeys', keys: [...(await readTable(client, 'api_key', apiKeys)).values()] });
+  const tokens = keys('service_token');
+  if (tokens.length > 0) for (const token of (await readTable(client, 'service_token', tokens)).values()) puts.push({ op: 'putServiceToken', token });
+  return [...deletes, ...puts];
+}
+
+/** What a node reads to catch up: the changes after `known` when the log can tell them, else the whole store. */
+export type StoreRead = { readonly generation: string } & ({ readonly changes: StoreOp[] } | { readonly data: StoreData });
+
+/** Read what changed since `known` as one consistent read (the whole store when nothing is known), or undefined when it is still at `known`. */
+export async function readStore(client: pg.ClientBase, known: string | undefined): Promise<StoreRead | undefined> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    const generation = String((await client.query<{ generation: string }>('SELECT generation FROM securenode_meta')).rows[0]?.generation ?? '0');
-    if (generation === known) return undefined;
-    return { generation, data: await readRows(client) };
+    return await readSince(client, known);
   } finally {
     await client.query('COMMIT').catch(() => {});
   }
+}
+
+/**
+ * The same, in whatever transaction `client` is in: a writer reads what it
+ * missed under the generation's lock, up to `at`, the generation before its
+ * own (its transaction already sees the one it bumped).
+ */
+export async function readSince(client: pg.ClientBase, known: string | undefined, at?: string): Promise<StoreRead | undefined> {
+  const meta = (await client.query<{ generation: string; changes_since: string }>('SELECT generation, changes_since FROM securenode_meta')).rows[0];
+  const generation = at ?? String(meta?.generation ?? '0');
+  if (generation === known) return undefined;
+  const changes = known === undefined ? undefined : await readChanges(client, known, generation, String(meta?.changes_since ?? '0'));
+  return changes ? { generation, changes } : { generation, data: await readRows(client) };
 }

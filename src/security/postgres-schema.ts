@@ -62,6 +62,21 @@ export const migrations: readonly Migration[] = [
     name: "API keys belong to their owner's id and keep the roles they were made with",
     statements: ['ALTER TABLE securenode_api_keys ADD COLUMN owner_id uuid', 'ALTER TABLE securenode_api_keys ADD COLUMN roles text[]'],
   },
+  {
+    version: 3,
+    name: 'a log of what each change touched, so that nodes read only what changed',
+    statements: [
+      `CREATE TABLE securenode_changes (
+        generation bigint NOT NULL,
+        kind text NOT NULL,
+        key text NOT NULL,
+        PRIMARY KEY (generation, kind, key)
+      )`,
+      // The log covers the generations after changes_since; a node that knows an older one reads the whole store.
+      'ALTER TABLE securenode_meta ADD COLUMN changes_since bigint NOT NULL DEFAULT 0',
+      'UPDATE securenode_meta SET changes_since = generation',
+    ],
+  },
 ];
 
 /** The schema version this securenode writes and reads. */

@@ -6,7 +6,7 @@ import { clientConfig, connectionError, describeConnection, type PostgresConnect
 import { checkout, isConnectionFailure, isRefusedCredentials, newPool } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
 import { freshRuns } from './fresh-runs.js';
-import { readRows, readStore, writeChange } from './postgres-rows.js';
+import { logChange, readSince, readStore, writeChange, type StoreRead, type Touched } from './postgres-rows.js';
 import { SecurityStore, type Mutation, type StoreData } from './store.js';
 
 /** The channel every change is announced on; the payload is the new generation, never data. */
@@ -163,7 +163,7 @@ export class PostgresStore extends SecurityStore {
     let failed: Error | undefined;
     try {
       const read = await readStore(client, this.#generation);
-      if (read) this.#take(read.generation, read.data);
+      if (read) this.#take(read);
     } catch (error) {
       failed = error as Error;
       throw error;
@@ -199,12 +199,17 @@ export class PostgresStore extends SecurityStore {
     }
     let failed: Error | undefined;
     let outcome: ReturnType<Mutation<T>> | undefined;
+    let generation: string;
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ generation: string }>('UPDATE securenode_meta SET generation = generation + 1 RETURNING generation');
-      const generation = String(rows[0]!.generation);
+      generation = String(rows[0]!.generation);
       const previous = String(BigInt(generation) - 1n);
-      if (this.#generation !== previous) this.#take(previous, await readRows(client));
+      // Behind: read what was missed under the generation's lock, so that the mutation works from the latest store.
+      if (this.#generation !== previous) {
+        const missed = await readSince(client, this.#generation, previous);
+        if (missed) this.#take(missed);
+      }
       // A refusal from the mutation is not a failure of the database: it rolls back and goes to the caller as it is.
       try {
         outcome = mutation(this.snapshot());
@@ -216,7 +221,9 @@ export class PostgresStore extends SecurityStore {
         await client.query('ROLLBACK');
         return outcome.result;
       }
-      for (const change of outcome.ops) await writeChange(client, change);
+      const touched: Touched[] = [];
+      for (const change of outcome.ops) touched.push(...(await writeChange(client, change)));
+      await logChange(client, generation, touched);
       await client.query('SELECT pg_notify($1, $2)', [channel, generation]);
       await client.query('COMMIT');
     } catch (error) {
@@ -227,16 +234,22 @@ export class PostgresStore extends SecurityStore {
       // A client that failed is closed rather than handed out again.
       client.release(failed);
     }
-    // Committed: a failed reload is made good by the next notification or poll, and must not report the change as failed.
-    await this.reload().catch((error: Error) => this.#logger?.warn({ event: 'store_reload_failed', error: error.message }, 'a change was committed, but reloading the security store failed; it is retried'));
+    // Committed: taken here as it was written, without reading it back (unless a reload has taken it already).
+    this.#take({ generation, changes: [...outcome.ops] });
     return outcome.result;
   }
 
-  /** Take a store read at `generation`, unless a newer one was taken meanwhile (a reload and a change can read at once). */
-  #take(generation: string, data: StoreData): void {
-    if (this.#generation !== undefined && BigInt(generation) < BigInt(this.#generation)) return;
-    this.#generation = generation;
-    this.install(data);
+  /**
+   * Take a read, unless this store is there already (a reload and a change can
+   * read at once). Changes read after a generation this store had are good on
+   * any later one it has since taken: each is a row as it is at the read's
+   * generation.
+   */
+  #take(read: StoreRead): void {
+    if (this.#generation !== undefined && BigInt(read.generation) <= BigInt(this.#generation)) return;
+    this.#generation = read.generation;
+    if ('data' in read) this.install(read.data);
+    else this.take(read.changes);
   }
 
   /** Stop listening and close every connection. */

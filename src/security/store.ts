@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { SecurenodeError } from '../errors.js';
 import type { StoredApiKey, StoredServiceToken } from './api-keys.js';
 import type { RoleDefinition } from './rbac-matcher.js';
+import { applyInPlace } from './store-ops.js';
+
+export { applyStoreOp, ownedBy } from './store-ops.js';
 
 /** A user as the store keeps it: the password only as an argon2id PHC string. */
 export interface StoredUser {
@@ -50,46 +52,9 @@ export type StoreOp =
  */
 export type Mutation<T> = (data: StoreData) => { readonly ops: readonly StoreOp[]; readonly result: T };
 
-/** The store after `change`: a pure function, the same on every node. */
-export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
-  switch (change.op) {
-    case 'putUser':
-      return { ...data, users: { ...data.users, [change.user.username]: change.user } };
-    case 'deleteUser': {
-      const { [change.username]: removed, ...users } = data.users;
-      // A user's API keys die with it: a user made later under the same name gets none of them.
-      const owned = removed ? Object.values(data.apiKeys ?? {}).filter((key) => !key.invalidated && ownedBy(key, removed)) : [];
-      if (owned.length === 0) return { ...data, users };
-      return { ...data, users, apiKeys: { ...data.apiKeys, ...Object.fromEntries(owned.map((key) => [key.id, { ...key, invalidated: true }])) } };
-    }
-    case 'putRole':
-      return { ...data, roles: { ...data.roles, [change.role.name]: change.role } };
-    case 'deleteRole': {
-      // The role is also taken from every user that held it, in the same write.
-      const { [change.name]: _removed, ...roles } = data.roles ?? {};
-      const users = Object.fromEntries(Object.entries(data.users).map(([key, user]) => [key, user.roles.includes(change.name) ? { ...user, roles: user.roles.filter((role) => role !== change.name) } : user]));
-      return { ...data, users, roles };
-    }
-    case 'putApiKeys': {
-      const apiKeys = { ...data.apiKeys };
-      for (const key of change.keys) apiKeys[key.id] = key;
-      return { ...data, apiKeys };
-    }
-    case 'putServiceToken':
-      return { ...data, serviceTokens: { ...data.serviceTokens, [change.token.name]: change.token } };
-    default:
-      throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
-  }
-}
-
 /** A user with its id: its own, the stored user's of that name, or a new one. */
 export function withId(user: StoredUser, data: StoreData): StoredUser {
   return { ...user, id: user.id ?? (Object.hasOwn(data.users, user.username) ? data.users[user.username]!.id : undefined) ?? randomUUID() };
-}
-
-/** Whether an API key belongs to a user: by the user's id (a key made before ids were recorded, by name). */
-export function ownedBy(key: StoredApiKey, user: StoredUser): boolean {
-  return key.ownerId === undefined ? key.creator === user.username : key.ownerId === user.id;
 }
 
 /**
@@ -101,7 +66,7 @@ export function ownedBy(key: StoredApiKey, user: StoredUser): boolean {
 export abstract class SecurityStore {
   #data: StoreData = { version: 1, users: {} };
   #generation = 0;
-  readonly #listeners: (() => void)[] = [];
+  readonly #listeners: ((ops: readonly StoreOp[]) => void)[] = [];
   #tail: Promise<unknown> = Promise.resolve();
 
   /** Run a mutation where this store kind serializes its changes, commit its operations, and take them here. */
@@ -206,6 +171,17 @@ export abstract class SecurityStore {
   }
 
   /**
+   * Take changes in place: the cost of the change, not of the store (the
+   * whole store is never copied). Listeners are told when `tell`: the changes
+   * this store committed itself.
+   */
+  protected take(ops: readonly StoreOp[], tell = false): void {
+    for (const change of ops) applyInPlace(this.#data, change);
+    this.#generation++;
+    if (tell) for (const listener of this.#listeners) listener(ops);
+  }
+
+  /**
    * Take every change committed elsewhere up to now, where this store can hear
    * of one later than it was made (a database that other nodes write to): a
    * credential refused here may have been made on another node a moment ago.
@@ -219,14 +195,8 @@ export abstract class SecurityStore {
   /** Release what the store holds open (connections); the embedded store holds none. */
   async close(): Promise<void> {}
 
-  /** Called after each change this store commits itself. */
-  onChange(listener: () => void): void {
+  /** Called with the changes of each change this store commits itself. */
+  onChange(listener: (ops: readonly StoreOp[]) => void): void {
     this.#listeners.push(listener);
-  }
-
-  /** Take a change this store committed, and tell the listeners. */
-  protected committed(next: StoreData): void {
-    this.install(next);
-    for (const listener of this.#listeners) listener();
   }
 }

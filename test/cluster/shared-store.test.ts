@@ -18,7 +18,8 @@ async function holderAndReplica(t: Test) {
   const wire = { deliver: true, away: false, requests: [] as string[] };
   holder.attach({
     broadcast: (method: string, body: unknown) => {
-      if (wire.deliver) replica.events[method]?.(body, holderNode);
+      // Sent as the transport sends it: serialized, never shared.
+      if (wire.deliver) replica.events[method]?.(JSON.parse(JSON.stringify(body)), holderNode);
     },
   } as unknown as Cluster);
   replica.attach({
@@ -26,7 +27,7 @@ async function holderAndReplica(t: Test) {
     request: async (_id: string, method: string, body: unknown) => {
       wire.requests.push(method);
       if (wire.away) throw new Error('connection closed');
-      return holder.handlers[method]!(body, replicaNode);
+      return JSON.parse(JSON.stringify(await holder.handlers[method]!(body, replicaNode)));
     },
   } as unknown as Cluster);
   // Connected: the replica takes the holder's store, as on a real connection.

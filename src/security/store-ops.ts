@@ -1,0 +1,65 @@
+import { SecurenodeError } from '../errors.js';
+import type { StoredApiKey } from './api-keys.js';
+import type { StoreData, StoredUser, StoreOp } from './store.js';
+
+// What each change to the security store means, once, for every store kind:
+// in memory here, as rows in postgres-rows.ts (tested to mean the same).
+
+/** Whether an API key belongs to a user: by the user's id (a key made before ids were recorded, by name). */
+export function ownedBy(key: StoredApiKey, user: StoredUser): boolean {
+  return key.ownerId === undefined ? key.creator === user.username : key.ownerId === user.id;
+}
+
+/** Set an own entry: a name such as `__proto__` is an entry like any other, never the record's prototype. */
+function set<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * Apply one change to `data` in place, costing the change and not the store
+ * (a deleted user's keys and a deleted role's holders are found by a scan; both
+ * are rare). The records' entries are replaced, never edited, so an entry a
+ * caller holds does not change under it.
+ */
+export function applyInPlace(data: StoreData, change: StoreOp): void {
+  switch (change.op) {
+    case 'putUser':
+      set(data.users, change.user.username, change.user);
+      return;
+    case 'deleteUser': {
+      if (!Object.hasOwn(data.users, change.username)) return;
+      const removed = data.users[change.username]!;
+      delete data.users[change.username];
+      // A user's API keys die with it: a user made later under the same name gets none of them.
+      const keys = data.apiKeys ?? {};
+      for (const key of Object.values(keys)) if (!key.invalidated && ownedBy(key, removed)) set(keys, key.id, { ...key, invalidated: true });
+      return;
+    }
+    case 'putRole':
+      set((data.roles ??= {}), change.role.name, change.role);
+      return;
+    case 'deleteRole':
+      if (data.roles && Object.hasOwn(data.roles, change.name)) delete data.roles[change.name];
+      // The role is also taken from every user that held it, in the same write.
+      for (const user of Object.values(data.users)) if (user.roles.includes(change.name)) set(data.users, user.username, { ...user, roles: user.roles.filter((role) => role !== change.name) });
+      return;
+    case 'putApiKeys':
+      data.apiKeys ??= {};
+      for (const key of change.keys) set(data.apiKeys, key.id, key);
+      return;
+    case 'putServiceToken':
+      set((data.serviceTokens ??= {}), change.token.name, change.token);
+      return;
+    default:
+      throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
+  }
+}
+
+/** The store after `change`, leaving `data` as it was: a copy of each record, then the change in place. */
+export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
+  const copy = (record: Record<string, unknown> | undefined) => (record === undefined ? undefined : Object.defineProperties({}, Object.getOwnPropertyDescriptors(record)));
+  const next = { ...data, users: copy(data.users) } as StoreData;
+  for (const field of ['roles', 'apiKeys', 'serviceTokens'] as const) if (data[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = copy(data[field]);
+  applyInPlace(next, change);
+  return next;
+}
