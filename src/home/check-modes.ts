@@ -23,7 +23,7 @@ async function modeOf(path: string): Promise<number | undefined> {
 
 /**
  * Check the modes of everything that holds a key or a secret (SPEC 1, 9): the
- * keystore, the .p12 files and the security store 0600 (0640 with a group),
+ * keystore, the .p12 files and the security store and its log 0600 (0640 with a group),
  * the certs dir 0750, nothing in it readable by others.
  */
 export async function findModeProblems(paths: HomePaths, options: { group: boolean }): Promise<ModeProblem[]> {
@@ -35,6 +35,7 @@ export async function findModeProblems(paths: HomePaths, options: { group: boole
   };
   await secret(paths.keystoreFile);
   await secret(join(paths.dataDir, 'security.json'));
+  await secret(join(paths.dataDir, 'security.log'));
   const certsMode = await modeOf(paths.certsDir);
   if (certsMode !== undefined) {
     if ((certsMode & ~0o750) !== 0) problems.push({ path: paths.certsDir, mode: certsMode, fix: `chmod 750 ${shellWord(paths.certsDir)}` });

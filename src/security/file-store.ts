@@ -1,49 +1,91 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { storeShapeError } from './store-schema.js';
-import { applyStoreOp, SecurityStore, type Mutation, type StoreData } from './store.js';
+import { cutLog, appendLog, readLog, type LogRead } from './store-log.js';
+import { applyInPlace } from './store-ops.js';
+import { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
 
 export { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoredRole, type StoredUser, type StoreOp } from './store.js';
 
+/** Below this size the base file is rewritten whole on each change (one readable file); above it, changes go to the log. */
+const rewriteBelow = 64 * 1024;
+
 /**
  * The embedded security store: one JSON file in the data dir, mode 0600,
- * written atomically. On a node that joined a cluster, the store is a replica
- * of the one the cluster's first node holds: `useRemote` sends every change
- * there, and `install` takes what comes back.
+ * written atomically, and beside it, once the store passes 64 KiB, a log of
+ * changes (`security.log`, one fsynced line per change), so that a change
+ * costs its own size and not the store's. The log is folded into the base
+ * when it grows past the base's size. On a node that joined a cluster, the
+ * store is a replica of the one the cluster's first node holds: `useRemote`
+ * sends every change there, and `install` and `take` take what comes back.
  */
 export class FileStore extends SecurityStore {
   readonly path: string;
+  readonly logPath: string;
   #remote: (<T>(mutation: Mutation<T>) => Promise<T>) | undefined;
   #catchUp: (() => Promise<boolean>) | undefined;
+  /** The number of the last change written, the base file's size, the log's size (its whole lines), and whether a torn line follows. */
+  #seq: number;
+  #baseBytes: number;
+  #logBytes: number;
+  #torn: boolean;
+  readonly #rewriteBelow: number;
 
-  private constructor(path: string, data: StoreData) {
+  private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, rewriteBelowBytes: number) {
     super();
     this.path = path;
+    this.logPath = join(dirname(path), 'security.log');
     this.install(data);
+    this.#seq = log.seq;
+    this.#baseBytes = log.baseBytes;
+    this.#logBytes = log.logBytes;
+    this.#torn = log.torn;
+    this.#rewriteBelow = rewriteBelowBytes;
   }
 
-  /** Open the store of a data dir; a missing file is an empty store. */
-  static async open(dataDir: string): Promise<FileStore> {
+  /** Open the store of a data dir: the base file and the changes logged after it; a missing file is an empty store. */
+  static async open(dataDir: string, options: { rewriteBelow?: number } = {}): Promise<FileStore> {
     const path = join(dataDir, 'security.json');
-    let text: string;
+    const damaged = (reason: string) => new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${reason}); restore it from a backup`);
+    let text: string | undefined;
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new FileStore(path, { version: 1, users: {} });
-      throw new SecurenodeError('ERR_IO', `cannot read the security store ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new SecurenodeError('ERR_IO', `cannot read the security store ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
     }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      throw new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (not JSON); restore it from a backup`);
+    let parsed: unknown = { version: 1, users: {} };
+    if (text !== undefined) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw damaged('not JSON');
+      }
     }
     // A store of the wrong shape is refused here, not served: a half-understood store could let the wrong caller in.
-    const wrong = storeShapeError(data);
-    if (wrong) throw new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${wrong}); restore it from a backup`);
-    return new FileStore(path, data as StoreData);
+    const wrong = storeShapeError(parsed);
+    if (wrong) throw damaged(wrong);
+    const { seq = 0, ...data } = parsed as StoreData & { seq?: number };
+    let log: LogRead;
+    try {
+      log = await readLog(join(dataDir, 'security.log'), seq, (reason) => damaged(reason));
+    } catch (error) {
+      if (error instanceof SecurenodeError) throw error;
+      throw new SecurenodeError('ERR_IO', `cannot read the security store's log in ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    }
+    for (const entry of log.entries) {
+      try {
+        for (const change of entry.ops) applyInPlace(data, change);
+      } catch {
+        throw damaged(`change ${entry.seq} in the log is not one this securenode can apply`);
+      }
+    }
+    // The changes are checked as the base is: a log line of the wrong shape is refused, not served.
+    const after = log.entries.length > 0 ? storeShapeError(data) : undefined;
+    if (after) throw damaged(`after its log: ${after}`);
+    const last = log.entries.at(-1)?.seq ?? seq;
+    return new FileStore(path, data, { seq: last, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow);
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
@@ -57,16 +99,46 @@ export class FileStore extends SecurityStore {
     return this.#catchUp?.() ?? Promise.resolve(false);
   }
 
+  /** Take changes the holder made (a replica), in place. */
+  takeRemote(ops: readonly StoreOp[]): void {
+    this.take(ops);
+  }
+
   /** One change at a time: each is worked out from the store the previous one left, written, then taken. */
   protected commit<T>(mutation: Mutation<T>): Promise<T> {
     if (this.#remote) return this.#remote(mutation);
     return this.exclusive(async () => {
       const { ops, result } = mutation(this.snapshot());
       if (ops.length === 0) return result;
-      const next = ops.reduce(applyStoreOp, this.snapshot());
-      await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+      const seq = this.#seq + 1;
+      if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
+        // Small: the whole store, one readable file, as before the log existed.
+        await this.#writeBase(ops.reduce(applyStoreOp, this.snapshot()), seq);
+      } else {
+        if (this.#torn) {
+          await cutLog(this.logPath, this.#logBytes);
+          this.#torn = false;
+        }
+        this.#logBytes += await appendLog(this.logPath, { seq, ops }, 0o600, this.path);
+      }
+      this.#seq = seq;
       this.take(ops, true);
+      // The log folded into the base once it outgrows it: each byte is rewritten at most about twice.
+      // A failed fold changes nothing (the write is atomic, the log stays whole) and is tried again at the next change.
+      if (this.#logBytes > Math.max(this.#baseBytes, this.#rewriteBelow)) await this.#writeBase(this.snapshot(), seq).catch(() => {});
       return result;
     });
+  }
+
+  /** Write the base at `seq` atomically; the log's lines up to it are then spent. */
+  async #writeBase(data: StoreData, seq: number): Promise<void> {
+    const text = `${JSON.stringify({ ...data, seq }, null, 2)}\n`;
+    await writeFileAtomic(this.path, text, 0o600);
+    this.#baseBytes = Buffer.byteLength(text);
+    if (this.#logBytes > 0 || this.#torn) {
+      await cutLog(this.logPath, 0);
+      this.#logBytes = 0;
+      this.#torn = false;
+    }
   }
 }

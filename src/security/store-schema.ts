@@ -11,6 +11,8 @@ const storeSchema = {
   required: ['version', 'users'],
   properties: {
     version: { const: 1 },
+    // The number of the last change the file holds; the changes logged after it follow in security.log.
+    seq: { type: 'integer', minimum: 0 },
     users: record({
       type: 'object',
       required: ['username', 'passwordHash', 'roles', 'enabled'],
