@@ -97,8 +97,13 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
    */
   const checkSlowly = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void, check: () => Principal | undefined | Promise<Principal | undefined>, refused: { header?: string; scheme?: string; retry: boolean }): void => {
     const checked = throttle.schedule(request.ip, async () => {
+      // The store as the check saw it: a change taken while the check ran (the slow hash of an unknown user) counts as new too.
+      const seen = options.store.generation;
       let principal = await check();
-      if (!principal && refused.retry && (await options.store.catchUp())) principal = await check();
+      if (!principal && refused.retry) {
+        await options.store.catchUp();
+        if (options.store.generation !== seen) principal = await check();
+      }
       if (!principal) throttle.fail(request.ip);
       return principal;
     });
