@@ -13,12 +13,21 @@ interface Snapshot {
   readonly token_hash_key: string;
 }
 
+/** One change as the holder numbered it: what it sends every node, and keeps a while for those that missed it. */
+interface NumberedChange {
+  readonly seq: number;
+  readonly ops: readonly StoreOp[];
+}
+
 /** A change a replica sends to the holder: taken only if the holder's store is still the one the replica worked it out from. */
 interface ChangeRequest {
   readonly ops: readonly StoreOp[];
   readonly epoch?: string;
   readonly seq?: number;
 }
+
+/** How many recent changes the holder keeps for replicas that missed some; one further behind gets the whole store. */
+const changesKept = 1_000;
 
 /** A replica retries a change this often when other changes keep landing first. */
 const maxAttempts = 100;
@@ -49,21 +58,32 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
   if (holdsStore) {
     const epoch = randomUUID();
     let seq = 0;
+    const recent: NumberedChange[] = [];
     const snapshot = (): Snapshot => ({ epoch, seq, data: store.snapshot(), token_hash_key: tokenHashKey?.toString('base64') ?? '' });
-    store.onChange(() => {
+    // Each change goes out as itself, not as the store: its cost is its own size, however large the store.
+    store.onChange((ops) => {
       seq++;
-      cluster?.broadcast('store.changed', snapshot());
+      recent.push({ seq, ops });
+      if (recent.length > changesKept) recent.shift();
+      cluster?.broadcast('store.changed', { epoch, seq, ops });
     });
     return {
       handlers: {
         'store.snapshot': () => snapshot(),
         // What a replica asks before it refuses a credential: cheap, so that a flood of made-up ones costs no snapshots.
         'store.version': () => ({ epoch, seq }),
+        // The changes a replica missed, when they are still kept; else the whole store.
+        'store.changes': (body) => {
+          const { epoch: known, since } = (body ?? {}) as { epoch?: unknown; since?: unknown };
+          const first = recent[0]?.seq ?? seq + 1;
+          if (known !== epoch || typeof since !== 'number' || since > seq || since + 1 < first) return snapshot();
+          return { epoch, seq, changes: recent.filter((change) => change.seq > since) };
+        },
         // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write.
         'store.apply': async (body) => {
           const change = body as ChangeRequest;
           const applied = await store.mutate(() => (change.epoch === epoch && change.seq === seq && Array.isArray(change.ops) ? { ops: change.ops, result: true } : { ops: [], result: false }));
-          return { ...snapshot(), applied };
+          return { epoch, seq, applied };
         },
       },
       events: {},
@@ -83,22 +103,38 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     const key = Buffer.from(snapshot.token_hash_key, 'base64');
     if (tokenHashKey && key.length === tokenHashKey.length) key.copy(tokenHashKey);
   };
+  /** Take the holder's change `seq` when it is the next one; whether the replica now has it (false: it missed one before, and must follow). */
+  const takeChange = (epoch: unknown, seq: unknown, ops: unknown): boolean => {
+    if (!current || epoch !== current.epoch || typeof seq !== 'number' || !Array.isArray(ops)) return false;
+    if (seq <= current.seq) return true;
+    if (seq !== current.seq + 1) return false;
+    store.takeRemote(ops as StoreOp[]);
+    current = { epoch, seq };
+    return true;
+  };
   const holder = (): NodeDescriptor | undefined => cluster?.find((node) => node.holds_store);
+  /** Bring the replica up to the holder: the changes it missed, or the whole store when they are no longer kept. */
+  const follow = async (node: NodeDescriptor): Promise<void> => {
+    const answer = (await cluster!.request(node.id, 'store.changes', { epoch: current?.epoch, since: current?.seq })) as { epoch?: unknown; changes?: NumberedChange[] };
+    if (!Array.isArray(answer?.changes)) return install(answer);
+    for (const change of answer.changes) if (!takeChange(answer.epoch, change.seq, change.ops)) return install(await cluster!.request(node.id, 'store.snapshot', {}));
+  };
   const send = async (change: ChangeRequest): Promise<boolean> => {
     const node = holder();
     if (!cluster || !node) {
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', 'the node that holds the security store cannot be reached; changes are refused until it is back (logins keep working)');
     }
-    let answer: unknown;
     try {
-      answer = await cluster.request(node.id, 'store.apply', change);
+      const answer = (await cluster.request(node.id, 'store.apply', change)) as { epoch?: unknown; seq?: unknown; applied?: unknown };
+      // Taken: it is this change, numbered by the holder. Refused: another landed first, so follow the holder before working it out again.
+      if (answer?.applied === true && takeChange(answer.epoch, answer.seq, change.ops)) return true;
+      await follow(node);
+      return answer?.applied === true;
     } catch (error) {
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
     }
-    install(answer);
-    return (answer as { applied?: unknown }).applied === true;
   };
-  // A refused credential may have been made a moment ago on another node, its broadcast not here yet: ask the holder for its version, and for its store only when it is newer.
+  // A refused credential may have been made a moment ago on another node, its broadcast not here yet: ask the holder for its version, and for what was missed only when it is newer.
   const catchUp = freshRuns(async () => {
     const node = holder();
     if (!cluster || !node) return false;
@@ -106,7 +142,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       const at = (await cluster.request(node.id, 'store.version', {})) as { epoch?: unknown; seq?: unknown };
       if (current && at.epoch === current.epoch && typeof at.seq === 'number' && at.seq <= current.seq) return false;
       const before = current;
-      install(await cluster.request(node.id, 'store.snapshot', {}));
+      await follow(node);
       return current !== before;
     } catch {
       // The holder away or too old to answer: the replica as it is decides.
@@ -125,8 +161,11 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
   return {
     handlers: {},
     events: {
+      // The next change is taken in place; a gap (a lost broadcast) makes the replica follow the holder.
       'store.changed': (body, from) => {
-        if (from.holds_store) install(body);
+        if (!from.holds_store) return;
+        const change = body as { epoch?: unknown; seq?: unknown; ops?: unknown };
+        if (!takeChange(change?.epoch, change?.seq, change?.ops)) void catchUp.run();
       },
     },
     onConnected: (node) => {

@@ -15,9 +15,10 @@ async function holderAndReplica(t: Test) {
   const key = randomBytes(32);
   const holder = shareStore(holderStore, true, key);
   const replica = shareStore(replicaStore, false, Buffer.alloc(32));
-  const wire = { deliver: true, away: false, requests: [] as string[] };
+  const wire = { deliver: true, away: false, requests: [] as string[], broadcastBytes: [] as number[] };
   holder.attach({
     broadcast: (method: string, body: unknown) => {
+      wire.broadcastBytes.push(JSON.stringify(body).length);
       // Sent as the transport sends it: serialized, never shared.
       if (wire.deliver) replica.events[method]?.(JSON.parse(JSON.stringify(body)), holderNode);
     },
@@ -50,7 +51,7 @@ t.test('a replica that missed a broadcast catches up before it refuses: the vers
   wire.requests.length = 0;
   t.equal(await replicaStore.catchUp(), true, 'caught up: true');
   t.ok(replicaStore.getUser('bea'), 'the missed change is here');
-  t.same(wire.requests, ['store.version', 'store.snapshot']);
+  t.same(wire.requests, ['store.version', 'store.changes'], 'the missed change, not the store');
 
   // A flood of refused credentials: the catch-ups asked at once share one question.
   wire.requests.length = 0;
@@ -65,4 +66,38 @@ t.test('a replica that missed a broadcast catches up before it refuses: the vers
   t.equal(await replicaStore.catchUp(), true, 'back: the change is taken');
   t.ok(replicaStore.getUser('cy'));
   t.equal(await holderStore.catchUp(), false, "the holder's own store is always current");
+});
+
+t.test('the holder sends each change as itself, whatever the size of the store; a replica that missed one follows with the changes it missed, or the store when it is too far behind', async (t) => {
+  const { holderStore, replicaStore, wire } = await holderAndReplica(t);
+  for (let index = 0; index < 300; index++) await holderStore.putUser(user(`bulk${index}`));
+  wire.broadcastBytes.length = 0;
+  await holderStore.putUser(user('one'));
+  t.ok(wire.broadcastBytes[0]! < 500, `a change to a store of 300 users is sent in ${wire.broadcastBytes[0]} bytes`);
+  t.ok(replicaStore.getUser('one'), 'and taken in place');
+
+  // A lost broadcast, then the next one: the gap is seen, and the replica follows.
+  wire.deliver = false;
+  await holderStore.putUser(user('lost'));
+  wire.deliver = true;
+  wire.requests.length = 0;
+  await holderStore.putUser(user('next'));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.ok(replicaStore.getUser('lost') && replicaStore.getUser('next'), 'both, in order');
+  t.same(wire.requests, ['store.version', 'store.changes']);
+
+  // Further behind than the holder keeps: the whole store.
+  wire.deliver = false;
+  for (let index = 0; index < 1_001; index++) await holderStore.putUser(user(`far${index % 10}`));
+  wire.requests.length = 0;
+  t.equal(await replicaStore.catchUp(), true);
+  t.same(wire.requests, ['store.version', 'store.changes'], 'asked for the changes, answered with the store');
+  t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()), 'the replica is the holder');
+
+  // A replica's own change, refused because another landed first: it follows, works it out again, and lands.
+  wire.deliver = false;
+  await holderStore.putUser(user('first'));
+  await replicaStore.putUser(user('second'));
+  t.ok(holderStore.getUser('second') && replicaStore.getUser('first') && replicaStore.getUser('second'), 'both changes on both');
+  t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
 });
