@@ -6,7 +6,7 @@ export type Message =
   | { readonly type: 'response'; readonly id: number; readonly body?: unknown; readonly error?: string }
   | { readonly type: 'event'; readonly method: string; readonly body: unknown };
 
-/** Frames larger than this close the connection: nothing the cluster sends comes near it. */
+/** Frames larger than this close the connection: the store goes in pages of 1 MiB, so nothing the cluster sends comes near it. */
 export const maxFrameBytes = 16 * 1024 * 1024;
 
 /** Answers the requests that arrive on a connection; a throw is sent back as the error. */
@@ -26,7 +26,9 @@ export class Connection {
   readonly socket: TLSSocket;
   #nextId = 1;
   readonly #pending = new Map<number, { resolve: (body: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
-  #buffer: Buffer = Buffer.alloc(0);
+  /** What arrived and is not yet a whole frame: chunks, joined only once a frame is complete (joining each chunk costs the square of a frame). */
+  #chunks: Buffer[] = [];
+  #buffered = 0;
   #closed = false;
   readonly #closeListeners: (() => void)[] = [];
   onRequest: RequestHandler = (method) => {
@@ -87,13 +89,18 @@ export class Connection {
   }
 
   #receive(chunk: Buffer): void {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-    while (this.#buffer.length >= 4) {
-      const length = this.#buffer.readUInt32BE(0);
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    while (this.#buffered >= 4) {
+      if (this.#chunks[0]!.length < 4) this.#chunks = [Buffer.concat(this.#chunks)];
+      const length = this.#chunks[0]!.readUInt32BE(0);
       if (length > maxFrameBytes) return this.close();
-      if (this.#buffer.length < 4 + length) return;
-      const payload = this.#buffer.subarray(4, 4 + length);
-      this.#buffer = this.#buffer.subarray(4 + length);
+      if (this.#buffered < 4 + length) return;
+      const buffer = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+      const payload = buffer.subarray(4, 4 + length);
+      const rest = buffer.subarray(4 + length);
+      this.#chunks = rest.length > 0 ? [rest] : [];
+      this.#buffered = rest.length;
       let message: Message;
       try {
         message = JSON.parse(payload.toString('utf8')) as Message;

@@ -29,6 +29,9 @@ interface ChangeRequest {
 /** How many recent changes the holder keeps for replicas that missed some; one further behind gets the whole store. */
 const changesKept = 1_000;
 
+/** A store whose serialized copy is longer than this goes in pages of this many characters. */
+const pageChars = 1 << 20;
+
 /** A replica retries a change this often when other changes keep landing first. */
 const maxAttempts = 100;
 
@@ -59,6 +62,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     const epoch = randomUUID();
     let seq = 0;
     const recent: NumberedChange[] = [];
+    const paged = new Map<string, string[]>();
     const snapshot = (): Snapshot => ({ epoch, seq, data: store.snapshot(), token_hash_key: tokenHashKey?.toString('base64') ?? '' });
     // Each change goes out as itself, not as the store: its cost is its own size, however large the store.
     store.onChange((ops) => {
@@ -69,14 +73,31 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     });
     return {
       handlers: {
-        'store.snapshot': () => snapshot(),
+        // A store too large for one message goes in pages of one serialized copy, so that pings and changes pass between them.
+        'store.snapshot': (body) => {
+          const { token, index } = (body ?? {}) as { token?: unknown; index?: unknown };
+          if (typeof token === 'string') {
+            const part = typeof index === 'number' ? paged.get(token)?.[index] : undefined;
+            if (part === undefined) throw new Error('that page of the store is no longer kept; ask for the store again');
+            return { part };
+          }
+          const text = JSON.stringify(snapshot());
+          if (text.length <= pageChars) return snapshot();
+          const parts = Array.from({ length: Math.ceil(text.length / pageChars) }, (_, page) => text.slice(page * pageChars, (page + 1) * pageChars));
+          const id = randomUUID();
+          paged.set(id, parts);
+          // Kept a minute for the replica to fetch, and at most a few at once.
+          setTimeout(() => paged.delete(id), 60_000).unref();
+          if (paged.size > 4) paged.delete(paged.keys().next().value!);
+          return { token: id, parts: parts.length };
+        },
         // What a replica asks before it refuses a credential: cheap, so that a flood of made-up ones costs no snapshots.
         'store.version': () => ({ epoch, seq }),
         // The changes a replica missed, when they are still kept; else the whole store.
         'store.changes': (body) => {
           const { epoch: known, since } = (body ?? {}) as { epoch?: unknown; since?: unknown };
           const first = recent[0]?.seq ?? seq + 1;
-          if (known !== epoch || typeof since !== 'number' || since > seq || since + 1 < first) return snapshot();
+          if (known !== epoch || typeof since !== 'number' || since > seq || since + 1 < first) return { epoch, seq, whole: true };
           return { epoch, seq, changes: recent.filter((change) => change.seq > since) };
         },
         // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write.
@@ -113,11 +134,19 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     return true;
   };
   const holder = (): NodeDescriptor | undefined => cluster?.find((node) => node.holds_store);
+  /** The holder's whole store, in pages when it is large. */
+  const fetchStore = async (node: NodeDescriptor): Promise<void> => {
+    const first = (await cluster!.request(node.id, 'store.snapshot', {})) as { token?: unknown; parts?: unknown };
+    if (typeof first?.token !== 'string' || typeof first.parts !== 'number') return install(first);
+    const parts: string[] = [];
+    for (let index = 0; index < first.parts; index++) parts.push(((await cluster!.request(node.id, 'store.snapshot', { token: first.token, index })) as { part: string }).part);
+    install(JSON.parse(parts.join('')));
+  };
   /** Bring the replica up to the holder: the changes it missed, or the whole store when they are no longer kept. */
   const follow = async (node: NodeDescriptor): Promise<void> => {
     const answer = (await cluster!.request(node.id, 'store.changes', { epoch: current?.epoch, since: current?.seq })) as { epoch?: unknown; changes?: NumberedChange[] };
-    if (!Array.isArray(answer?.changes)) return install(answer);
-    for (const change of answer.changes) if (!takeChange(answer.epoch, change.seq, change.ops)) return install(await cluster!.request(node.id, 'store.snapshot', {}));
+    if (!Array.isArray(answer?.changes)) return fetchStore(node);
+    for (const change of answer.changes) if (!takeChange(answer.epoch, change.seq, change.ops)) return fetchStore(node);
   };
   const send = async (change: ChangeRequest): Promise<boolean> => {
     const node = holder();
@@ -170,7 +199,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     },
     onConnected: (node) => {
       if (!node.holds_store || !cluster) return;
-      cluster.request(node.id, 'store.snapshot', {}).then(install, () => {});
+      fetchStore(node).catch(() => {});
     },
     attach: (attached) => void (cluster = attached),
   };

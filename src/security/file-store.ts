@@ -4,8 +4,8 @@ import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { storeShapeError } from './store-schema.js';
 import { cutLog, appendLog, readLog, type LogRead } from './store-log.js';
-import { applyInPlace } from './store-ops.js';
-import { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
+import { applyAll, applyInPlace } from './store-ops.js';
+import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
 
 export { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoredRole, type StoredUser, type StoreOp } from './store.js';
 
@@ -113,7 +113,7 @@ export class FileStore extends SecurityStore {
       const seq = this.#seq + 1;
       if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
         // Small: the whole store, one readable file, as before the log existed.
-        await this.#writeBase(ops.reduce(applyStoreOp, this.snapshot()), seq);
+        await this.#writeBase(applyAll(this.snapshot(), ops), seq);
       } else {
         if (this.#torn) {
           await cutLog(this.logPath, this.#logBytes);

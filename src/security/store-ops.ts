@@ -55,11 +55,16 @@ export function applyInPlace(data: StoreData, change: StoreOp): void {
   }
 }
 
-/** The store after `change`, leaving `data` as it was: a copy of each record, then the change in place. */
-export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
+/** The store after `changes`, leaving `data` as it was: one copy of each record, then the changes in place. */
+export function applyAll(data: StoreData, changes: readonly StoreOp[]): StoreData {
   const copy = (record: Record<string, unknown> | undefined) => (record === undefined ? undefined : Object.defineProperties({}, Object.getOwnPropertyDescriptors(record)));
   const next = { ...data, users: copy(data.users) } as StoreData;
   for (const field of ['roles', 'apiKeys', 'serviceTokens'] as const) if (data[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = copy(data[field]);
-  applyInPlace(next, change);
+  for (const change of changes) applyInPlace(next, change);
   return next;
+}
+
+/** The store after `change`, leaving `data` as it was. */
+export function applyStoreOp(data: StoreData, change: StoreOp): StoreData {
+  return applyAll(data, [change]);
 }

@@ -6,7 +6,7 @@ import { FileStore } from '../../src/security/file-store.js';
 
 const holderNode: NodeDescriptor = { id: 'holder', name: 'first', transport_address: '127.0.0.1:1', http_address: '127.0.0.1:2', holds_store: true };
 const replicaNode: NodeDescriptor = { id: 'replica', name: 'second', transport_address: '127.0.0.1:3', http_address: '127.0.0.1:4', holds_store: false };
-const user = (username: string) => ({ username, id: randomUUID(), passwordHash: 'hash', roles: [], enabled: true });
+const user = (username: string, passwordHash = 'hash') => ({ username, id: randomUUID(), passwordHash, roles: [], enabled: true });
 
 /** A holder and a replica wired through a transport whose broadcasts a test can drop, and that counts the replica's requests. */
 async function holderAndReplica(t: Test) {
@@ -91,7 +91,7 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   for (let index = 0; index < 1_001; index++) await holderStore.putUser(user(`far${index % 10}`));
   wire.requests.length = 0;
   t.equal(await replicaStore.catchUp(), true);
-  t.same(wire.requests, ['store.version', 'store.changes'], 'asked for the changes, answered with the store');
+  t.same(wire.requests, ['store.version', 'store.changes', 'store.snapshot'], 'asked for the changes, told to take the store, then the store');
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()), 'the replica is the holder');
 
   // A replica's own change, refused because another landed first: it follows, works it out again, and lands.
@@ -99,5 +99,19 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   await holderStore.putUser(user('first'));
   await replicaStore.putUser(user('second'));
   t.ok(holderStore.getUser('second') && replicaStore.getUser('first') && replicaStore.getUser('second'), 'both changes on both');
+  t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+});
+
+t.test('a store larger than a page goes to a replica in pages of 1 MiB, never as one message near the frame limit', async (t) => {
+  const { holderStore, replicaStore, wire } = await holderAndReplica(t);
+  wire.deliver = false;
+  await holderStore.mutate(() => ({ ops: Array.from({ length: 6_000 }, (_, index) => ({ op: 'putUser' as const, user: user(`big${index}`, 'x'.repeat(300)) })), result: undefined }));
+  for (let index = 0; index < 1_001; index++) await holderStore.putUser(user(`far${index % 10}`));
+  wire.requests.length = 0;
+  t.equal(await replicaStore.catchUp(), true);
+  const pages = wire.requests.filter((method) => method === 'store.snapshot').length - 1;
+  t.ok(pages >= 2, `${pages} pages`);
+  t.same(wire.requests.slice(0, 3), ['store.version', 'store.changes', 'store.snapshot']);
+  t.equal(replicaStore.listUsers().length, holderStore.listUsers().length);
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
 });
