@@ -279,7 +279,12 @@ export class PostgresStore extends SecurityStore {
       await client.end().catch(() => {});
       throw error;
     }
-    client.on('notification', () => void this.reload().catch(() => {}));
+    // The payload is the generation a change made: one this node has taken already (its own change, most often) needs no read.
+    client.on('notification', (message) => {
+      const announced = /^\d+$/.test(message.payload ?? '') ? BigInt(message.payload!) : undefined;
+      if (announced !== undefined && this.#generation !== undefined && announced <= BigInt(this.#generation)) return;
+      void this.reload().catch(() => {});
+    });
     client.on('end', () => {
       if (this.#closed) return;
       this.#logger?.warn({ event: 'store_listen_lost' }, `lost the connection that hears changes to the security store; listening again every ${relistenMs / 1000} s, and reloading every ${pollMs / 1000} s meanwhile`);
