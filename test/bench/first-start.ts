@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +20,10 @@ function tlsAnswers(port: number): Promise<boolean> {
 
 /**
  * Milliseconds from spawning `securenode start` on a fresh home (output
- * redirected, as the unprivileged user when run as root) to its first TLS answer.
+ * redirected, as the unprivileged user when run as root) to its first TLS
+ * answer, and the node's peak memory by then (VmHWM).
  */
-export async function firstStartToTls(): Promise<number> {
+export async function firstStartToTls(): Promise<{ ms: number; peakMb: number }> {
   const cleanups: (() => unknown)[] = [];
   try {
     const home = `${await nodeOwnedDir({ teardown: (fn) => cleanups.push(fn) })}/home`;
@@ -32,8 +33,10 @@ export async function firstStartToTls(): Promise<number> {
     const port = await node.httpPort(60_000);
     while (!(await tlsAnswers(port))) await new Promise((resolve) => setTimeout(resolve, 5));
     const elapsed = performance.now() - started;
+    const status = await readFile(`/proc/${node.child.pid!}/status`, 'utf8');
+    const peakMb = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)![1]) / 1024;
     await node.stop();
-    return elapsed;
+    return { ms: elapsed, peakMb };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
   }
