@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
 
 /** The only format this version writes; readers refuse versions they do not know. */
@@ -41,12 +41,44 @@ function associatedData(envelope: Pick<KeystoreEnvelope, 'format' | 'version' | 
   return Buffer.from(JSON.stringify({ format, version, kdf: { name: kdf.name, N: kdf.N, r: kdf.r, p: kdf.p }, salt, cipher }));
 }
 
+/**
+ * A key derived from a password, with its salt and parameters: kept by an open
+ * keystore so that saving it again under the same password costs no second
+ * derivation (scrypt's time and 32 MiB). A fresh nonce per seal keeps
+ * AES-GCM safe under one key.
+ */
+export interface DerivedKey {
+  readonly salt: Buffer;
+  readonly kdf: KdfParameters;
+  readonly key: Buffer;
+  /** SHA-256 of the password, to tell in constant time whether a later save uses the same one. */
+  readonly check: Buffer;
+}
+
+const passwordCheck = (password: string): Buffer => createHash('sha256').update(password.normalize('NFC')).digest();
+
+/** Whether `derived` was made from `password` with today's parameters (older, weaker ones are derived again on a save). */
+export function derivedFor(derived: DerivedKey | undefined, password: string): derived is DerivedKey {
+  if (!derived || derived.kdf.N !== defaultKdf.N || derived.kdf.r !== defaultKdf.r || derived.kdf.p !== defaultKdf.p) return false;
+  return timingSafeEqual(derived.check, passwordCheck(password));
+}
+
+/** Derive a key from a password with a fresh salt. */
+export async function deriveNew(password: string, kdf: KdfParameters = defaultKdf): Promise<DerivedKey> {
+  const salt = randomBytes(16);
+  return { salt, kdf, key: await deriveKey(password, salt, kdf), check: passwordCheck(password) };
+}
+
 /** Encrypt a plaintext under a password into a new envelope (fresh salt and nonce every time). */
 export async function sealEnvelope(plaintext: Buffer, password: string, kdf: KdfParameters = defaultKdf): Promise<KeystoreEnvelope> {
-  const salt = randomBytes(16);
+  return sealWith(plaintext, await deriveNew(password, kdf));
+}
+
+/** Encrypt a plaintext under a derived key into a new envelope (a fresh nonce every time). */
+export function sealWith(plaintext: Buffer, derived: DerivedKey): KeystoreEnvelope {
+  const { salt, key, kdf } = derived;
   const nonce = randomBytes(12);
-  const key = await deriveKey(password, salt, kdf);
-  const header = { format: keystoreFormat, version: keystoreVersion, kdf, salt: salt.toString('base64'), cipher: 'aes-256-gcm' } as const;
+  const header = { format: keystoreFormat, version: keystoreVersion, kdf: { name: kdf.name, N: kdf.N, r: kdf.r, p: kdf.p }, salt: salt.toString('base64'), cipher: 'aes-256-gcm' } as const;
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(associatedData(header));
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
@@ -58,13 +90,21 @@ export async function sealEnvelope(plaintext: Buffer, password: string, kdf: Kdf
  * altered file, which AES-GCM cannot tell apart from one) get distinct codes.
  */
 export async function openEnvelope(text: string, password: string, path: string): Promise<Buffer> {
+  return (await openEnvelopeKeeping(text, password, path)).plaintext;
+}
+
+/** The same, with the key it derived, for saving again without another derivation. */
+export async function openEnvelopeKeeping(text: string, password: string, path: string): Promise<{ plaintext: Buffer; derived: DerivedKey }> {
   const envelope = parseEnvelope(text, path);
-  const key = await deriveKey(password, Buffer.from(envelope.salt, 'base64'), envelope.kdf);
+  const salt = Buffer.from(envelope.salt, 'base64');
+  const kdf = { name: 'scrypt', N: envelope.kdf.N, r: envelope.kdf.r, p: envelope.kdf.p } as const;
+  const key = await deriveKey(password, salt, kdf);
+  const derived: DerivedKey = { salt, kdf, key, check: passwordCheck(password) };
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(envelope.nonce, 'base64'));
   decipher.setAAD(associatedData(envelope));
   decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
   try {
-    return Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()]);
+    return { plaintext: Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()]), derived };
   } catch {
     throw new SecurenodeError(
       'ERR_KEYSTORE_WRONG_PASSWORD',

@@ -1,7 +1,7 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { openEnvelope, sealEnvelope } from './envelope.js';
+import { deriveNew, derivedFor, openEnvelopeKeeping, sealWith, type DerivedKey } from './envelope.js';
 import { homeOfConfigFile } from '../home/layout.js';
 import { commandHint } from '../home/command-hint.js';
 
@@ -29,6 +29,8 @@ export function checkSettingName(name: string): void {
  */
 export class Keystore {
   readonly #entries = new Map<string, KeystoreEntry>();
+  /** The key of the last load or save: a save under the same password reuses it. */
+  #derived: DerivedKey | undefined;
 
   /** Whether a keystore file exists at the path (a dangling symlink counts as existing). */
   static async exists(path: string): Promise<boolean> {
@@ -52,8 +54,10 @@ export class Keystore {
       }
       throw new SecurenodeError('ERR_IO', `cannot read the keystore ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
     }
-    const plaintext = await openEnvelope(text, password, path);
-    return Keystore.#fromPlaintext(plaintext, path);
+    const { plaintext, derived } = await openEnvelopeKeeping(text, password, path);
+    const keystore = Keystore.#fromPlaintext(plaintext, path);
+    keystore.#derived = derived;
+    return keystore;
   }
 
   /** Whether the keystore needs a password (it does unless the empty one opens it). */
@@ -124,7 +128,9 @@ export class Keystore {
       const entry = this.#entries.get(name)!;
       entries[name] = { type: entry.type, value: entry.value.toString('base64') };
     }
-    const envelope = await sealEnvelope(Buffer.from(JSON.stringify({ entries })), password);
+    // One derivation per password: the first start saves twice, a tool loads then saves.
+    if (!derivedFor(this.#derived, password)) this.#derived = await deriveNew(password);
+    const envelope = sealWith(Buffer.from(JSON.stringify({ entries })), this.#derived);
     await writeFileAtomic(path, `${JSON.stringify(envelope, null, 2)}\n`, mode);
   }
 }
