@@ -22,8 +22,6 @@ import { loadSettingsIfAny } from '../settings/load.js';
 import { checkModes } from '../home/check-modes.js';
 import { readBootstrapPassword } from '../security/bootstrap.js';
 import { openStore } from '../security/open-store.js';
-import { PostgresStore } from '../security/postgres-store.js';
-import { describeConnection } from '../security/postgres-connection.js';
 import { isAnyHttpHostSet } from '../preflight/checks.js';
 import { isTerminal, terminalStyle } from './banner.js';
 import { prepareFirstUser, showFirstUser } from './first-user.js';
@@ -144,7 +142,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
     const identity = await loadIdentity(result.paths.dataDir, joined?.clusterUuid);
     const references = { raw: result.rawSettings, resolve: (raw: Settings) => resolveVaultReferences(raw, { env: io.env }) };
     const store = await openStore(result.settings, { dataDir: result.paths.dataDir, clusterUuid: identity.clusterUuid, claim: true, logger, references });
-    if (store instanceof PostgresStore) logger.info({ event: 'security_store', type: 'postgres' }, `the security store is the ${describeConnection(store.connection)}`);
+    const where = store.describe();
+    if (where) logger.info({ event: 'security_store', type: 'postgres' }, `the security store is the ${where}`);
     try {
       await checkModes(result.paths, { group: result.settings.isSet('node.group') });
       const firstUser = {
@@ -155,7 +154,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       const plan = joined ? ({ kind: 'none' } as const) : await prepareFirstUser(firstUser);
       const keys = await ensureNodeKeys(result);
       // A database is shared by every node, and so are its API keys: the key that hashes them is the database's.
-      const tokenHashKey = store instanceof PostgresStore ? store.tokenHashKey : keys.tokenHashKey;
+      const tokenHashKey = store.sharedTokenHashKey ?? keys.tokenHashKey;
       // Names as written: a name that is a vault reference is logged as the reference.
       const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
       const audit = await createAuditLog(result.paths.logsDir);

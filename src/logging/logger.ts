@@ -1,7 +1,6 @@
 import { chmod, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { destination, multistream, pino, stdTimeFunctions, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { makeDirectory } from '../io/atomic-write.js';
 
 /** A log file in the logs dir (0750), created 0640 whatever the umask; its path. */
@@ -24,9 +23,10 @@ export async function createLogFile(logsDir: string, name: string): Promise<stri
 export async function createLogger(logsDir: string, options: { stdout?: NodeJS.WritableStream; level?: string; format?: 'json' | 'text'; color?: boolean } = {}): Promise<Logger> {
   const file = await createLogFile(logsDir, 'securenode.log');
   const stdout = options.stdout ?? process.stdout;
+  // pino-pretty (29 modules) is loaded only for a terminal's readable lines.
   const output =
     options.format === 'text'
-      ? pretty({ destination: stdout, sync: true, colorize: options.color ?? false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l' })
+      ? (await import('pino-pretty')).default({ destination: stdout, sync: true, colorize: options.color ?? false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l' })
       : stdout;
   const level = options.level ?? 'info';
   const streams = [{ level, stream: destination({ dest: file, sync: true }) }, { level, stream: output }] as Parameters<typeof multistream>[0];

@@ -18,7 +18,7 @@ import { registerAuthentication } from './authentication.js';
 import { auditContext, registerAuthorization, requestPath } from './authorization.js';
 import { Refusal } from './refusal.js';
 import { intermediateTls } from './tls-profile.js';
-import { maxBodyBytes, registerJsonBodies } from './body-limits.js';
+import { lazyValidator, maxBodyBytes, registerJsonBodies } from './body-limits.js';
 import { registerRoleRoutes } from './role-routes.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
@@ -119,11 +119,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     https: { pfx: tls.httpP12, passphrase: tls.httpP12Password, ...intermediateTls },
     logger: false,
     bodyLimit: maxBodyBytes,
-    // Bodies are checked as they are: no extra field silently dropped, no type silently coerced.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Request ids for the audit log: unique across restarts, never taken from the client.
     genReqId: () => `${bootId}-${(++requests).toString(36)}`,
   });
+  // Bodies are checked as they are (no extra field silently dropped, no type silently coerced), by validators compiled on first use.
+  app.setValidatorCompiler(lazyValidator);
   registerJsonBodies(app);
   const audit = options.audit ?? noAudit;
   const info: NodeInfo = {

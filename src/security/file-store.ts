@@ -64,7 +64,7 @@ export class FileStore extends SecurityStore {
       }
     }
     // A store of the wrong shape is refused here, not served: a half-understood store could let the wrong caller in.
-    const wrong = storeShapeError(parsed);
+    const wrong = text === undefined ? undefined : storeShapeError(parsed);
     if (wrong) throw damaged(wrong);
     const { seq = 0, ...data } = parsed as StoreData & { seq?: number };
     let log: LogRead;

@@ -71,6 +71,14 @@ export class PostgresStore extends SecurityStore {
   }
 
   /** Where the store lives, with the credentials in use now. */
+  override describe(): string {
+    return describeConnection(this.#connection);
+  }
+
+  override get sharedTokenHashKey(): Buffer {
+    return this.tokenHashKey;
+  }
+
   get connection(): PostgresConnection {
     return this.#connection;
   }

@@ -38,7 +38,9 @@ const storeSchema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: false }).compile(storeSchema);
+/** Compiled on first use: a first start has no store file to check, and compiling costs tens of milliseconds. */
+let compiled: ReturnType<Ajv['compile']> | undefined;
+const validator = () => (compiled ??= new Ajv({ allErrors: false }).compile(storeSchema));
 
 /**
  * What is wrong with a parsed store file, said as a place and a reason (never
@@ -46,6 +48,7 @@ const validate = new Ajv({ allErrors: false }).compile(storeSchema);
  * must also sit under their own name, so that a lookup finds what it names.
  */
 export function storeShapeError(data: unknown): string | undefined {
+  const validate = validator();
   if (!validate(data)) {
     const issue = validate.errors?.[0];
     return `${issue?.instancePath || '/'} ${issue?.message ?? 'has the wrong shape'}`;

@@ -192,6 +192,16 @@ export abstract class SecurityStore {
     return false;
   }
 
+  /** Where the store lives, for the start's log line; undefined for the embedded file. */
+  describe(): string | undefined {
+    return undefined;
+  }
+
+  /** The key that hashes API key secrets when the store holds it (a database every node shares); undefined when the node's keystore does. */
+  get sharedTokenHashKey(): Buffer | undefined {
+    return undefined;
+  }
+
   /** Release what the store holds open (connections); the embedded store holds none. */
   async close(): Promise<void> {}
 

@@ -91,7 +91,8 @@ t.test("a node's own change is not read back: its notification names a generatio
   for (let index = 0; index < 5; index++) await writer.putUser(user(`u${index}`));
   t.ok((await within(2_000, () => other.getUser('u4') !== undefined)) !== undefined, 'the other node took the changes');
   await new Promise((resolve) => setTimeout(resolve, 200));
-  t.equal(reloads.writer, 0, 'the writer read nothing back');
+  // The 5 s poll may fall within the test once; the notifications of its own five changes must not add any.
+  t.ok(reloads.writer <= 1, `the writer read nothing back for its own changes (${reloads.writer} reads, the poll's at most)`);
   t.ok(reloads.other >= 1 && reloads.other <= 5, `the other node read ${reloads.other} times for 5 changes`);
 });
 
