@@ -28,6 +28,18 @@ export interface KeystoreEnvelope {
 /** 2^15 costs about 32 MiB and ~100 ms: slow for a guesser, quick enough for every CLI start. */
 export const defaultKdf: KdfParameters = { name: 'scrypt', N: 2 ** 15, r: 8, p: 1 };
 
+/**
+ * A keystore without a password (the default) is protected by its file's mode
+ * alone, as Elasticsearch's obfuscated keystore is: there is no password for a
+ * derivation to slow a guesser down on, so it costs the least the format allows
+ * (16 MiB and half the time, at every start and every tool). A password gets
+ * `defaultKdf`.
+ */
+export const emptyPasswordKdf: KdfParameters = { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 };
+
+/** The parameters a new derivation uses for this password. */
+export const kdfFor = (password: string): KdfParameters => (password === '' ? emptyPasswordKdf : defaultKdf);
+
 function deriveKey(password: string, salt: Buffer, kdf: KdfParameters): Promise<Buffer> {
   const options: ScryptOptions = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r };
   return new Promise((resolve, reject) => {
@@ -59,18 +71,19 @@ const passwordCheck = (password: string): Buffer => createHash('sha256').update(
 
 /** Whether `derived` was made from `password` with today's parameters (older, weaker ones are derived again on a save). */
 export function derivedFor(derived: DerivedKey | undefined, password: string): derived is DerivedKey {
-  if (!derived || derived.kdf.N !== defaultKdf.N || derived.kdf.r !== defaultKdf.r || derived.kdf.p !== defaultKdf.p) return false;
+  const wanted = kdfFor(password);
+  if (!derived || derived.kdf.N !== wanted.N || derived.kdf.r !== wanted.r || derived.kdf.p !== wanted.p) return false;
   return timingSafeEqual(derived.check, passwordCheck(password));
 }
 
 /** Derive a key from a password with a fresh salt. */
-export async function deriveNew(password: string, kdf: KdfParameters = defaultKdf): Promise<DerivedKey> {
+export async function deriveNew(password: string, kdf: KdfParameters = kdfFor(password)): Promise<DerivedKey> {
   const salt = randomBytes(16);
   return { salt, kdf, key: await deriveKey(password, salt, kdf), check: passwordCheck(password) };
 }
 
 /** Encrypt a plaintext under a password into a new envelope (fresh salt and nonce every time). */
-export async function sealEnvelope(plaintext: Buffer, password: string, kdf: KdfParameters = defaultKdf): Promise<KeystoreEnvelope> {
+export async function sealEnvelope(plaintext: Buffer, password: string, kdf: KdfParameters = kdfFor(password)): Promise<KeystoreEnvelope> {
   return sealWith(plaintext, await deriveNew(password, kdf));
 }
 

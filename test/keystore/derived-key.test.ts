@@ -52,3 +52,16 @@ t.test('a save under any other password than the cached one is never sealed with
     { numRuns: 8 },
   );
 });
+
+t.test('without a password the derivation costs the least the format allows (the file mode protects it); a password gets 2^15', async (t) => {
+  const path = `${t.testdir()}/securenode.keystore`;
+  const keystore = new Keystore();
+  keystore.setString('a.b', 'one');
+  await keystore.save(path, '');
+  t.same((await envelopeOf(path)).kdf, { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 }, 'no password: N = 2^14');
+  const loaded = await Keystore.load(path, '');
+  await loaded.save(path, 'now-a-password');
+  t.same((await envelopeOf(path)).kdf, { name: 'scrypt', N: 2 ** 15, r: 8, p: 1 }, 'given a password: raised to 2^15');
+  await (await Keystore.load(path, 'now-a-password')).save(path, '');
+  t.equal((await envelopeOf(path)).kdf.N, 2 ** 14, 'and back');
+});
