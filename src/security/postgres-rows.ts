@@ -154,29 +154,22 @@ export async function readChanges(client: pg.ClientBase, known: string, generati
   const keys = (kind: Kind) => [...new Set(rows.filter((row) => row.kind === kind).map((row) => row.key))];
   const deletes: StoreOp[] = [];
   const puts: StoreOp[] = [];
-  const users = keys('user');
-  if (users.length > 0) {
-    const found = await readTable(client, 'user', users);
-    for (const name of users) {
-      const user = found.get(name);
-      if (user) puts.push({ op: 'putUser', user });
-      else deletes.push({ op: 'deleteUser', username: name });
+  /** Each touched row of a kind as it is now: a put, or a delete when it is gone. */
+  const read = async <K extends Kind>(kind: K, put: (entry: ReturnType<(typeof tables)[K]['entry']>) => StoreOp, remove: (key: string) => StoreOp | undefined): Promise<void> => {
+    const wanted = keys(kind);
+    if (wanted.length === 0) return;
+    const found = await readTable(client, kind, wanted);
+    for (const key of wanted) {
+      const entry = found.get(key);
+      const change = entry ? put(entry) : remove(key);
+      if (change) (entry ? puts : deletes).push(change);
     }
-  }
-  const roles = keys('role');
-  if (roles.length > 0) {
-    const found = await readTable(client, 'role', roles);
-    for (const name of roles) {
-      const role = found.get(name);
-      if (role) puts.push({ op: 'putRole', role });
-      else deletes.push({ op: 'deleteRole', name });
-    }
-  }
-  // Keys and tokens are never deleted (a key is invalidated), so each touched one is there.
-  const apiKeys = keys('api_key');
-  if (apiKeys.length > 0) puts.push({ op: 'putApiKeys', keys: [...(await readTable(client, 'api_key', apiKeys)).values()] });
-  const tokens = keys('service_token');
-  if (tokens.length > 0) for (const token of (await readTable(client, 'service_token', tokens)).values()) puts.push({ op: 'putServiceToken', token });
+  };
+  await read('user', (user) => ({ op: 'putUser', user }), (username) => ({ op: 'deleteUser', username }));
+  await read('role', (role) => ({ op: 'putRole', role }), (name) => ({ op: 'deleteRole', name }));
+  // Keys and tokens are never deleted (a key is invalidated): a missing one was never there.
+  await read('api_key', (key) => ({ op: 'putApiKeys', keys: [key] }), () => undefined);
+  await read('service_token', (token) => ({ op: 'putServiceToken', token }), () => undefined);
   return [...deletes, ...puts];
 }
 

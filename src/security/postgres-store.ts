@@ -56,6 +56,8 @@ export class PostgresStore extends SecurityStore {
   #renewTimer: NodeJS.Timeout | undefined;
   #generation: string | undefined;
   readonly #loads = freshRuns(() => this.#load());
+  /** Generations this node is committing: their notifications are its own. */
+  readonly #committing = new Set<string>();
   #listener: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -233,9 +235,13 @@ export class PostgresStore extends SecurityStore {
       for (const change of outcome.ops) touched.push(...(await writeChange(client, change)));
       await logChange(client, generation, touched);
       await client.query('SELECT pg_notify($1, $2)', [channel, generation]);
+      // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
+      this.#committing.add(generation);
       await client.query('COMMIT');
     } catch (error) {
       failed = error as Error;
+      // Not committed (or not known to be): another node's change may take this generation, and its notification must be heard.
+      this.#committing.clear();
       await client.query('ROLLBACK').catch(() => {});
       throw isConnectionFailure(error) ? this.#unavailable(error) : error;
     } finally {
@@ -244,6 +250,7 @@ export class PostgresStore extends SecurityStore {
     }
     // Committed: taken here as it was written, without reading it back (unless a reload has taken it already).
     this.#take({ generation, changes: [...outcome.ops] });
+    this.#committing.delete(generation);
     return outcome.result;
   }
 
@@ -290,7 +297,7 @@ export class PostgresStore extends SecurityStore {
     // The payload is the generation a change made: one this node has taken already (its own change, most often) needs no read.
     client.on('notification', (message) => {
       const announced = /^\d+$/.test(message.payload ?? '') ? BigInt(message.payload!) : undefined;
-      if (announced !== undefined && this.#generation !== undefined && announced <= BigInt(this.#generation)) return;
+      if (announced !== undefined && ((this.#generation !== undefined && announced <= BigInt(this.#generation)) || this.#committing.has(String(announced)))) return;
       void this.reload().catch(() => {});
     });
     client.on('end', () => {
