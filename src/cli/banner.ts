@@ -14,6 +14,8 @@ export interface BannerContent extends BannerTokens {
   readonly port: number;
   /** The home, named in the commands the banner gives for this node. */
   readonly home: string;
+  /** Whether the node serves its web console: the connect step gives its URL. */
+  readonly console?: boolean;
 }
 
 /** How the terminal draws it. */
@@ -80,6 +82,7 @@ export function renderBanner(content: BannerContent, style: TerminalStyle): stri
     fingerprint: content.fingerprint,
     ca_path: content.caPath,
     port: String(content.port),
+    console_item: content.console ? `\n  or open https://localhost:${content.port}/_console/ in a browser and log in as elastic` : '',
   };
   return template.replace(/\{\{([a-z_/]+)\}\}/g, (whole, name: string) => values[name] ?? whole);
 }

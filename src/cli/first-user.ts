@@ -23,6 +23,8 @@ export interface FirstUserContext {
   readonly logger: Logger;
   readonly bootstrap: BootstrapPassword | undefined;
   readonly credentialsFile: string | undefined;
+  /** Whether the node serves its console (console.enabled): the banner names it. */
+  readonly console?: boolean;
 }
 
 /** What the step before the node starts decided; the step after it shows it. */
@@ -109,7 +111,7 @@ export async function showFirstUser(context: FirstUserContext, plan: FirstUserPl
   const { io, store, logger, credentialsFile } = context;
   const { password } = plan;
   const tokens = await enrollmentTokens();
-  const content: BannerContent = { home: context.paths.home, password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, configFile: context.paths.configFile, port, ...tokens };
+  const content: BannerContent = { home: context.paths.home, password, fingerprint: context.tls.httpCaFingerprint, caPath: `${context.paths.certsDir}/http_ca.crt`, configFile: context.paths.configFile, port, console: context.console ?? false, ...tokens };
   if (credentialsFile) {
     await writeCredentialsFile(credentialsFile, `${renderBanner(content, { columns: 80, utf8: false, color: false }).trim()}\n`);
     if (password.kind === 'generated') await storeSuperuser(store, password.value);

@@ -150,6 +150,7 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
         io, terminal, store, tls: result.tls, paths: result.paths, logger,
         bootstrap: await readBootstrapPassword(io.env, result.keystore),
         credentialsFile: options.credentialsFile,
+        console: result.settings.bool('console.enabled') !== false,
       };
       const plan = joined ? ({ kind: 'none' } as const) : await prepareFirstUser(firstUser);
       const keys = await ensureNodeKeys(result);

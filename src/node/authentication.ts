@@ -8,6 +8,8 @@ import { actionFor } from '../security/rbac-matcher.js';
 import { parseBasic, type Authenticator, type Principal } from './authenticator.js';
 import { auditContext, canonicalPath, requestPath } from './authorization.js';
 import { authenticateAdminToken, authenticateToken, operatorName, scopedPaths } from './token-authenticator.js';
+import { consolePath, sessionPrincipal } from './session-routes.js';
+import type { SessionLimits } from '../security/sessions.js';
 
 /** What the authentication hook needs. */
 export interface AuthenticationOptions {
@@ -22,6 +24,8 @@ export interface AuthenticationOptions {
   readonly operatorKey?: Buffer;
   /** The header that carries admin tokens (security.rbac.token_header); they need tokenHashKey too. */
   readonly tokenHeader?: string;
+  /** Console sessions (the session cookie) and their limits; they need tokenHashKey too. Without it, the cookie opens nothing and /_console/ is not served. */
+  readonly sessions?: SessionLimits;
 }
 
 /** The values of a header as sent (Node joins or drops repeats): a doubled admin token header must be seen as two. */
@@ -75,7 +79,9 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     const path = requestPath(request);
     audit.record('authentication_failed', { source: request.ip, requestId: request.id, ...(attempted ? { user: attempted } : {}) }, { scheme, path });
     logger.info({ event: 'authentication_failed', source: request.ip, path }, 'authentication failed');
-    void reply.code(401).header('WWW-Authenticate', challenges).send(unauthorized);
+    // The console asks for no browser prompt: it shows its own form.
+    if (request.headers['x-securenode-console'] === undefined) void reply.header('WWW-Authenticate', challenges);
+    void reply.code(401).send(unauthorized);
   };
   // Admitted: recorded, and an enrollment key opens its enroll endpoint and nothing else.
   const admit = (request: FastifyRequest, reply: FastifyReply, principal: Principal, done: () => void): void => {
@@ -124,6 +130,8 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     }
     // Liveness for load balancers and service managers: no credential, nothing revealed, nothing audited.
     if (path === healthPath) return done();
+    // The console's page and its assets hold no data: a browser loads them before anyone logs in (and a node without the console answers 404).
+    if (request.method === 'GET' && consolePath(path)) return done();
     // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
     if (headerValues(request.raw.rawHeaders, 'authorization').length > 1) {
       reply.code(400).send(twoHeaders);
@@ -141,6 +149,29 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
       }
     }
     const header = request.headers.authorization;
+    // A console session, when no other credential is sent: checked against the store at every request, state changes with its CSRF token.
+    if (header === undefined && options.sessions && options.tokenHashKey && request.headers.cookie !== undefined) {
+      const check = () => sessionPrincipal(request, options.store, options.tokenHashKey!, options.sessions!);
+      const decide = (found: ReturnType<typeof check>): void => {
+        if (found === 'refused') return refuse(request, reply, undefined, 'session');
+        if (found === 'csrf') {
+          audit.record('access_denied', auditContext(request), { method: request.method, path: requestPath(request), reason: 'csrf' });
+          void reply.code(403).send({ error: "this change needs the session's CSRF token in the X-CSRF-Token header" });
+          return;
+        }
+        request.principal = found as Principal;
+        done();
+      };
+      const found = check();
+      // No session cookie among the cookies: the request goes on as one without a credential.
+      if (found !== 'none') {
+        if (found !== 'refused') return decide(found);
+        // A session opened on another node a moment ago: read what it committed, then decide.
+        const seen = options.store.generation;
+        void options.store.catchUp().then(() => decide(options.store.generation === seen ? found : check()), done);
+        return;
+      }
+    }
     if (options.operatorKey && header?.startsWith('Operator ')) {
       // The token signs the path as the tool sent it, escapes and all (a user named a@b is sent as a%40b).
       const signed = request.url.split('?')[0]!;

@@ -6,8 +6,10 @@ import { hashPassword, verifyPassword } from '../security/password.js';
 /** Who a request authenticated as. */
 export interface Principal {
   readonly user: StoredUser;
-  /** realm: a password; operator: a local tool that proved it can read the keystore; api_key; service_token; admin_token (a personal token in the admin token header). */
-  readonly type: 'realm' | 'operator' | 'api_key' | 'service_token' | 'admin_token';
+  /** realm: a password; operator: a local tool that proved it can read the keystore; api_key; service_token; admin_token (a personal token in the admin token header); session (the console's cookie). */
+  readonly type: 'realm' | 'operator' | 'api_key' | 'service_token' | 'admin_token' | 'session';
+  /** The console session's id (session), for logout and the audit log. */
+  readonly sessionId?: string;
   /** The admin token's public id, for the audit log. */
   readonly adminTokenId?: string;
   readonly apiKey?: StoredApiKey;

@@ -20,6 +20,7 @@ import { Refusal } from './refusal.js';
 import { intermediateTls } from './tls-profile.js';
 import { lazyValidator, maxBodyBytes, registerJsonBodies } from './body-limits.js';
 import { registerRoleRoutes } from './role-routes.js';
+import { registerConsole, registerSessionRoutes } from './session-routes.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
 import { noAudit, type AuditLog } from '../logging/audit.js';
@@ -162,10 +163,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   });
   sharing.attach(cluster);
   const tokenHeader = adminTokenHeader(settings.string('security.rbac.token_header')!);
+  // The console and its sessions, unless turned off; a session's secret is hashed with the key that hashes API keys.
+  const sessions = settings.bool('console.enabled') !== false && options.tokenHashKey
+    ? { idleMs: parseDuration(settings.string('console.session.idle_timeout')!) ?? 900_000, absoluteMs: parseDuration(settings.string('console.session.absolute_timeout')!) ?? 86_400_000 }
+    : undefined;
   registerAuthentication(app, {
     store: options.store, authenticator, throttle: new LoginThrottle(), audit, logger, tokenHeader,
     ...(options.tokenHashKey ? { tokenHashKey: options.tokenHashKey } : {}),
     ...(options.operatorKey ? { operatorKey: options.operatorKey } : {}),
+    ...(sessions ? { sessions } : {}),
   });
   const authorizer = new Authorizer(options.store, settings.string('security.rbac.enforce') as EnforceMode);
   registerAuthorization(app, authorizer, audit);
@@ -189,6 +195,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const context = { store: options.store, authorizer, audit, logger };
   registerUserRoutes(app, context);
   registerRoleRoutes(app, context);
+  if (sessions && options.tokenHashKey) {
+    registerSessionRoutes(app, { store: options.store, hashKey: options.tokenHashKey, limits: sessions, audit });
+    registerConsole(app);
+  }
   if (options.tokenHashKey) {
     registerApiKeyRoutes(app, { ...context, hashKey: options.tokenHashKey });
     registerAdminTokenRoutes(app, { ...context, hashKey: options.tokenHashKey, header: settings.string('security.rbac.token_header')! });

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
 import type { Authorizer } from '../security/authorizer.js';
+import { endSessions } from '../security/sessions.js';
 import { minimumPasswordLength } from '../security/bootstrap.js';
 import { withId, type SecurityStore, type StoreData, type StoredUser } from '../security/store.js';
 import { hashPassword } from '../security/password.js';
@@ -127,7 +128,9 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
         ...(body.email ? { email: body.email } : {}),
         ...(body.metadata ? { metadata: body.metadata } : {}),
       };
-      return { ops: [{ op: 'putUser', user: withId(user, data) }], result: !existing };
+      // A new password or a disabled user ends the user's console sessions in the same change.
+      const ends = existing && (passwordHash !== undefined || !user.enabled) ? endSessions(data, name) : [];
+      return { ops: [{ op: 'putUser', user: withId(user, data) }, ...ends], result: !existing };
     });
     changed(request, created ? 'user_created' : 'user_updated', { roles, password_changed: body.password !== undefined });
     return { created };
@@ -139,7 +142,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
     if (self(request)) return reply.code(400).send({ error: 'you cannot delete the user you are authenticated as' });
     await store.mutate((data) => {
       target(request, data, 'delete', { found: false });
-      return { ops: [{ op: 'deleteUser', username: name }], result: undefined };
+      return { ops: [{ op: 'deleteUser', username: name }, ...endSessions(data, name)], result: undefined };
     });
     changed(request, 'user_deleted');
     return { found: true };
@@ -148,7 +151,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
   for (const [suffix, enabled] of [['_enable', true], ['_disable', false]] as const) {
     app.route<NameParams>({ method: ['PUT', 'POST'], url: `/_security/user/:name/${suffix}`, handler: async (request, reply) => {
       if (!enabled && self(request)) return reply.code(400).send({ error: 'you cannot disable the user you are authenticated as' });
-      await store.mutate((data) => ({ ops: [{ op: 'putUser', user: { ...target(request, data, 'update'), enabled } }], result: undefined }));
+      await store.mutate((data) => ({ ops: [{ op: 'putUser', user: { ...target(request, data, 'update'), enabled } }, ...(enabled ? [] : endSessions(data, request.params.name))], result: undefined }));
       changed(request, enabled ? 'user_enabled' : 'user_disabled');
       return {};
     } });
@@ -169,7 +172,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
       await store.mutate((data) => {
         const user = own ? (Object.hasOwn(data.users, name) ? data.users[name] : undefined) : target(request, data, 'update');
         if (!user) throw new Refusal(404, { error: `user [${name}] not found` });
-        return { ops: [{ op: 'putUser', user: { ...user, passwordHash } }], result: undefined };
+        return { ops: [{ op: 'putUser', user: { ...user, passwordHash } }, ...endSessions(data, name)], result: undefined };
       });
       changed(request, 'password_changed', { via: request.principal!.type });
       return {};

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SecurenodeError } from '../errors.js';
 import type { ApiKeyScope, StoredApiKey, StoredServiceToken } from './api-keys.js';
+import type { StoredSession } from './sessions.js';
 import type { StoreData, StoredRole, StoredUser, StoreOp } from './store.js';
 
 // The security store as rows: each StoreOp as statements with the meaning
@@ -12,7 +13,7 @@ const json = (value: unknown): string | null => (value === undefined ? null : JS
 const present = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null && field !== undefined)) as T;
 
 /** The kinds of row a change touches, as the change log names them. */
-type Kind = 'user' | 'role' | 'api_key' | 'service_token';
+type Kind = 'user' | 'role' | 'api_key' | 'service_token' | 'session';
 
 /** One row a change touched: what a node that knows the generation before must read again. */
 export interface Touched {
@@ -71,6 +72,20 @@ export async function writeChange(client: pg.ClientBase, change: StoreOp): Promi
         [change.token.name, change.token.secretHash, date(change.token.created)],
       );
       return [{ kind: 'service_token', key: change.token.name }];
+    case 'putSession': {
+      const { session } = change;
+      await client.query(
+        `INSERT INTO securenode_sessions (id, secret_hash, username, user_id, credential, csrf, created, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, username = EXCLUDED.username, user_id = EXCLUDED.user_id, credential = EXCLUDED.credential,
+           csrf = EXCLUDED.csrf, created = EXCLUDED.created, last_seen = EXCLUDED.last_seen`,
+        [session.id, session.secretHash, session.username, session.userId, session.credential, session.csrf, date(session.created), date(session.lastSeen)],
+      );
+      return [{ kind: 'session', key: session.id }];
+    }
+    case 'deleteSessions': {
+      const { rows } = await client.query<{ id: string }>('DELETE FROM securenode_sessions WHERE id = ANY($1::text[]) RETURNING id', [[...change.ids]]);
+      return rows.map((row) => ({ kind: 'session', key: row.id }));
+    }
     default:
       throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
   }
@@ -103,6 +118,14 @@ const tables = {
     columns: 'name, secret_hash, created',
     entry: (row: pg.QueryResultRow): StoredServiceToken => ({ name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }),
   },
+  session: {
+    table: 'securenode_sessions',
+    key: 'id',
+    columns: 'id, secret_hash, username, user_id, credential, csrf, created, last_seen',
+    entry: (row: pg.QueryResultRow): StoredSession => ({
+      id: row.id, secretHash: row.secret_hash, username: row.username, userId: row.user_id, credential: row.credential, csrf: row.csrf, created: (row.created as Date).getTime(), lastSeen: (row.last_seen as Date).getTime(),
+    }),
+  },
 } as const;
 
 /** The entries of one table, all of them or those with the given keys. */
@@ -119,7 +142,8 @@ export async function readRows(client: pg.ClientBase): Promise<StoreData> {
   const roles = await readTable(client, 'role');
   const keys = await readTable(client, 'api_key');
   const tokens = await readTable(client, 'service_token');
-  return { version: 1, users: Object.fromEntries(users), roles: Object.fromEntries(roles), apiKeys: Object.fromEntries(keys), serviceTokens: Object.fromEntries(tokens) };
+  const sessions = await readTable(client, 'session');
+  return { version: 1, users: Object.fromEntries(users), roles: Object.fromEntries(roles), apiKeys: Object.fromEntries(keys), serviceTokens: Object.fromEntries(tokens), sessions: Object.fromEntries(sessions) };
 }
 
 /** Record the rows a change touched under its generation, and now and then drop what no node needs any more. */
@@ -170,6 +194,7 @@ export async function readChanges(client: pg.ClientBase, known: string, generati
   // Keys and tokens are never deleted (a key is invalidated): a missing one was never there.
   await read('api_key', (key) => ({ op: 'putApiKeys', keys: [key] }), () => undefined);
   await read('service_token', (token) => ({ op: 'putServiceToken', token }), () => undefined);
+  await read('session', (session) => ({ op: 'putSession', session }), (id) => ({ op: 'deleteSessions', ids: [id] }));
   return [...deletes, ...puts];
 }
 

@@ -77,6 +77,22 @@ export const migrations: readonly Migration[] = [
       'UPDATE securenode_meta SET changes_since = generation',
     ],
   },
+  {
+    version: 4,
+    name: 'console sessions, known to every node',
+    statements: [
+      `CREATE TABLE securenode_sessions (
+        id text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        username text NOT NULL,
+        user_id text NOT NULL,
+        credential text NOT NULL,
+        csrf text NOT NULL,
+        created timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The schema version this securenode writes and reads. */

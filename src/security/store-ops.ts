@@ -50,6 +50,12 @@ export function applyInPlace(data: StoreData, change: StoreOp): void {
     case 'putServiceToken':
       set((data.serviceTokens ??= {}), change.token.name, change.token);
       return;
+    case 'putSession':
+      set((data.sessions ??= {}), change.session.id, change.session);
+      return;
+    case 'deleteSessions':
+      for (const id of change.ids) if (data.sessions && Object.hasOwn(data.sessions, id)) delete data.sessions[id];
+      return;
     default:
       throw new SecurenodeError('ERR_USAGE', `unknown store change '${String((change as { op?: unknown }).op)}'`);
   }
@@ -59,7 +65,7 @@ export function applyInPlace(data: StoreData, change: StoreOp): void {
 export function applyAll(data: StoreData, changes: readonly StoreOp[]): StoreData {
   const copy = (record: Record<string, unknown> | undefined) => (record === undefined ? undefined : Object.defineProperties({}, Object.getOwnPropertyDescriptors(record)));
   const next = { ...data, users: copy(data.users) } as StoreData;
-  for (const field of ['roles', 'apiKeys', 'serviceTokens'] as const) if (data[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = copy(data[field]);
+  for (const field of ['roles', 'apiKeys', 'serviceTokens', 'sessions'] as const) if (data[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = copy(data[field]);
   for (const change of changes) applyInPlace(next, change);
   return next;
 }

@@ -35,6 +35,11 @@ const storeSchema = {
       properties: { id: text, name: text, secretHash: text, creator: text, ownerId: text, roles: { type: 'array', items: text }, scope: { enum: ['all', 'enroll_client', 'enroll_node', 'admin_token'] }, created: { type: 'number' }, expires: { type: 'number' }, invalidated: { type: 'boolean' } },
     }),
     serviceTokens: record({ type: 'object', required: ['name', 'secretHash', 'created'], properties: { name: text, secretHash: text, created: { type: 'number' } } }),
+    sessions: record({
+      type: 'object',
+      required: ['id', 'secretHash', 'username', 'userId', 'credential', 'csrf', 'created', 'lastSeen'],
+      properties: { id: text, secretHash: text, username: text, userId: text, credential: text, csrf: text, created: { type: 'number' }, lastSeen: { type: 'number' } },
+    }),
   },
 } as const;
 
@@ -56,6 +61,6 @@ export function storeShapeError(data: unknown): string | undefined {
   const store = data as StoreData;
   const misplaced = (entries: Record<string, object>, field: string) => Object.entries(entries).find(([key, value]) => (value as Record<string, unknown>)[field] !== key)?.[0];
   const where =
-    misplaced(store.users, 'username') ?? misplaced(store.roles ?? {}, 'name') ?? misplaced(store.apiKeys ?? {}, 'id') ?? misplaced(store.serviceTokens ?? {}, 'name');
+    misplaced(store.users, 'username') ?? misplaced(store.roles ?? {}, 'name') ?? misplaced(store.apiKeys ?? {}, 'id') ?? misplaced(store.serviceTokens ?? {}, 'name') ?? misplaced(store.sessions ?? {}, 'id');
   return where === undefined ? undefined : `the entry under '${where.slice(0, 64)}' names another`;
 }

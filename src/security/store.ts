@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { StoredApiKey, StoredServiceToken } from './api-keys.js';
+import type { StoredSession } from './sessions.js';
 import type { RoleDefinition } from './rbac-matcher.js';
 import { applyInPlace } from './store-ops.js';
 
@@ -31,6 +32,8 @@ export interface StoreData {
   apiKeys?: Record<string, StoredApiKey>;
   serviceTokens?: Record<string, StoredServiceToken>;
   roles?: Record<string, StoredRole>;
+  /** Console sessions, by id: in the store so that every node knows them. */
+  sessions?: Record<string, StoredSession>;
 }
 
 /** One change to the store, as plain data: a node that does not hold the store sends it to the one that does. */
@@ -40,7 +43,9 @@ export type StoreOp =
   | { readonly op: 'putRole'; readonly role: StoredRole }
   | { readonly op: 'deleteRole'; readonly name: string }
   | { readonly op: 'putApiKeys'; readonly keys: readonly StoredApiKey[] }
-  | { readonly op: 'putServiceToken'; readonly token: StoredServiceToken };
+  | { readonly op: 'putServiceToken'; readonly token: StoredServiceToken }
+  | { readonly op: 'putSession'; readonly session: StoredSession }
+  | { readonly op: 'deleteSessions'; readonly ids: readonly string[] };
 
 /**
  * A change worked out from the store as it is when the change is made: the
@@ -143,6 +148,15 @@ export abstract class SecurityStore {
   getServiceToken(name: string): StoredServiceToken | undefined {
     const tokens = this.#data.serviceTokens ?? {};
     return Object.hasOwn(tokens, name) ? tokens[name] : undefined;
+  }
+
+  getSession(id: string): StoredSession | undefined {
+    const sessions = this.#data.sessions ?? {};
+    return Object.hasOwn(sessions, id) ? sessions[id] : undefined;
+  }
+
+  listSessions(): StoredSession[] {
+    return Object.values(this.#data.sessions ?? {});
   }
 
   async putServiceToken(token: StoredServiceToken): Promise<void> {

@@ -24,7 +24,7 @@ t.test('migrations bootstrap, a start on the database, and an offline reset-pass
 
   const bootstrap = memoryIo(env);
   t.equal(await run(['migrations', 'bootstrap', '--home', home, ...settings], bootstrap.io), 0, bootstrap.stderr());
-  t.equal(bootstrap.stdout(), `applied migration 1: the security store: users, roles, API keys, service tokens, and the cluster that owns it\napplied migration 2: API keys belong to their owner's id and keep the roles they were made with\napplied migration 3: a log of what each change touched, so that nodes read only what changed\nthe security store in the ${where} is at schema version 3\n`);
+  t.equal(bootstrap.stdout(), `applied migration 1: the security store: users, roles, API keys, service tokens, and the cluster that owns it\napplied migration 2: API keys belong to their owner's id and keep the roles they were made with\napplied migration 3: a log of what each change touched, so that nodes read only what changed\napplied migration 4: console sessions, known to every node\nthe security store in the ${where} is at schema version 4\n`);
   const missing = memoryIo(env);
   t.equal(await run(['migrations', 'bootstrap', '--home', home, ...settings, '-E', 'security.store.postgres.database=securenode_none'], missing.io), 78);
   t.equal(missing.stderr(), `ERROR: the ${where.replace(connection.database, 'securenode_none')} does not exist; create it (createdb -O ${connection.user} securenode_none), or set security.store.postgres.database\n`);

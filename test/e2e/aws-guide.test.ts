@@ -44,14 +44,14 @@ t.test('seed 002: credentials in Secrets Manager, the superuser seeded by migrat
 
   const first = memoryIo({ ...awsEnv, ELASTIC_PASSWORD: 'guide-superuser-1' });
   t.equal(await run(['migrations', 'bootstrap', '--home', home, ...settings], first.io), 0, first.stderr());
-  t.match(first.stdout(), `the security store in the ${where} is at schema version 3\ncreated the elastic superuser with the password from ELASTIC_PASSWORD\n`);
+  t.match(first.stdout(), `the security store in the ${where} is at schema version 4\ncreated the elastic superuser with the password from ELASTIC_PASSWORD\n`);
   t.notMatch(first.stdout() + first.stderr(), database.password, 'the resolved password is in no output');
 
   const second = memoryIo({ ...awsEnv, ELASTIC_PASSWORD: 'another-password-2' });
   t.equal(await run(['migrations', 'bootstrap', '--home', home, ...settings], second.io), 0, second.stderr());
   t.equal(
     second.stdout(),
-    `the security store in the ${where} is already at schema version 3; nothing to do\nthe security store already has users: the password from ELASTIC_PASSWORD was not applied (change a password with \`npx securenode reset-password -u elastic --home ${home}\`)\n`,
+    `the security store in the ${where} is already at schema version 4; nothing to do\nthe security store already has users: the password from ELASTIC_PASSWORD was not applied (change a password with \`npx securenode reset-password -u elastic --home ${home}\`)\n`,
   );
   const [row] = await query<{ password_hash: string; roles: string[] }>(database, "SELECT password_hash, roles FROM securenode_users WHERE username = 'elastic'");
   t.same([await verifyPassword(row!.password_hash, 'guide-superuser-1'), await verifyPassword(row!.password_hash, 'another-password-2'), row!.roles], [true, false, ['superuser']], 'the first bootstrap\'s password, kept');

@@ -32,11 +32,11 @@ t.test('securenode migrations bootstrap: creates the schema, then has nothing to
   const first = await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], env);
   t.same(first, {
     exitCode: 0,
-    stdout: `applied migration 1: the security store: users, roles, API keys, service tokens, and the cluster that owns it\napplied migration 2: API keys belong to their owner's id and keep the roles they were made with\napplied migration 3: a log of what each change touched, so that nodes read only what changed\nthe security store in the ${where} is at schema version 3\n`,
+    stdout: `applied migration 1: the security store: users, roles, API keys, service tokens, and the cluster that owns it\napplied migration 2: API keys belong to their owner's id and keep the roles they were made with\napplied migration 3: a log of what each change touched, so that nodes read only what changed\napplied migration 4: console sessions, known to every node\nthe security store in the ${where} is at schema version 4\n`,
     stderr: '',
   });
-  t.same(await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], env), { exitCode: 0, stdout: `the security store in the ${where} is already at schema version 3; nothing to do\n`, stderr: '' });
-  t.same(await query(connection, 'SELECT version FROM securenode_schema_migrations ORDER BY version'), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+  t.same(await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], env), { exitCode: 0, stdout: `the security store in the ${where} is already at schema version 4; nothing to do\n`, stderr: '' });
+  t.same(await query(connection, 'SELECT version FROM securenode_schema_migrations ORDER BY version'), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
   t.same(await runCliAsNodeUser(['migrations', 'bootstrap', '--home', `${dir}/new`], { PG_PASSWORD: connection.password! }), {
     exitCode: 78,
     stdout: '',

@@ -68,8 +68,11 @@ export async function startNodeProcess(
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   const listeners = new Set<() => void>();
-  const append = (chunk: Buffer): void => {
-    output += chunk.toString('utf8');
+  // Decoded per stream, so that a character split across two chunks (a banner rule's ━) stays whole.
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  const append = (chunk: string): void => {
+    output += chunk;
     for (const listener of listeners) listener();
   };
   child.stdout!.on('data', append);

@@ -19,7 +19,7 @@ t.test('the schema: created once, then nothing to do; nodes starting together ta
   const recorded = await query(connection, 'SELECT version, name FROM securenode_schema_migrations ORDER BY version');
   t.same(recorded, migrations.map(({ version, name }) => ({ version, name })));
   const tables = await query<{ table_name: string }>(connection, "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'securenode_%' ORDER BY table_name");
-  t.same(tables.map((row) => row.table_name), ['securenode_api_keys', 'securenode_changes', 'securenode_meta', 'securenode_roles', 'securenode_schema_migrations', 'securenode_service_tokens', 'securenode_users']);
+  t.same(tables.map((row) => row.table_name), ['securenode_api_keys', 'securenode_changes', 'securenode_meta', 'securenode_roles', 'securenode_schema_migrations', 'securenode_service_tokens', 'securenode_sessions', 'securenode_users']);
 });
 
 t.test('a failed step leaves the database as it was; a newer database is refused', { skip: postgresSkip }, async (t) => {
@@ -33,5 +33,5 @@ t.test('a failed step leaves the database as it was; a newer database is refused
 
   await migrate(client);
   await query(connection, "INSERT INTO securenode_schema_migrations (version, name) VALUES (7, 'from the future')");
-  await t.rejects(migrate(client), { code: 'ERR_STORE_CONFIG', message: 'the security database is at schema version 7, newer than this securenode knows (3); upgrade securenode on this node' });
+  await t.rejects(migrate(client), { code: 'ERR_STORE_CONFIG', message: 'the security database is at schema version 7, newer than this securenode knows (4); upgrade securenode on this node' });
 });

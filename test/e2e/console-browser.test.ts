@@ -1,0 +1,83 @@
+// The console in Debian's Chromium, driven by playwright-core: what an operator
+// does with the printed password, and what must hold for the browser's cookie.
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import t from 'tap';
+import { homePaths } from '../../src/home/layout.js';
+import { httpsJson } from '../helpers/https.js';
+import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
+
+const executablePath = '/usr/bin/chromium';
+const browserSkip = (await access(executablePath).then(() => false, () => true)) ? 'no /usr/bin/chromium: apt-get install chromium (bash .ci/run does)' : false;
+const password = 'browser-pass-123';
+/** Screenshots for README, refreshed by each run. */
+const shots = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
+
+t.test('in Chromium: log in with the printed password, see elastic, create a user, log in as that user and be refused what the role does not allow, log out; a wrong password gets no session', { skip: browserSkip }, async (t) => {
+  const dir = await nodeOwnedDir(t);
+  const home = `${dir}/home`;
+  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password } });
+  t.teardown(() => node.signal('SIGKILL'));
+  const port = await node.httpPort();
+  await node.waitFor(/"event":"bootstrap_password_applied"/);
+  const ca = await readFile(`${homePaths(home).certsDir}/http_ca.crt`, 'utf8');
+  const browser: Browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  // The node's CA is not the browser's: this test trusts it for this context only.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, colorScheme: 'light' });
+  const page = await context.newPage();
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content.Security.Policy|Refused/i.test(message.text())) violations.push(message.text());
+  });
+  const url = `https://localhost:${port}/_console/`;
+  const response = await page.goto(url);
+  t.match(response!.headers()['content-security-policy'], /script-src 'self';/, 'the page comes with its policy');
+  await mkdir(shots, { recursive: true });
+  const form = page.locator('#login-form');
+
+  // A wrong password: an error, and no cookie.
+  await form.getByLabel('Username').fill('elastic');
+  await form.getByLabel('Password').fill('not-the-password');
+  await page.screenshot({ path: `${shots}login.png` });
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).waitFor();
+  t.same(await context.cookies(), [], 'no session for a wrong password');
+
+  await form.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('cell', { name: 'elastic', exact: true }).waitFor();
+  t.pass('elastic is in the users list');
+  const [cookie] = await context.cookies();
+  t.match(cookie, { name: 'securenode_session', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' }, "the cookie's flags, as the browser keeps them");
+
+  await page.locator('#new-username').fill('ada');
+  await page.locator('#new-password').fill('ada-password-123');
+  await page.locator('#new-roles').fill('read-only');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await page.getByRole('cell', { name: 'ada', exact: true }).waitFor();
+  t.pass('a user created from the console is listed');
+  await page.screenshot({ path: `${shots}users.png`, fullPage: true });
+
+  // Log out: the old cookie, sent by another client, opens nothing.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  const after = await httpsJson({ port, ca, path: '/_security/_authenticate', headers: { cookie: `${cookie!.name}=${cookie!.value}` } });
+  t.equal(after.status, 401, 'after logout the old cookie gets 401');
+
+  // ada may read users but not create them: the API refuses, and the console says so.
+  await form.getByLabel('Username').fill('ada');
+  await form.getByLabel('Password').fill('ada-password-123');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText('ada (read-only)').waitFor();
+  await page.locator('#new-username').fill('bea');
+  await page.locator('#new-password').fill('bea-password-123');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await page.getByRole('alert').filter({ hasText: 'you do not have permissions' }).waitFor();
+  t.pass("what ada's role does not allow is refused, and the console shows why");
+  t.same(violations, [], 'no policy violation in the browser');
+});
