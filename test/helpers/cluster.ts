@@ -93,6 +93,15 @@ export async function checkOneSecurityTruth(t: Test, cluster: Cluster): Promise<
   const byKey = await httpsJson({ port: first.port, ca, path: '/_security/_authenticate', headers: { authorization: `ApiKey ${key.encoded}` } });
   t.equal(byKey.status, 200, 'an API key created on the second node works on the first');
 
+  // A console session opened on one node works on the others, and a logout on one ends it on all.
+  const opened = await httpsJson({ port: second.port, ca, method: 'POST', path: '/_security/session', auth: admin });
+  const cookie = String([opened.headers['set-cookie']].flat()[0]).split(';')[0]!;
+  const csrf = (opened.body as { csrf_token: string }).csrf_token;
+  for (const member of [first, third]) t.equal((await httpsJson({ port: member.port, ca, path: '/_security/_authenticate', headers: { cookie } })).status, 200, `a session opened on the second node works on ${member.name}`);
+  t.equal((await httpsJson({ port: third.port, ca, method: 'DELETE', path: '/_security/session', headers: { cookie, 'x-csrf-token': csrf } })).status, 200, 'a logout on the third');
+  const ended = await within(1_000, async () => (await httpsJson({ port: first.port, ca, path: '/_security/_authenticate', headers: { cookie } })).status === 401);
+  t.ok(ended !== undefined, `ends it on the first within a second (${Math.round(ended ?? -1)} ms)`);
+
   await checkParallelWriters(t, cluster);
 }
 
