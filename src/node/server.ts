@@ -196,7 +196,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   registerUserRoutes(app, context);
   registerRoleRoutes(app, context);
   if (sessions && options.tokenHashKey) {
-    registerSessionRoutes(app, { store: options.store, hashKey: options.tokenHashKey, limits: sessions, audit });
+    registerSessionRoutes(app, { store: options.store, hashKey: options.tokenHashKey, limits: sessions, audit, authorizer });
     registerConsole(app);
   }
   if (options.tokenHashKey) {

@@ -7,7 +7,8 @@ import type { AuditLog } from '../logging/audit.js';
 import { csrfHeader, openSession, sessionCookie, sessionExpired, sessionFor, touchEveryMs, type SessionLimits } from '../security/sessions.js';
 import type { SecurityStore } from '../security/store.js';
 import type { Principal } from './authenticator.js';
-import { auditContext } from './authorization.js';
+import type { Authorizer } from '../security/authorizer.js';
+import { auditContext, managesSecurity, rightsOf } from './authorization.js';
 
 /** The console's page and assets, served from the package's console/ folder. */
 const consoleFiles: Record<string, { type: string; file: string }> = {
@@ -56,14 +57,34 @@ export function sessionPrincipal(request: FastifyRequest, store: SecurityStore, 
   return { user, type: 'session', sessionId: session.id };
 }
 
+/** What the console offers, each as the request it makes: the session's answer says which the user's roles allow. */
+const consoleActions: Record<string, readonly [method: string, path: string, pattern: string]> = {
+  'users.read': ['GET', '/_security/user', '/_security/user'],
+  'users.write': ['PUT', '/_security/user/_', '/_security/user/:name'],
+  'users.delete': ['DELETE', '/_security/user/_', '/_security/user/:name'],
+  'roles.read': ['GET', '/_security/role', '/_security/role'],
+  'roles.write': ['PUT', '/_security/role/_', '/_security/role/:name'],
+  'roles.delete': ['DELETE', '/_security/role/_', '/_security/role/:name'],
+  'api_keys.read': ['GET', '/_security/api_key', '/_security/api_key'],
+  'api_keys.write': ['POST', '/_security/api_key', '/_security/api_key'],
+  'api_keys.delete': ['DELETE', '/_security/api_key', '/_security/api_key'],
+  'cluster.read': ['GET', '/_cluster/health', '/_cluster/health'],
+};
+
+/** Which console actions a principal's roles allow: what is not allowed is not offered (the API refuses it anyway). */
+function allowedActions(authorizer: Authorizer, principal: Principal): Record<string, boolean> {
+  const rights = rightsOf(principal);
+  return Object.fromEntries(Object.entries(consoleActions).map(([name, [method, path, pattern]]) => [name, authorizer.endpointAllowed(rights, method, path, pattern, managesSecurity(pattern))]));
+}
+
 /**
  * POST /_security/session opens a console session for a password login (the
  * request's Basic credentials, checked, throttled and audited as every login
  * is) and sets the cookie; GET tells the session's user and CSRF token; DELETE
  * ends it on every node. The cookie is Secure, HttpOnly, SameSite=Strict.
  */
-export function registerSessionRoutes(app: FastifyInstance, options: { store: SecurityStore; hashKey: Buffer; limits: SessionLimits; audit: AuditLog }): void {
-  const { store, hashKey, limits, audit } = options;
+export function registerSessionRoutes(app: FastifyInstance, options: { store: SecurityStore; hashKey: Buffer; limits: SessionLimits; audit: AuditLog; authorizer: Authorizer }): void {
+  const { store, hashKey, limits, audit, authorizer } = options;
   const cookie = (value: string, maxAge: number) => serializeCookie(sessionCookie, value, { secure: true, httpOnly: true, sameSite: 'strict', path: '/', maxAge });
   app.post('/_security/session', async (request, reply) => {
     const principal = request.principal!;
@@ -77,13 +98,13 @@ export function registerSessionRoutes(app: FastifyInstance, options: { store: Se
     });
     audit.record('session_opened', auditContext(request), { session: session.id });
     void reply.header('set-cookie', cookie(value, Math.floor(limits.absoluteMs / 1000)));
-    return { username: principal.user.username, roles: principal.user.roles, csrf_token: session.csrf };
+    return { username: principal.user.username, roles: principal.user.roles, csrf_token: session.csrf, allowed: allowedActions(authorizer, principal) };
   });
   app.get('/_security/session', async (request, reply) => {
     const principal = request.principal!;
     const session = principal.sessionId === undefined ? undefined : store.getSession(principal.sessionId);
     if (!session) return reply.code(404).send({ error: 'this request has no console session' });
-    return { username: principal.user.username, roles: principal.user.roles, csrf_token: session.csrf };
+    return { username: principal.user.username, roles: principal.user.roles, csrf_token: session.csrf, allowed: allowedActions(authorizer, principal) };
   });
   app.delete('/_security/session', async (request, reply) => {
     const principal = request.principal!;
