@@ -117,7 +117,7 @@ async function loadCluster() {
   }
 }
 
-const loaders = { 'users-view': loadUsers, 'roles-view': loadRoles, 'keys-view': loadKeys, 'cluster-view': loadCluster };
+const loaders = { 'users-view': loadUsers, 'roles-view': loadRoles, 'keys-view': loadKeys, 'enroll-view': async () => {}, 'cluster-view': loadCluster };
 
 async function open(view) {
   show(view);
@@ -181,6 +181,22 @@ $('create-key').addEventListener('submit', async (event) => {
   await loadKeys();
 });
 
+$('create-token').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const scope = $('token-scope').value;
+  const answer = await api('POST', '/_security/enrollment_token', { scope, ttl: $('token-ttl').value.trim() });
+  if (answer.status !== 200) return say(errorOf('enroll-view'), answer.body?.error ?? `the node answered ${answer.status}`);
+  say(errorOf('enroll-view'));
+  $('new-token-use').textContent = `Shown only this once, valid until ${new Date(answer.body.expires).toLocaleString()}: ${scope === 'node' ? 'start the new node with securenode start --enrollment-token <token>' : 'a client enrolls with securenode enroll --enrollment-token <token> --out ./client'}.`;
+  $('new-token-value').textContent = answer.body.token;
+  $('new-token').hidden = false;
+});
+
+$('copy-token').addEventListener('click', async () => {
+  await navigator.clipboard.writeText($('new-token-value').textContent);
+  $('copy-token').textContent = 'Copied';
+});
+
 $('copy-key').addEventListener('click', async () => {
   await navigator.clipboard.writeText($('new-key-value').textContent);
   $('copy-key').textContent = 'Copied';
@@ -189,8 +205,10 @@ $('copy-key').addEventListener('click', async () => {
 $('logout').addEventListener('click', async () => {
   await api('DELETE', '/_security/session');
   session = undefined;
-  $('new-key-value').textContent = '';
-  $('new-key').hidden = true;
+  for (const id of ['new-key', 'new-token']) {
+    $(`${id}-value`).textContent = '';
+    $(id).hidden = true;
+  }
   show('login-view');
 });
 

@@ -8,6 +8,8 @@ import type { SecurityStore } from '../security/store.js';
 import type { AuditLog } from '../logging/audit.js';
 import { auditContext, forbidden, isSuperuser } from './authorization.js';
 import { Refusal } from './refusal.js';
+import { createEnrollmentToken } from '../enrollment/create-token.js';
+import { parseDuration } from '../settings/coerce.js';
 
 /** What the enroll endpoints need. */
 export interface EnrollRouteOptions {
@@ -18,6 +20,9 @@ export interface EnrollRouteOptions {
   readonly cluster: { readonly name: string; readonly uuid: string };
   /** Transport addresses of the cluster's nodes, known once the transport listens. */
   readonly nodesAddresses: () => readonly string[];
+  /** This node's HTTP addresses that an enrollment token names, known once it listens. */
+  readonly httpAddresses: () => readonly string[];
+  readonly version: string;
   readonly logger: Logger;
   readonly audit: AuditLog;
 }
@@ -74,4 +79,25 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
     options.logger.info({ event: 'enrollment_token_used', scope: 'node', api_key: request.principal!.apiKey?.id }, 'a node enrolled: it received the HTTP CA and the transport certificate');
     return { ...nodeBody, nodes_addresses: options.nodesAddresses() };
   });
+
+  // An enrollment token from the console (or any superuser), as the first start's banner makes: an API key that only enrolls, for 30 minutes unless asked otherwise (24 hours at most).
+  app.post<{ Body: { scope: 'client' | 'node'; ttl?: string } }>(
+    '/_security/enrollment_token',
+    { schema: { body: { type: 'object', required: ['scope'], additionalProperties: false, properties: { scope: { enum: ['client', 'node'] }, ttl: { type: 'string', maxLength: 16 } } } }, attachValidation: true },
+    async (request, reply) => {
+      if (request.validationError) return reply.code(400).send({ error: "invalid body: give scope (client or node) and, if you like, ttl (for example 30m)" });
+      if (!allowed(request, reply, request.body.scope === 'node' ? 'enroll_node' : 'enroll_client') || !isSuperuser(request.principal!)) {
+        if (!reply.sent) void forbidden(reply, request.principal!, 'create');
+        return reply;
+      }
+      const ttlMs = request.body.ttl === undefined ? 30 * 60_000 : parseDuration(request.body.ttl);
+      if (ttlMs === undefined || ttlMs < 60_000 || ttlMs > 86_400_000) return reply.code(400).send({ error: "invalid field 'ttl': a duration from 1m to 24h, for example 30m" });
+      const token = await createEnrollmentToken(request.body.scope, {
+        store: options.store, hashKey: options.hashKey, addresses: options.httpAddresses(), fingerprint: options.tls.httpCaFingerprint, version: options.version, ttlMs, creator: request.principal!.user.username,
+      });
+      if (!token) return reply.code(409).send({ error: 'this node publishes no address that a token could name; set network.publish_host or http.publish_host' });
+      options.audit.record('enrollment_token_created', auditContext(request), { scope: request.body.scope, ttl_ms: ttlMs });
+      return { token, expires: Date.now() + ttlMs };
+    },
+  );
 }

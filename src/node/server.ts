@@ -209,6 +209,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       tls,
       cluster: { name: info.clusterName, uuid: info.clusterUuid },
       nodesAddresses: () => info.nodesAddresses,
+      httpAddresses: () => info.enrollmentAddresses,
+      version: options.version,
       logger,
       audit,
     });

@@ -8,7 +8,7 @@ import { csrfHeader, openSession, sessionCookie, sessionExpired, sessionFor, tou
 import type { SecurityStore } from '../security/store.js';
 import type { Principal } from './authenticator.js';
 import type { Authorizer } from '../security/authorizer.js';
-import { auditContext, managesSecurity, rightsOf } from './authorization.js';
+import { auditContext, isSuperuser, managesSecurity, rightsOf } from './authorization.js';
 
 /** The console's page and assets, served from the package's console/ folder. */
 const consoleFiles: Record<string, { type: string; file: string }> = {
@@ -69,12 +69,16 @@ const consoleActions: Record<string, readonly [method: string, path: string, pat
   'api_keys.write': ['POST', '/_security/api_key', '/_security/api_key'],
   'api_keys.delete': ['DELETE', '/_security/api_key', '/_security/api_key'],
   'cluster.read': ['GET', '/_cluster/health', '/_cluster/health'],
+  'enrollment.write': ['POST', '/_security/enrollment_token', '/_security/enrollment_token'],
 };
 
 /** Which console actions a principal's roles allow: what is not allowed is not offered (the API refuses it anyway). */
 function allowedActions(authorizer: Authorizer, principal: Principal): Record<string, boolean> {
   const rights = rightsOf(principal);
-  return Object.fromEntries(Object.entries(consoleActions).map(([name, [method, path, pattern]]) => [name, authorizer.endpointAllowed(rights, method, path, pattern, managesSecurity(pattern))]));
+  // Enrollment tokens hand out the cluster's trust: superusers only, whatever the endpoint rows say.
+  return Object.fromEntries(
+    Object.entries(consoleActions).map(([name, [method, path, pattern]]) => [name, authorizer.endpointAllowed(rights, method, path, pattern, managesSecurity(pattern)) && (name !== 'enrollment.write' || isSuperuser(principal))]),
+  );
 }
 
 /**

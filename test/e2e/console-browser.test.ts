@@ -1,9 +1,11 @@
 // The console in Debian's Chromium, driven by playwright-core: what an operator
 // does with the printed password, and what must hold for the browser's cookie.
+import { X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import t from 'tap';
+import { decodeEnrollmentToken } from '../../src/enrollment/token.js';
 import { homePaths } from '../../src/home/layout.js';
 import { httpsJson } from '../helpers/https.js';
 import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
@@ -17,7 +19,7 @@ const shots = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
 t.test('in Chromium: log in with the printed password, see elastic, create a user, log in as that user and be refused what the role does not allow, log out; a wrong password gets no session', { skip: browserSkip }, async (t) => {
   const dir = await nodeOwnedDir(t);
   const home = `${dir}/home`;
-  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password } });
+  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password }, args: ['-E', 'security.enrollment.enabled=true'] });
   t.teardown(() => node.signal('SIGKILL'));
   const port = await node.httpPort();
   await node.waitFor(/"event":"bootstrap_password_applied"/);
@@ -65,7 +67,7 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.screenshot({ path: `${shots}users.png`, fullPage: true });
 
   // A role, from the roles page.
-  await page.getByRole('button', { name: 'Roles' }).click();
+  await page.getByRole('button', { name: 'Roles', exact: true }).click();
   await page.locator('#role-name').fill('user-reader');
   await page.locator('#role-endpoint').fill('/_security/user*');
   await page.locator('#role-actions').fill('read');
@@ -76,7 +78,7 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.screenshot({ path: `${shots}roles.png`, fullPage: true });
 
   // An API key: shown once, and it works with another client.
-  await page.getByRole('button', { name: 'API keys' }).click();
+  await page.getByRole('button', { name: 'API keys', exact: true }).click();
   await page.locator('#key-name').fill('deploy');
   await page.getByRole('button', { name: 'Create API key' }).click();
   await page.locator('#new-key').waitFor();
@@ -91,7 +93,23 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.getByRole('cell', { name: 'invalidated' }).waitFor();
   t.equal((await httpsJson({ port, ca, path: '/_security/_authenticate', headers: { authorization: `ApiKey ${encoded}` } })).status, 401, 'invalidated from the console, it opens nothing');
 
-  await page.getByRole('button', { name: 'Cluster' }).click();
+  // An enrollment token for a client: shown once; its key enrolls, and only that.
+  await page.getByRole('button', { name: 'Enrollment', exact: true }).click();
+  await page.getByLabel('Valid for (1m to 24h)').fill('10m');
+  await page.getByRole('button', { name: 'Create enrollment token' }).click();
+  await page.locator('#new-token').waitFor();
+  const token = decodeEnrollmentToken((await page.locator('#new-token-value').textContent())!);
+  t.equal(token.fgr, new X509Certificate(ca).fingerprint256.replace(/:/g, '').toLowerCase(), "the token names the node's CA by its SHA-256 fingerprint");
+  await page.screenshot({ path: `${shots}enrollment.png`, fullPage: true, mask: [page.locator('#new-token-value')] });
+  const enrollKey = `ApiKey ${Buffer.from(token.key).toString('base64')}`;
+  t.equal((await httpsJson({ port, ca, path: '/_security/enroll/client', headers: { authorization: enrollKey } })).status, 200, "the token's key enrolls a client");
+  t.equal((await httpsJson({ port, ca, path: '/_security/user', headers: { authorization: enrollKey } })).status, 403, 'and does nothing else');
+  for (const [body, status] of [[{ scope: 'client', ttl: '25h' }, 400], [{ scope: 'client', ttl: '10s' }, 400], [{ scope: 'cluster' }, 400], [{ scope: 'node', extra: 1 }, 400]] as const) {
+    t.equal((await httpsJson({ port, ca, method: 'POST', path: '/_security/enrollment_token', auth: `elastic:${password}`, body })).status, status, `POST /_security/enrollment_token ${JSON.stringify(body)}: ${status}`);
+  }
+  t.equal((await httpsJson({ port, ca, method: 'POST', path: '/_security/enrollment_token', auth: 'ada:ada-password-123', body: { scope: 'client' } })).status, 403, 'read-only may not make one');
+
+  await page.getByRole('button', { name: 'Cluster', exact: true }).click();
   await page.getByText(/green, 1 node\(s\) connected/).waitFor();
   await page.screenshot({ path: `${shots}cluster.png`, fullPage: true });
   t.pass('the cluster page shows the node');
@@ -109,9 +127,9 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.getByText('ada (read-only)').waitFor();
   await page.getByRole('cell', { name: 'elastic', exact: true }).waitFor();
   t.same(
-    [await page.getByRole('button', { name: 'Create user' }).isVisible(), await page.getByRole('button', { name: 'Disable elastic' }).count(), await page.getByRole('button', { name: 'API keys' }).isVisible()],
-    [false, 0, true],
-    'no create or disable for read-only; its own API keys page is offered',
+    [await page.getByRole('button', { name: 'Create user' }).isVisible(), await page.getByRole('button', { name: 'Disable elastic' }).count(), await page.getByRole('button', { name: 'API keys', exact: true }).isVisible(), await page.getByRole('button', { name: 'Enrollment', exact: true }).isVisible()],
+    [false, 0, true, false],
+    'no create or disable for read-only, no enrollment tokens; its own API keys page is offered',
   );
   t.same(violations, [], 'no policy violation in the browser');
 });

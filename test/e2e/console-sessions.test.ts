@@ -58,6 +58,11 @@ t.test('console sessions: a password login sets a Secure HttpOnly SameSite=Stric
   );
   t.equal((await call('PUT', '/_security/user/ada', { cookie: elastic.cookie, csrf: elastic.csrf, body: create })).status, 200, 'with it: done');
 
+  // A first start turns enrollment on (as Elasticsearch's does): a superuser's session makes a token, with the CSRF token.
+  t.equal((await call('POST', '/_security/enrollment_token', { cookie: elastic.cookie, body: { scope: 'client' } })).status, 403, 'an enrollment token without the CSRF token: 403');
+  const made = await call('POST', '/_security/enrollment_token', { cookie: elastic.cookie, csrf: elastic.csrf, body: { scope: 'node', ttl: '5m' } });
+  t.match([made.status, made.body], [200, { token: /^[A-Za-z0-9_=-]+$/, expires: Number }], 'with it: a node enrollment token');
+
   // Forged cookies: never a session, never a 500.
   await fc.assert(
     fc.asyncProperty(fc.string({ maxLength: 80 }).filter((value) => /^[\x21-\x3a\x3c-\x7e]*$/.test(value)), async (value) => (await call('GET', '/_security/_authenticate', { cookie: `securenode_session=${value}` })).status === 401),
