@@ -117,7 +117,22 @@ async function loadCluster() {
   }
 }
 
-const loaders = { 'users-view': loadUsers, 'roles-view': loadRoles, 'keys-view': loadKeys, 'enroll-view': async () => {}, 'cluster-view': loadCluster };
+async function loadAudit() {
+  const query = new URLSearchParams({ size: '100' });
+  if ($('audit-user').value.trim()) query.set('user', $('audit-user').value.trim());
+  if ($('audit-event').value.trim()) query.set('event', $('audit-event').value.trim());
+  const answer = await api('GET', `/_security/audit?${query}`);
+  const body = $('audit').tBodies[0];
+  body.replaceChildren();
+  if (answer.status !== 200) return say(errorOf('audit-view'), answer.body?.error ?? `the node answered ${answer.status}`);
+  say(errorOf('audit-view'));
+  for (const { time, event, user, source, request_id: _request, ...details } of answer.body.events) {
+    const row = body.insertRow();
+    for (const value of [String(time).replace('T', ' ').slice(0, 19), event, user ?? '-', source ?? '-', JSON.stringify(details)]) row.insertCell().textContent = value;
+  }
+}
+
+const loaders = { 'users-view': loadUsers, 'roles-view': loadRoles, 'keys-view': loadKeys, 'enroll-view': async () => {}, 'cluster-view': loadCluster, 'audit-view': loadAudit };
 
 async function open(view) {
   show(view);
@@ -145,6 +160,11 @@ $('login-form').addEventListener('submit', async (event) => {
 });
 
 for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => open(tab.dataset.view));
+
+$('audit-filter').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  await loadAudit();
+});
 
 $('create-user').addEventListener('submit', async (event) => {
   event.preventDefault();

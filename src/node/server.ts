@@ -21,6 +21,7 @@ import { intermediateTls } from './tls-profile.js';
 import { lazyValidator, maxBodyBytes, registerJsonBodies } from './body-limits.js';
 import { registerRoleRoutes } from './role-routes.js';
 import { registerConsole, registerSessionRoutes } from './session-routes.js';
+import { registerAuditRoute } from './audit-routes.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
 import { noAudit, type AuditLog } from '../logging/audit.js';
@@ -192,6 +193,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return reply.code(500).send({ error: 'internal error; see the node log' });
   });
   registerInfoRoutes(app, info);
+  registerAuditRoute(app, audit);
   const context = { store: options.store, authorizer, audit, logger };
   registerUserRoutes(app, context);
   registerRoleRoutes(app, context);

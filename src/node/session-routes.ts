@@ -70,6 +70,7 @@ const consoleActions: Record<string, readonly [method: string, path: string, pat
   'api_keys.delete': ['DELETE', '/_security/api_key', '/_security/api_key'],
   'cluster.read': ['GET', '/_cluster/health', '/_cluster/health'],
   'enrollment.write': ['POST', '/_security/enrollment_token', '/_security/enrollment_token'],
+  'audit.read': ['GET', '/_security/audit', '/_security/audit'],
 };
 
 /** Which console actions a principal's roles allow: what is not allowed is not offered (the API refuses it anyway). */

@@ -114,6 +114,19 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.screenshot({ path: `${shots}cluster.png`, fullPage: true });
   t.pass('the cluster page shows the node');
 
+  // The audit log, filtered: the failed login and the session this test opened are there.
+  await page.getByRole('button', { name: 'Audit log', exact: true }).click();
+  await page.getByLabel('Event').fill('session_opened');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  // The tab's first load listed every event: wait for the filtered list to replace it.
+  await page.locator('#audit td', { hasText: /^user_created$/ }).first().waitFor({ state: 'detached' });
+  t.ok(await page.getByRole('cell', { name: 'session_opened' }).count() > 0, 'filtered by event: only the sessions opened');
+  await page.getByLabel('Event').fill('authentication_failed');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByRole('cell', { name: 'authentication_failed' }).first().waitFor();
+  t.pass("the wrong password's failure is in the audit log");
+  await page.screenshot({ path: `${shots}audit.png`, fullPage: true });
+
   // Log out: the old cookie, sent by another client, opens nothing.
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('button', { name: 'Log in' }).waitFor();
@@ -127,9 +140,9 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.getByText('ada (read-only)').waitFor();
   await page.getByRole('cell', { name: 'elastic', exact: true }).waitFor();
   t.same(
-    [await page.getByRole('button', { name: 'Create user' }).isVisible(), await page.getByRole('button', { name: 'Disable elastic' }).count(), await page.getByRole('button', { name: 'API keys', exact: true }).isVisible(), await page.getByRole('button', { name: 'Enrollment', exact: true }).isVisible()],
-    [false, 0, true, false],
-    'no create or disable for read-only, no enrollment tokens; its own API keys page is offered',
+    [await page.getByRole('button', { name: 'Create user' }).isVisible(), await page.getByRole('button', { name: 'Disable elastic' }).count(), await page.getByRole('button', { name: 'API keys', exact: true }).isVisible(), await page.getByRole('button', { name: 'Enrollment', exact: true }).isVisible(), await page.getByRole('button', { name: 'Audit log', exact: true }).isVisible()],
+    [false, 0, true, false, true],
+    'read-only (which reads every endpoint, as in Kong) is offered the API keys and audit pages, and no create, disable or enrollment tokens',
   );
   t.same(violations, [], 'no policy violation in the browser');
 });

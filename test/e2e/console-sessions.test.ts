@@ -93,8 +93,12 @@ t.test('console sessions: a password login sets a Secure HttpOnly SameSite=Stric
   t.match([logout.headers['set-cookie']].flat()[0], /^securenode_session=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=Strict$/, 'the cookie is cleared');
   t.equal((await call('GET', '/_security/_authenticate', { cookie: elastic.cookie })).status, 401, 'after logout the old cookie opens nothing');
   t.equal((await call('POST', '/_security/session', { auth: `elastic:${password}`, cookie: elastic.cookie })).status, 200, 'and a new login works');
-  const log = await readFile(`${homePaths(home).logsDir}/audit.log`, 'utf8').catch(() => '');
-  t.match(log, /"event":"session_opened"/, 'logins are audited');
+  const audit = await call('GET', '/_security/audit?event=session_opened&size=2', { auth: `elastic:${password}` });
+  const events = (audit.body as { events: { event: string; user: string; time: string }[] }).events;
+  t.same([audit.status, events.length, events.map((entry) => entry.event)], [200, 2, ['session_opened', 'session_opened']], 'logins are audited, and GET /_security/audit reads the latest');
+  t.ok(events[0]!.time >= events[1]!.time, 'newest first');
+  t.equal((await call('GET', '/_security/audit?user=ada&event=session_opened', { auth: `elastic:${password}` })).body && ((await call('GET', '/_security/audit?user=ada&event=session_opened', { auth: `elastic:${password}` })).body as { events: { user: string }[] }).events.every((entry) => entry.user === 'ada'), true, 'filtered by user');
+  for (const query of ['event=DROP%20TABLE', 'size=99999', 'other=1']) t.equal((await call('GET', `/_security/audit?${query}`, { auth: `elastic:${password}` })).status, 400, `?${query}: 400`);
 });
 
 t.test('the console: its page and assets with a strict policy; console.enabled false serves nothing', async (t) => {
