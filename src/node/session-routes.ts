@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../logging/audit.js';
-import { csrfHeader, openSession, sessionCookie, sessionExpired, sessionFor, touchEveryMs, type SessionLimits } from '../security/sessions.js';
+import { csrfHeader, openSession, sessionCookie, sessionExpired, sessionFor, touchEvery, type SessionLimits } from '../security/sessions.js';
 import type { SecurityStore } from '../security/store.js';
 import type { Principal } from './authenticator.js';
 import type { Authorizer } from '../security/authorizer.js';
@@ -50,7 +50,7 @@ export function sessionPrincipal(request: FastifyRequest, store: SecurityStore, 
     const expected = Buffer.from(session.csrf);
     if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) return 'csrf';
   }
-  if (now - session.lastSeen >= touchEveryMs) {
+  if (now - session.lastSeen >= touchEvery(limits)) {
     // Marked used where changes are serialized: a logout meanwhile is not undone.
     void store.mutate((data) => (data.sessions && Object.hasOwn(data.sessions, session.id) ? { ops: [{ op: 'putSession', session: { ...data.sessions[session.id]!, lastSeen: now } }], result: undefined } : { ops: [], result: undefined })).catch(() => {});
   }

@@ -28,8 +28,8 @@ export interface SessionLimits {
   readonly absoluteMs: number;
 }
 
-/** A session's last use is written at most this often: each write is a change to the store. */
-export const touchEveryMs = 60_000;
+/** A session's last use is written at most once a minute (each write is a change to the store), and often enough for a short idle timeout. */
+export const touchEvery = (limits: SessionLimits): number => Math.min(60_000, limits.idleMs / 4);
 
 const fingerprint = (passwordHash: string): string => createHash('sha256').update(passwordHash).digest('base64url');
 

@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { chromium, type Browser } from 'playwright-core';
 import t from 'tap';
 import { decodeEnrollmentToken } from '../../src/enrollment/token.js';
@@ -87,8 +88,9 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await page.getByRole('cell', { name: 'deploy', exact: true }).waitFor();
   // The key itself is masked: a screenshot is no place for a secret, even a test's.
   await page.screenshot({ path: `${shots}api-keys.png`, fullPage: true, mask: [page.locator('#new-key-value')] });
-  const byKey = await httpsJson({ port, ca, path: '/_security/_authenticate', headers: { authorization: `ApiKey ${encoded}` } });
-  t.same([byKey.status, (byKey.body as { username: string }).username], [200, 'elastic'], 'the key works with another client');
+  const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
+  const byKey = await execa('curl', ['-sS', '--cacert', caFile, '-H', `Authorization: ApiKey ${encoded}`, `https://localhost:${port}/_security/_authenticate`], { reject: false });
+  t.match(JSON.parse(byKey.stdout), { username: 'elastic', authentication_type: 'api_key' }, 'the key works with curl');
   await page.getByRole('button', { name: 'Invalidate deploy' }).click();
   await page.getByRole('cell', { name: 'invalidated' }).waitFor();
   t.equal((await httpsJson({ port, ca, path: '/_security/_authenticate', headers: { authorization: `ApiKey ${encoded}` } })).status, 401, 'invalidated from the console, it opens nothing');

@@ -120,3 +120,32 @@ t.test('the console: its page and assets with a strict policy; console.enabled f
   }
   t.equal((await httpsJson({ port: offPort, ca: offCa, method: 'POST', path: '/_security/session', auth: `elastic:${password}` })).status, 404, 'and no session opens');
 });
+
+t.test('a session ends after console.session.idle_timeout unused, and after absolute_timeout however used', async (t) => {
+  const dir = await nodeOwnedDir(t);
+  const home = `${dir}/home`;
+  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password }, args: ['-E', 'console.session.idle_timeout=2s', '-E', 'console.session.absolute_timeout=5s'] });
+  t.teardown(() => node.signal('SIGKILL'));
+  const port = await node.httpPort();
+  const ca = await readFile(`${homePaths(home).certsDir}/http_ca.crt`, 'utf8');
+  const open = async () => String([(await httpsJson({ port, ca, method: 'POST', path: '/_security/session', auth: `elastic:${password}` })).headers['set-cookie']].flat()[0]).split(';')[0]!;
+  const status = async (cookie: string) => (await httpsJson({ port, ca, path: '/_security/_authenticate', headers: { cookie } })).status;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const idle = await open();
+  t.equal(await status(idle), 200);
+  await sleep(2_600);
+  t.equal(await status(idle), 401, 'unused for longer than the idle timeout: ended');
+
+  // Used every 0.8 s, it outlives the idle timeout, but not the absolute one.
+  const busy = await open();
+  const started = Date.now();
+  const statuses: number[] = [];
+  while (Date.now() - started < 4_400) {
+    statuses.push(await status(busy));
+    await sleep(800);
+  }
+  t.same([...new Set(statuses)], [200], `used every 0.8 s for 4.4 s, past the 2 s idle timeout: it stays (${statuses.length} requests)`);
+  await sleep(Math.max(0, 5_300 - (Date.now() - started)));
+  t.equal(await status(busy), 401, 'past the absolute timeout: ended');
+});

@@ -39,6 +39,7 @@ t.test('first start at a terminal: banner, password, fingerprint, TLS; a second 
   const enrolled = await runCliAsNodeUser(['enroll', '--enrollment-token', clientToken!, '--out', `${home}-client`]);
   t.equal(enrolled.exitCode, 0, `the banner's token enrolls a client: ${enrolled.stderr}`);
 
+  t.match(output, `or open https://localhost:${port}/_console/ in a browser and log in as elastic`, "the banner's connect step names the console");
   const info = await curl(port, ca, ['-u', `elastic:${password}`]);
   t.equal(info.exitCode, 0, info.stderr);
   const [body, status] = info.stdout.split('\n');
