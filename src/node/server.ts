@@ -199,7 +199,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   registerRoleRoutes(app, context);
   if (sessions && options.tokenHashKey) {
     registerSessionRoutes(app, { store: options.store, hashKey: options.tokenHashKey, limits: sessions, audit, authorizer });
-    registerConsole(app);
+    registerConsole(app, logger);
   }
   if (options.tokenHashKey) {
     registerApiKeyRoutes(app, { ...context, hashKey: options.tokenHashKey });

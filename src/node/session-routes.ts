@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
 import { csrfHeader, openSession, sessionCookie, sessionExpired, sessionFor, touchEvery, type SessionLimits } from '../security/sessions.js';
 import type { SecurityStore } from '../security/store.js';
@@ -121,12 +122,16 @@ export function registerSessionRoutes(app: FastifyInstance, options: { store: Se
   });
 }
 
-/** The console under /_console/: one page and its assets, read once, with a strict policy. */
-export function registerConsole(app: FastifyInstance): void {
+/** The console under /_console/: one page and its assets, read once, with a strict policy. A package without them serves no console, and says so. */
+export function registerConsole(app: FastifyInstance, logger: Logger): void {
   const root = fileURLToPath(new URL('../../../console/', import.meta.url));
-  for (const [path, { type, file }] of Object.entries(consoleFiles)) {
-    const body = readFileSync(`${root}${file}`);
-    app.get(path, (_request, reply) => reply.headers({ ...consoleHeaders, 'content-type': type }).send(body));
+  let bodies: [string, { type: string; body: Buffer }][];
+  try {
+    bodies = Object.entries(consoleFiles).map(([path, { type, file }]) => [path, { type, body: readFileSync(`${root}${file}`) }]);
+  } catch (error) {
+    logger.warn({ event: 'console_missing', path: root, error: (error as NodeJS.ErrnoException).code }, `the console's files are missing from ${root} (an incomplete install); the node runs without its console`);
+    return;
   }
+  for (const [path, { type, body }] of bodies) app.get(path, (_request, reply) => reply.headers({ ...consoleHeaders, 'content-type': type }).send(body));
   app.get('/_console', (_request, reply) => reply.headers(consoleHeaders).redirect('/_console/', 301));
 }

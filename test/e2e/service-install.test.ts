@@ -131,6 +131,8 @@ t.test('README: running as a service, step by step', { skip: !root && 'installs 
   t.teardown(() => service.kill());
   const curl = await run(`${curlStep!.replace('https://localhost:9200/', `https://localhost:${service.port}/`)} -sS`);
   t.match(JSON.parse(curl.stdout), { tagline: 'Secure on first start' }, 'the documented curl gets in with the password from the file');
+  const consolePage = await execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', `${sandbox}/var/lib/securenode/config/certs/http_ca.crt`, `https://localhost:${service.port}/_console/`]);
+  t.equal(consolePage.stdout, '200', 'the installed package serves its console');
   t.notMatch(service.output(), password, 'the password is in no log line');
   void service.exited.then(() => remember({ kind: 'output', command: 'start (systemd unit)', terminal: false, text: service.output() }));
   const home = await stat(`${sandbox}/var/lib/securenode/data/security.json`);

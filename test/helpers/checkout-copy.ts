@@ -1,4 +1,4 @@
-import { cp, mkdir, symlink } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { securenodeBin } from './cli.js';
@@ -13,7 +13,9 @@ export const checkout = resolve(securenodeBin, '../..');
  */
 export async function copyCheckout(to: string): Promise<void> {
   await mkdir(to, { recursive: true });
-  for (const entry of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'templates', 'scripts']) {
+  // What the package ships (its "files", but dist/, which the copy builds) and what building it needs.
+  const shipped = (JSON.parse(await readFile(join(checkout, 'package.json'), 'utf8')) as { files: string[] }).files.filter((entry) => !entry.startsWith('dist'));
+  for (const entry of new Set(['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', ...shipped])) {
     await cp(join(checkout, entry), join(to, entry), { recursive: true });
   }
   await symlink(join(checkout, 'node_modules'), join(to, 'node_modules'));
