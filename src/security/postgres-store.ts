@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
 import { clientConfig, connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
-import { checkout, isConnectionFailure, isRefusedCredentials, newPool } from './postgres-pool.js';
+import { checkout, isConnectionFailure, isRefusedCredentials, newPool, RenewingPool } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChange, readSince, readStore, writeChange, type StoreRead, type Touched } from './postgres-rows.js';
@@ -45,15 +45,8 @@ export interface PostgresStoreOptions {
 export class PostgresStore extends SecurityStore {
   /** The key that hashes API key and service token secrets: the cluster's, kept in the database, since the keys are shared. */
   readonly tokenHashKey: Buffer;
-  #connection: PostgresConnection;
-  #pool: pg.Pool;
   readonly #logger: Logger | undefined;
-  readonly #refresh: (() => Promise<PostgresConnection>) | undefined;
-  #renewing: Promise<boolean> | undefined;
-  /** No read of the credentials before this time (after a failed one, with neg_ttl). */
-  #notBefore = 0;
-  readonly #retryAfterMs: number | undefined;
-  #renewTimer: NodeJS.Timeout | undefined;
+  readonly #pools: RenewingPool;
   #generation: string | undefined;
   readonly #loads = freshRuns(() => this.#load());
   /** Generations this node is committing: their notifications are its own. */
@@ -62,19 +55,16 @@ export class PostgresStore extends SecurityStore {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  private constructor(connection: PostgresConnection, pool: pg.Pool, tokenHashKey: Buffer, options: PostgresStoreOptions) {
+  private constructor(pools: RenewingPool, tokenHashKey: Buffer, options: PostgresStoreOptions) {
     super();
-    this.#connection = connection;
-    this.#pool = pool;
+    this.#pools = pools;
     this.tokenHashKey = tokenHashKey;
     this.#logger = options.logger;
-    this.#refresh = options.refresh;
-    this.#retryAfterMs = options.retryAfterMs;
   }
 
   /** Where the store lives, with the credentials in use now. */
   override describe(): string {
-    return describeConnection(this.#connection);
+    return describeConnection(this.#pools.connection);
   }
 
   override get sharedTokenHashKey(): Buffer {
@@ -82,50 +72,7 @@ export class PostgresStore extends SecurityStore {
   }
 
   get connection(): PostgresConnection {
-    return this.#connection;
-  }
-
-  /** A connection from the pool; refused credentials are read again from their references once, and the connection tried again. */
-  async #client(): Promise<pg.PoolClient> {
-    try {
-      return await checkout(this.#pool);
-    } catch (error) {
-      if (!isRefusedCredentials(error) || !(await this.#renew('refused'))) throw error;
-      return checkout(this.#pool);
-    }
-  }
-
-  /**
-   * Read the credentials again; when they changed, new connections use them
-   * (a new pool; the old one ends once its connections are released). One
-   * renewal at a time. Whether they changed; a failed read keeps the
-   * credentials in use and is logged without a value.
-   */
-  #renew(why: 'refused' | 'ttl'): Promise<boolean> {
-    if (!this.#refresh || Date.now() < this.#notBefore) return Promise.resolve(false);
-    // Cleared once settled, by a callback that always runs later: never before the assignment, whatever refresh does.
-    this.#renewing ??= this.#readAgain(why).finally(() => {
-      this.#renewing = undefined;
-    });
-    return this.#renewing;
-  }
-
-  async #readAgain(why: 'refused' | 'ttl'): Promise<boolean> {
-    try {
-      const next = await this.#refresh!();
-      const now = this.#connection;
-      if (next.user === now.user && next.password === now.password && next.host === now.host && next.port === now.port && next.database === now.database) return false;
-      const old = this.#pool;
-      this.#connection = next;
-      this.#pool = newPool(next);
-      void old.end().catch(() => {});
-      this.#logger?.info({ event: 'store_credentials_renewed', reason: why }, `the security database's credentials were read again from their references (${why === 'refused' ? 'the server refused the ones in use' : 'their ttl passed'}); new connections use them`);
-      return true;
-    } catch (error) {
-      if (this.#retryAfterMs !== undefined) this.#notBefore = Date.now() + this.#retryAfterMs;
-      this.#logger?.warn({ event: 'store_credentials_unread', reason: why, error: (error as Error).message }, "the security database's credentials could not be read again; the ones in use are kept");
-      return false;
-    }
+    return this.#pools.connection;
   }
 
   /** Connect, bring the schema up to date, check the cluster, load the store and start listening. */
@@ -151,11 +98,15 @@ export class PostgresStore extends SecurityStore {
           `the ${where} holds the security store of another cluster (uuid ${owner.cluster_uuid}), not of this node's (uuid ${options.clusterUuid}); give each cluster its own database, or add a node to that cluster by starting a new home with a node enrollment token from it`,
         );
       }
-      const store = new PostgresStore(connection, pool, Buffer.from(owner.token_hash_key, 'base64'), options);
-      await store.reload();
-      await store.#listen();
+      const store = new PostgresStore(new RenewingPool(connection, pool, options), Buffer.from(owner.token_hash_key, 'base64'), options);
+      try {
+        await store.reload();
+        await store.#listen();
+      } catch (error) {
+        await store.close().catch(() => {});
+        throw error;
+      }
       store.#timer = setInterval(() => void store.reload().catch(() => {}), pollMs).unref();
-      if (options.renewEveryMs !== undefined) store.#renewTimer = setInterval(() => void store.#renew('ttl'), options.renewEveryMs).unref();
       return store;
     } catch (error) {
       await pool.end().catch(() => {});
@@ -169,7 +120,7 @@ export class PostgresStore extends SecurityStore {
   }
 
   async #load(): Promise<void> {
-    const client = await this.#client();
+    const client = await this.#pools.client();
     let failed: Error | undefined;
     try {
       const read = await readStore(client, this.#generation);
@@ -203,7 +154,7 @@ export class PostgresStore extends SecurityStore {
   protected async commit<T>(mutation: Mutation<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.#client();
+      client = await this.#pools.client();
     } catch (error) {
       throw this.#unavailable(error);
     }
@@ -271,11 +222,9 @@ export class PostgresStore extends SecurityStore {
   override async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    clearInterval(this.#renewTimer);
-    await this.#renewing;
     await this.#listener?.end().catch(() => {});
     await this.#loads.settled();
-    await this.#pool.end();
+    await this.#pools.end();
   }
 
   #unavailable(error: unknown): SecurenodeError {
@@ -285,7 +234,7 @@ export class PostgresStore extends SecurityStore {
 
   /** LISTEN on a connection of its own; when it drops, listen again and reload, since notifications were missed meanwhile. */
   async #listen(): Promise<void> {
-    const client = new pg.Client(clientConfig(this.#connection));
+    const client = new pg.Client(clientConfig(this.#pools.connection));
     client.on('error', () => {});
     try {
       await client.connect();
@@ -313,7 +262,7 @@ export class PostgresStore extends SecurityStore {
     try {
       await this.#listen();
     } catch (error) {
-      if (isRefusedCredentials(error)) await this.#renew('refused');
+      if (isRefusedCredentials(error)) await this.#pools.renew('refused');
       setTimeout(() => void this.#relisten(), relistenMs).unref();
       return;
     }
