@@ -181,11 +181,29 @@ $('set-password').addEventListener('submit', async (event) => {
   if (await change('users-view', 'POST', `/_security/user/${encodeURIComponent($('password-user').value)}/_password`, body, loadUsers)) event.target.reset();
 });
 
+/** Rows as typed, one a line: "[deny] read,update target"; the target is an endpoint, or type:id for entities. */
+function rowsOf(text, entity) {
+  return text.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
+    const words = line.split(/\s+/);
+    const negative = words[0] === 'deny';
+    const [actions, target] = negative ? words.slice(1) : words;
+    const list = (actions ?? '').split(',').filter(Boolean);
+    if (!entity) return { endpoint: target ?? '', actions: list, negative };
+    const [type, ...id] = (target ?? '').split(':');
+    return { entity_type: type, entity_id: id.join(':'), actions: list, negative };
+  });
+}
+
 $('create-role').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const actions = $('role-actions').value.split(',').map((action) => action.trim()).filter(Boolean);
-  const body = { endpoints: [{ endpoint: $('role-endpoint').value, actions, negative: $('role-negative').checked }], entities: [] };
+  const body = { endpoints: rowsOf($('role-endpoints').value, false), entities: rowsOf($('role-entities').value, true) };
   if (await change('roles-view', 'PUT', `/_security/role/${encodeURIComponent($('role-name').value)}`, body, loadRoles)) event.target.reset();
+});
+
+$('set-roles').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const roles = $('roles-list').value.split(',').map((role) => role.trim()).filter(Boolean);
+  if (await change('users-view', 'PUT', `/_security/user/${encodeURIComponent($('roles-user').value)}`, { roles }, loadUsers)) event.target.reset();
 });
 
 $('create-key').addEventListener('submit', async (event) => {

@@ -70,13 +70,26 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   // A role, from the roles page.
   await page.getByRole('button', { name: 'Roles', exact: true }).click();
   await page.locator('#role-name').fill('user-reader');
-  await page.locator('#role-endpoint').fill('/_security/user*');
-  await page.locator('#role-actions').fill('read');
-  await page.getByRole('button', { name: 'Create role' }).click();
+  await page.locator('#role-endpoints').fill('read /_security/user*\ndeny read /_security/user/elastic');
+  await page.locator('#role-entities').fill('read user:*');
+  await page.getByRole('button', { name: 'Save role' }).click();
   await page.getByRole('cell', { name: 'user-reader', exact: true }).waitFor();
+  const listed = await page.getByRole('row').filter({ hasText: 'user-reader' }).textContent();
+  t.match(listed, 'allow read /_security/user*; deny read /_security/user/elastic', 'endpoint rows, the negative one too');
+  t.match(listed, 'allow read wildcard:*', 'and the entity row (an entity id * is every entity, as in Kong)');
+  const stored = await httpsJson({ port, ca, path: '/_security/role/user-reader', auth: `elastic:${password}` });
+  t.match(stored.body, { 'user-reader': { endpoints: [{ endpoint: '/_security/user*', actions: ['read'], negative: false }, { endpoint: '/_security/user/elastic', actions: ['read'], negative: true }], entities: [{ entity_type: 'wildcard', entity_id: '*', actions: ['read'], negative: false }] } }, 'as the API has it');
   t.ok(await page.getByRole('cell', { name: 'superuser (built in)' }).isVisible(), 'built-in roles are listed as such, with no delete');
   t.equal(await page.getByRole('button', { name: 'Delete superuser' }).count(), 0);
   await page.screenshot({ path: `${shots}roles.png`, fullPage: true });
+
+  // ada's roles, set from the users page.
+  await page.getByRole('button', { name: 'Users', exact: true }).click();
+  await page.locator('#roles-user').fill('ada');
+  await page.locator('#roles-list').fill('read-only, user-reader');
+  await page.getByRole('button', { name: 'Set roles' }).click();
+  await page.getByRole('cell', { name: 'read-only, user-reader' }).waitFor();
+  t.pass("a user's roles set from the console");
 
   // An API key: shown once, and it works with another client.
   await page.getByRole('button', { name: 'API keys', exact: true }).click();
@@ -139,7 +152,7 @@ t.test('in Chromium: log in with the printed password, see elastic, create a use
   await form.getByLabel('Username').fill('ada');
   await form.getByLabel('Password').fill('ada-password-123');
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByText('ada (read-only)').waitFor();
+  await page.getByText('ada (read-only, user-reader)').waitFor();
   await page.getByRole('cell', { name: 'elastic', exact: true }).waitFor();
   t.same(
     [await page.getByRole('button', { name: 'Create user' }).isVisible(), await page.getByRole('button', { name: 'Disable elastic' }).count(), await page.getByRole('button', { name: 'API keys', exact: true }).isVisible(), await page.getByRole('button', { name: 'Enrollment', exact: true }).isVisible(), await page.getByRole('button', { name: 'Audit log', exact: true }).isVisible()],
