@@ -1,7 +1,9 @@
 // The console in Debian's Chromium, driven by playwright-core: what an operator
 // does with the printed password, and what must hold for the browser's cookie.
 import { X509Certificate } from 'node:crypto';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { chromium, type Browser } from 'playwright-core';
@@ -14,8 +16,8 @@ import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
 const executablePath = '/usr/bin/chromium';
 const browserSkip = (await access(executablePath).then(() => false, () => true)) ? 'no /usr/bin/chromium: apt-get install chromium (bash .ci/run does)' : false;
 const password = 'browser-pass-123';
-/** Screenshots for README, refreshed by each run. */
-const shots = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
+/** Screenshots: README's (docs/console/) when SECURENODE_SCREENSHOTS=1 asks to refresh them, else a scratch folder, so that a test run never edits the checkout. */
+const shots = process.env.SECURENODE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../../docs/console/', import.meta.url)) : `${await mkdtemp(join(tmpdir(), 'securenode-shots-'))}/`;
 
 t.test('in Chromium: log in with the printed password, see elastic, create a user, log in as that user and be refused what the role does not allow, log out; a wrong password gets no session', { skip: browserSkip }, async (t) => {
   const dir = await nodeOwnedDir(t);
