@@ -36,8 +36,9 @@ const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  * The principal of a request that carries the session cookie: 'none' when no
  * such cookie, 'refused' for a session that does not open (unknown, wrong
  * secret, expired, or its user changed), 'csrf' for a state change without the
- * session's token. A session used after a minute is marked used (one write a
- * minute at most), so that the idle timeout counts from its last use.
+ * session's token. A session is marked used again once a quarter of its idle
+ * timeout has passed (a minute at most: each mark is a change to the store), so
+ * that the idle timeout counts from its last use.
  */
 export function sessionPrincipal(request: FastifyRequest, store: SecurityStore, hashKey: Buffer, limits: SessionLimits): Principal | 'none' | 'refused' | 'csrf' {
   const value = parseCookies(request.headers.cookie ?? '')[sessionCookie];
