@@ -63,6 +63,12 @@ t.test('console sessions: a password login sets a Secure HttpOnly SameSite=Stric
   const made = await call('POST', '/_security/enrollment_token', { cookie: elastic.cookie, csrf: elastic.csrf, body: { scope: 'node', ttl: '5m' } });
   t.match([made.status, made.body], [200, { token: /^[A-Za-z0-9_=-]+$/, expires: Number }], 'with it: a node enrollment token');
 
+  // A session is opened with a password only: an API key (however wide) or a session cannot open another.
+  const key = (await call('POST', '/_security/api_key', { auth: `elastic:${password}`, body: { name: 'no-session' } })).body as { encoded: string };
+  const byKey = await httpsJson({ port, ca, method: 'POST', path: '/_security/session', headers: { authorization: `ApiKey ${key.encoded}` } });
+  t.same([byKey.status, byKey.headers['set-cookie']], [400, undefined], 'an API key opens no session');
+  t.equal((await call('POST', '/_security/session', { cookie: elastic.cookie, csrf: elastic.csrf })).status, 400, 'nor does a session');
+
   // Forged cookies: never a session, never a 500.
   await fc.assert(
     fc.asyncProperty(fc.string({ maxLength: 80 }).filter((value) => /^[\x21-\x3a\x3c-\x7e]*$/.test(value)), async (value) => (await call('GET', '/_security/_authenticate', { cookie: `securenode_session=${value}` })).status === 401),
@@ -97,7 +103,8 @@ t.test('console sessions: a password login sets a Secure HttpOnly SameSite=Stric
   const events = (audit.body as { events: { event: string; user: string; time: string }[] }).events;
   t.same([audit.status, events.length, events.map((entry) => entry.event)], [200, 2, ['session_opened', 'session_opened']], 'logins are audited, and GET /_security/audit reads the latest');
   t.ok(events[0]!.time >= events[1]!.time, 'newest first');
-  t.equal((await call('GET', '/_security/audit?user=ada&event=session_opened', { auth: `elastic:${password}` })).body && ((await call('GET', '/_security/audit?user=ada&event=session_opened', { auth: `elastic:${password}` })).body as { events: { user: string }[] }).events.every((entry) => entry.user === 'ada'), true, 'filtered by user');
+  const adas = ((await call('GET', '/_security/audit?user=ada&event=session_opened', { auth: `elastic:${password}` })).body as { events: { user: string }[] }).events;
+  t.same([adas.length, adas.every((entry) => entry.user === 'ada')], [2, true], "filtered by user: ada's two logins");
   for (const query of ['event=DROP%20TABLE', 'size=99999', 'other=1']) t.equal((await call('GET', `/_security/audit?${query}`, { auth: `elastic:${password}` })).status, 400, `?${query}: 400`);
 });
 
