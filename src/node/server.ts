@@ -22,6 +22,7 @@ import { lazyValidator, maxBodyBytes, registerJsonBodies } from './body-limits.j
 import { registerRoleRoutes } from './role-routes.js';
 import { registerConsole, registerSessionRoutes } from './session-routes.js';
 import { registerAuditRoute } from './audit-routes.js';
+import { registerForwardAuth } from './forward-auth.js';
 import { Authorizer, type EnforceMode } from '../security/authorizer.js';
 import { LoginThrottle } from '../security/login-throttle.js';
 import { noAudit, type AuditLog } from '../logging/audit.js';
@@ -194,6 +195,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   });
   registerInfoRoutes(app, info);
   registerAuditRoute(app, audit);
+  registerForwardAuth(app, { authorizer, audit });
   const context = { store: options.store, authorizer, audit, logger };
   registerUserRoutes(app, context);
   registerRoleRoutes(app, context);
