@@ -6,8 +6,11 @@ import { auditContext, canonicalPath, rightsOf } from './authorization.js';
 /** A header's one value: a repeated header decides nothing. */
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? undefined : value);
 
-/** Visible ASCII passes as it is; anything else (and `%`) is percent-encoded as UTF-8, so that no name can break a header. */
-export const headerSafe = (value: string): string => value.replace(/[^\x21-\x24\x26-\x7e]/gu, (character) => encodeURIComponent(character));
+/** Visible ASCII passes as it is; anything else (and `%`) is percent-encoded as UTF-8 (a lone surrogate as U+FFFD), so that no name can break a header. */
+export const headerSafe = (value: string): string => wellFormed(value).replace(/[^\x21-\x24\x26-\x7e]/gu, (character: string) => encodeURIComponent(character));
+
+/** A string with each lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, which this TypeScript's lib does not declare). */
+export const wellFormed = (value: string): string => value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
 /**
  * GET /_auth/forward: forward authentication for the proxies people already
