@@ -10,22 +10,28 @@ import { chromium, type Browser } from 'playwright-core';
 import t from 'tap';
 import { decodeEnrollmentToken } from '../../src/enrollment/token.js';
 import { homePaths } from '../../src/home/layout.js';
+import { bannerValue } from '../helpers/banner.js';
 import { httpsJson } from '../helpers/https.js';
+import { remember } from '../helpers/secrets-ledger.js';
 import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
 
 const executablePath = '/usr/bin/chromium';
 const browserSkip = (await access(executablePath).then(() => false, () => true)) ? 'no /usr/bin/chromium: apt-get install chromium (bash .ci/run does)' : false;
-const password = 'browser-pass-123';
 /** Screenshots: README's (docs/console/) when SECURENODE_SCREENSHOTS=1 asks to refresh them, else a scratch folder, so that a test run never edits the checkout. */
 const shots = process.env.SECURENODE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../../docs/console/', import.meta.url)) : `${await mkdtemp(join(tmpdir(), 'securenode-shots-'))}/`;
 
-t.test('in Chromium: log in with the printed password, see elastic, create a user, log in as that user and be refused what the role does not allow, log out; a wrong password gets no session', { skip: browserSkip }, async (t) => {
+t.test('in Chromium: log in with the password the banner printed, see elastic, create a user, log in as that user and be refused what the role does not allow, log out; a wrong password gets no session', { skip: browserSkip }, async (t) => {
   const dir = await nodeOwnedDir(t);
   const home = `${dir}/home`;
-  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password }, args: ['-E', 'security.enrollment.enabled=true'] });
+  // A first start at a terminal, as an operator's: the password is the one the banner prints.
+  const node = await startNodeProcess(home, { terminal: true, args: ['-E', 'security.enrollment.enabled=true'] });
   t.teardown(() => node.signal('SIGKILL'));
-  const port = await node.httpPort();
-  await node.waitFor(/"event":"bootstrap_password_applied"/);
+  await node.waitFor(/Connect to the node[\s\S]*\/_console\/ in a browser and log in as elastic/);
+  const port = Number(/https:\/\/localhost:(\d+)\/_console\//.exec(node.output())![1]);
+  const password = bannerValue(node.output(), 'Password for the elastic user')!;
+  t.match(password, /^[A-Za-z0-9*\-_=+]{20}$/, 'the banner printed the password');
+  // Shown at the terminal only: the secrets scan checks that no log or file of the home holds it.
+  remember({ kind: 'secret', value: password, source: 'the console test banner' });
   const ca = await readFile(`${homePaths(home).certsDir}/http_ca.crt`, 'utf8');
   const browser: Browser = await chromium.launch({
     executablePath,

@@ -8,14 +8,8 @@ import { curl, statusOf } from '../helpers/curl.js';
 import { snapshot } from '../helpers/home-snapshot.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, unprivilegedUser } from '../helpers/node-process.js';
 import { openssl } from '../helpers/openssl.js';
+import { bannerValue } from '../helpers/banner.js';
 
-
-/** The value on the line after a banner label (SPEC 3.2: label line, then the value alone, indented two spaces). */
-function bannerValue(output: string, label: string): string | undefined {
-  const lines = output.split(/\r?\n/);
-  const index = lines.findIndex((line) => line.includes(label));
-  return index < 0 ? undefined : /^ {2}(\S+)$/.exec(lines[index + 1] ?? '')?.[1];
-}
 
 t.test('first start at a terminal: banner, password, fingerprint, TLS; a second start changes nothing', async (t) => {
   const home = `${await nodeOwnedDir(t)}/home`;
