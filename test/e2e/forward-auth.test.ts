@@ -6,20 +6,12 @@ import { execa } from 'execa';
 import fc from 'fast-check';
 import t from 'tap';
 import { homePaths } from '../../src/home/layout.js';
+import { freePort } from '../helpers/free-port.js';
 import { httpsJson } from '../helpers/https.js';
 import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
 
 const nginxSkip = (await access('/usr/sbin/nginx').then(() => false, () => true)) ? 'no /usr/sbin/nginx: apt-get install nginx-light (bash .ci/run does)' : false;
 const password = 'forward-pass-123';
-
-/** A free loopback port. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 t.test('nginx auth_request in front of an app with no security: 401 without a credential, 200 with the identity for what the role allows, 403 for the rest; the app never sees the credential', { skip: nginxSkip }, async (t) => {
   const dir = await nodeOwnedDir(t);

@@ -5,9 +5,9 @@
 // requests after /moto-api/reset-auth through unsigned), and every later
 // request must be signed with a key moto knows.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Test } from 'tap';
+import { freePort } from './free-port.js';
 
 export interface Moto {
   readonly endpoint: string;
@@ -23,16 +23,6 @@ export interface Moto {
   createRole(name: string): Promise<string>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startMoto(t: Test): Promise<Moto> {
   const port = await freePort();
