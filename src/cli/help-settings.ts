@@ -8,6 +8,8 @@ function describeType(type: SettingType): string {
       return type.values.join(' | ');
     case 'list':
       return type.values ? `list of ${type.values.join(', ')}` : 'list';
+    case 'routes':
+      return 'list of routes';
     default:
       return type.kind;
   }

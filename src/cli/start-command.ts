@@ -18,6 +18,7 @@ import { fetchNodeEnrollment, type ReceivedNodeEnrollment } from '../enrollment/
 import { decodeEnrollmentToken } from '../enrollment/token.js';
 import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
 import { bindHost, startNode } from '../node/server.js';
+import { loadGatewayRoutes } from '../gateway/gateway.js';
 import { loadSettingsIfAny } from '../settings/load.js';
 import { checkModes } from '../home/check-modes.js';
 import { readBootstrapPassword } from '../security/bootstrap.js';
@@ -159,7 +160,8 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
       // Names as written: a name that is a vault reference is logged as the reference.
       const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
       const audit = await createAuditLog(result.paths.logsDir);
-      const node = await startNode({ settings: result.settings, tls: result.tls, store, identity, logger, audit, version, names, operatorKey: keys.operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
+      const gateway = await loadGatewayRoutes(result.settings, result.paths.configDir);
+      const node = await startNode({ gateway, settings: result.settings, tls: result.tls, store, identity, logger, audit, version, names, operatorKey: keys.operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
       if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
       await showFirstUser(firstUser, plan, node.http.port, async () =>
         result.settings.bool('security.enrollment.enabled') === true

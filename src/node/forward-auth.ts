@@ -19,7 +19,8 @@ export const wellFormed = (value: string): string => value.replace(/[\uD800-\uDB
  * the original request it names (X-Original-URI and -Method, as nginx's
  * auth_request sends; X-Forwarded-Uri and -Method, as Traefik's forwardAuth and
  * Caddy's forward_auth do) is decided by the same RBAC endpoint rows as the
- * node's own API, on its decoded path: 200 with X-Securenode-User and
+ * node's own API, on its decoded path, in every enforce mode but off (as the
+ * gateway's routes are): 200 with X-Securenode-User and
  * X-Securenode-Roles, or 403.
  */
 export function registerForwardAuth(app: FastifyInstance, options: { authorizer: Authorizer; audit: AuditLog }): void {
@@ -32,7 +33,7 @@ export function registerForwardAuth(app: FastifyInstance, options: { authorizer:
     }
     // Decided on the path as the upstream will route it: one that decodes to no single path (an encoded '/', a dot segment) is refused.
     const path = canonicalPath(uri);
-    if (path === undefined || !options.authorizer.endpointAllowed(rightsOf(principal), method, path)) {
+    if (path === undefined || !options.authorizer.serviceAllowed(rightsOf(principal), method, path)) {
       options.audit.record('access_denied', auditContext(request), { method, path: path ?? uri.split('?')[0], via: 'forward_auth' });
       return reply.code(403).send({ error: `${principal.user.username} may not ${method} ${path ?? 'that path'}` });
     }

@@ -32,6 +32,7 @@ import { createTransportServer } from './transport.js';
 import { Cluster } from '../cluster/cluster.js';
 import { noSharing, shareStore } from '../cluster/shared-store.js';
 import { FileStore } from '../security/file-store.js';
+import { registerGateway, type LoadedRoute } from '../gateway/gateway.js';
 
 /** What startNode needs. */
 export interface NodeOptions {
@@ -51,6 +52,8 @@ export interface NodeOptions {
   readonly bound?: { readonly http: NetServer; readonly transport: NetServer };
   /** logs/audit.log; default none (an embedding server may keep its own). */
   readonly audit?: AuditLog;
+  /** Services behind the node's authentication and RBAC (gateway.routes, with their CAs read). */
+  readonly gateway?: readonly LoadedRoute[];
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
   readonly names?: { readonly node: string; readonly cluster: string };
 }
@@ -220,6 +223,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
   }
 
+  if (options.gateway && options.gateway.length > 0) {
+    await registerGateway(app, { routes: options.gateway, tokenHeader, logger });
+    logger.info({ event: 'gateway_routes', routes: options.gateway.map((route) => ({ name: route.name, path: route.path, upstream: route.upstream.href })) }, `gateway: ${options.gateway.map((route) => `${route.path} -> ${route.upstream.href}`).join(', ')}`);
+  }
   const transport = createTransportServer(tls, (socket) => cluster.accept(socket));
   await app.ready();
   const httpAddress = await listen(app.server, settings.number('http.port')!, bindHost(settings, 'http'), options.bound?.http);

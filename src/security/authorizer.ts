@@ -66,6 +66,15 @@ export class Authorizer {
    * endpoints or `always` says this endpoint is checked in every mode (managing
    * security is).
    */
+  /**
+   * Whether a caller may reach a path of a service behind the node (a gateway
+   * route, a forward-auth request): decided by endpoint rows on the path alone,
+   * in every mode but off, since entity rows cannot name a service's paths.
+   */
+  serviceAllowed(rights: Rights, method: string, path: string): boolean {
+    return this.endpointAllowed(rights, method, path, undefined, this.mode !== 'off');
+  }
+
   endpointAllowed(rights: Rights, method: string, path: string, routePattern?: string, always = false): boolean {
     if (!always && this.mode !== 'on' && this.mode !== 'both') return true;
     return this.#endpoint(rights.roles, method, path, routePattern) && (rights.limitedBy === undefined || this.#endpoint(rights.limitedBy, method, path, routePattern));

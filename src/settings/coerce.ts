@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
-import type { SettingDefinition, SettingType, SettingValue } from './schema.js';
+import type { RouteRecord, SettingDefinition, SettingType, SettingValue } from './schema.js';
+import { checkRoutes } from './gateway-routes.js';
 
 /** A value read as its type, or what the type expected instead. */
 export type Coerced = { ok: true; value: SettingValue } | { ok: false; expected: string };
@@ -34,7 +35,25 @@ function coerce(type: SettingType, raw: unknown): Coerced {
       return { ok: false, expected: 'a duration such as 30s, 20m, 1h or 7d' };
     case 'list':
       return coerceList(type.values, raw);
+    case 'routes':
+      return coerceRoutes(raw);
   }
+}
+
+/** gateway.routes: a YAML list of maps, or from the environment or -E a YAML flow sequence ([{name: app, path: /app, upstream: ...}]). */
+function coerceRoutes(raw: unknown): Coerced {
+  let items: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      items = parseYaml(raw);
+    } catch {
+      return { ok: false, expected: 'a list of routes, e.g. [{name: app, path: /app, upstream: "http://127.0.0.1:3000"}]' };
+    }
+  }
+  if (!Array.isArray(items)) return { ok: false, expected: 'a list of routes, each with name, path and upstream' };
+  const checked = checkRoutes(items);
+  if (!checked.ok) return { ok: false, expected: `a list of routes, each with name, path and upstream: ${checked.reason}` };
+  return { ok: true, value: items as RouteRecord[] };
 }
 
 function coerceList(allowed: readonly string[] | undefined, raw: unknown): Coerced {

@@ -7,10 +7,14 @@ export type SettingType =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; values?: readonly string[] }
-  | { kind: 'duration' };
+  | { kind: 'duration' }
+  | { kind: 'routes' };
+
+/** One gateway route as written: name, path, upstream and its options (validated by gatewayRoutes). */
+export type RouteRecord = Readonly<Record<string, string | number | boolean>>;
 
 /** A value as it is kept once validated. */
-export type SettingValue = string | number | boolean | string[];
+export type SettingValue = string | number | boolean | string[] | RouteRecord[];
 
 /** One declared setting: every key is declared once, here. */
 export interface SettingDefinition {
@@ -70,6 +74,7 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   { key: 'security.enrollment.enabled', type: bool, default: false, description: 'Whether enrollment tokens may be created and used.' },
   ...sslSettings('http'),
   ...sslSettings('transport'),
+  { key: 'gateway.routes', type: { kind: 'routes' }, description: "Services the node puts behind its authentication and RBAC: a list of {name, path, upstream, strip_path, timeout, ca}; a request under path is proxied to upstream when the caller's roles allow it on that path." },
   { key: 'console.enabled', type: bool, default: true, description: 'Whether the node serves its web console under /_console/ on the HTTPS port.' },
   { key: 'console.session.idle_timeout', type: duration, default: '15m', description: 'A console session unused this long ends (Kong\'s session plugin default).' },
   { key: 'console.session.absolute_timeout', type: duration, default: '24h', description: 'A console session ends this long after its login, used or not.' },

@@ -1,4 +1,4 @@
-import { findSetting, type SettingValue } from './schema.js';
+import { findSetting, type RouteRecord, type SettingValue } from './schema.js';
 
 /** Where a setting's value came from; later sources win (SPEC 2). */
 export type SettingOrigin = 'file' | 'environment' | 'command line';
@@ -73,6 +73,12 @@ export class Settings {
   /** A list setting's value (empty when unset). */
   list(key: string): string[] {
     const value = this.get(key);
-    return Array.isArray(value) ? value : [];
+    return Array.isArray(value) && value.every((item) => typeof item === 'string') ? (value as string[]) : [];
+  }
+
+  /** A list of records' value, such as gateway.routes (empty when unset). */
+  records(key: string): RouteRecord[] {
+    const value = this.get(key);
+    return Array.isArray(value) && value.every((item) => typeof item === 'object') ? (value as RouteRecord[]) : [];
   }
 }

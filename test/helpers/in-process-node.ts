@@ -8,6 +8,7 @@ import { createAuditLog } from '../../src/logging/audit.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { loadIdentity } from '../../src/node/data-dir.js';
 import { startNode } from '../../src/node/server.js';
+import { loadGatewayRoutes } from '../../src/gateway/gateway.js';
 import { FileStore } from '../../src/security/file-store.js';
 import { hashPassword } from '../../src/security/password.js';
 import type { SecurityStore } from '../../src/security/store.js';
@@ -27,7 +28,8 @@ export async function inProcessNode(t: Test, enforce: string, options: { httpHos
   const logged: string[] = [];
   const logger = await createLogger(configured.paths.logsDir, { stdout: new Writable({ write: (chunk, _encoding, done) => (logged.push(String(chunk)), done()) }) });
   const audit = await createAuditLog(configured.paths.logsDir);
-  const running = await startNode({ settings: configured.settings, tls: configured.tls, store, identity: await loadIdentity(configured.paths.dataDir), logger, audit, version: '0.1.0', tokenHashKey: Buffer.alloc(32, 7) });
+  const gateway = await loadGatewayRoutes(configured.settings, configured.paths.configDir);
+  const running = await startNode({ gateway, settings: configured.settings, tls: configured.tls, store, identity: await loadIdentity(configured.paths.dataDir), logger, audit, version: '0.1.0', tokenHashKey: Buffer.alloc(32, 7) });
   t.teardown(() => running.close());
   const call = (method: string, path: string, auth?: string, body?: unknown, host = '127.0.0.1', headers?: Record<string, string>) =>
     httpsJson({ port: running.http.port, ca: configured.tls.httpCaPem, method, path, host, ...(auth ? { auth } : {}), ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });

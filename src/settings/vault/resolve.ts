@@ -43,8 +43,8 @@ async function resolveValue(name: string, value: SettingValue, context: VaultCon
     }
   };
   if (typeof value === 'string' && looksLikeVaultReference(value)) return one(value, name);
-  if (Array.isArray(value) && value.some(looksLikeVaultReference)) {
-    return Promise.all(value.map((item, index) => (looksLikeVaultReference(item) ? one(item, `${name}[${index}]`) : item)));
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string') && value.some(looksLikeVaultReference)) {
+    return Promise.all((value as string[]).map((item, index) => (looksLikeVaultReference(item) ? one(item, `${name}[${index}]`) : item)));
   }
   return undefined;
 }
