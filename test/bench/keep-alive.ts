@@ -6,8 +6,8 @@ import { peakRssDuring, rssMb } from '../helpers/rss.js';
 const serveScript = fileURLToPath(new URL('./serve.js', import.meta.url));
 
 /** Start `serve.js` in a child process: securenode's node, or a bare https server with the same key and certificate. */
-export async function serve(mode: 'node' | 'bare', home: string, password: string): Promise<{ port: number; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, [serveScript, mode, home, password], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function serve(mode: 'node' | 'bare', home: string, password: string, env: Record<string, string> = {}): Promise<{ port: number; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, [serveScript, mode, home, password], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code})`)));

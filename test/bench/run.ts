@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { cliToolTimes } from './cli-tools.js';
 import { bareHttpsStartToTls, firstStartToTls } from './first-start.js';
 import { handshakeRates } from './handshakes.js';
+import { gatewayRates } from './gateway.js';
 import { authorizationCost, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
 import { describeScale, measureScale, type ScaleFigures } from '../scale/measure.js';
@@ -106,6 +107,7 @@ const home = await mkdtemp(join(tmpdir(), 'securenode-bench-'));
 const keepAlive = await keepAliveRatio(`${home}/home`, runs, 5);
 const authorization = await authorizationCost(`${home}/home`, runs, 5);
 const handshakes = await handshakeRates(`${home}/home`, runs, 3);
+const gateway = await gatewayRates(home, runs, 5);
 await rm(home, { recursive: true, force: true });
 const rate = (name: string, samples: number[]) => {
   const { median, min, max } = summarize(samples);
@@ -134,6 +136,17 @@ console.log(rate('keep-alive GET /, a user with 20 roles', authorization.twentyR
 const slowdown = summarize(authorization.slowdown);
 console.log(`${'  20 roles slower than superuser by'.padEnd(44)} ${(slowdown.median * 100).toFixed(1).padStart(8)}% ${(slowdown.min * 100).toFixed(1).padStart(8)}% ${(slowdown.max * 100).toFixed(1).padStart(8)}%`);
 
+const latency = (samples: { p99: number }[]) => `p99 ${summarize(samples.map((sample) => sample.p99)).median.toFixed(1)} ms`;
+const gatewayRate = (name: string, samples: { rps: number; p99: number }[]) => `${rate(name, samples.map((sample) => sample.rps))}  ${latency(samples)}`;
+const gatewayRatios = gateway.node.map((node, index) => ({ nginx: node.rps / gateway.nginx[index]!.rps, direct: node.rps / gateway.direct[index]!.rps }));
+if (gateway.skipped) console.log(`gateway: skipped, ${gateway.skipped}`);
+else {
+  console.log(gatewayRate('gateway GET /app/x, node (Basic, cached)', gateway.node));
+  console.log(gatewayRate('  same upstream, nginx auth_basic (apr1)', gateway.nginx));
+  console.log(gatewayRate('  same upstream, nginx TLS, no authentication', gateway.nginxOpen));
+  console.log(gatewayRate('  same upstream, direct (plain HTTP)', gateway.direct));
+}
+
 const tools = await cliToolTimes(runs);
 console.log(row('bare node -e "require(\'node:https\')"', tools.bare));
 for (const [name, { ms, ratio: toolRatio }] of Object.entries(tools.tools)) {
@@ -161,4 +174,10 @@ for (const figures of scale.filter((entry) => entry.users === 100_000)) {
   goal(`5. ${figures.kind}, 100,000 users: RSS under 250 MB`, Math.max(...figures.rssMb.peak) < 250, `peak ${figures.rssMb.peak.map((mb) => mb.toFixed(0)).join(' / ')} MB`);
 }
 goal('6. new TLS connections 0.9 of a bare server or better', handshakeRatio.median >= 0.9, `${handshakeRatio.median.toFixed(2)}`);
+if (!gateway.skipped) {
+  const nginxRatio = summarize(gatewayRatios.map((entry) => entry.nginx));
+  const directRatio = summarize(gatewayRatios.map((entry) => entry.direct));
+  goal('P6. gateway 2x nginx auth_basic (apr1) or better', nginxRatio.median >= 2, `${nginxRatio.median.toFixed(2)}x (min ${nginxRatio.min.toFixed(2)}, max ${nginxRatio.max.toFixed(2)}); p99 ${latency(gateway.node)} against nginx ${latency(gateway.nginx)}`);
+  goal('P6. gateway 0.6 of direct or better', directRatio.median >= 0.6, `${directRatio.median.toFixed(2)} (min ${directRatio.min.toFixed(2)}, max ${directRatio.max.toFixed(2)}); direct ${latency(gateway.direct)}; nginx with TLS and no authentication reaches ${summarize(gateway.nginxOpen.map((entry, index) => entry.rps / gateway.direct[index]!.rps)).median.toFixed(2)} of direct`);
+}
 goal('20 roles under 5% slower than superuser', slowdown.median < 0.05, `${(slowdown.median * 100).toFixed(1)}%`);

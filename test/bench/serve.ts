@@ -7,11 +7,14 @@ import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { loadIdentity } from '../../src/node/data-dir.js';
 import { startNode } from '../../src/node/server.js';
+import { loadGatewayRoutes } from '../../src/gateway/gateway.js';
 import { FileStore } from '../../src/security/file-store.js';
 import { hashPassword } from '../../src/security/password.js';
 
 const [mode, home, password] = process.argv.slice(2) as ['node' | 'bare', string, string];
-const result = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', 'http.host=127.0.0.1'] });
+// BENCH_UPSTREAM puts a gateway route /app in front of that upstream (the gateway bench).
+const upstream = process.env['BENCH_UPSTREAM'];
+const result = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', 'http.host=127.0.0.1', ...(upstream ? [`gateway.routes=[{name: app, path: /app, upstream: "${upstream}"}]`] : [])] });
 const tls = result.tls!;
 if (mode === 'bare') {
   const body = JSON.stringify({ name: 'bare', cluster_name: 'securenode', tagline: 'Secure on first start' });
@@ -39,7 +42,8 @@ if (mode === 'bare') {
     }
     await store.putUser({ username: 'many', passwordHash: await hashPassword(password), roles: Array.from({ length: 20 }, (_, index) => `role-${index}`), enabled: true });
   }
-  const logger = await createLogger(result.paths.logsDir, { stdout: new Writable({ write: (_chunk, _encoding, done) => done() }) });
-  const node = await startNode({ settings: result.settings, tls, store, identity: await loadIdentity(result.paths.dataDir), logger, version: 'bench' });
+  const logger = await createLogger(result.paths.logsDir, { stdout: process.env['BENCH_LOG'] ? process.stderr : new Writable({ write: (_chunk, _encoding, done) => done() }) });
+  const gateway = await loadGatewayRoutes(result.settings, result.paths.configDir);
+  const node = await startNode({ gateway, settings: result.settings, tls, store, identity: await loadIdentity(result.paths.dataDir), logger, version: 'bench' });
   console.log(node.http.port);
 }
