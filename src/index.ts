@@ -24,6 +24,11 @@ export { generateTlsMaterial, type TlsMaterial, type TlsMaterialOptions } from '
 export { sha256Fingerprint } from './pki/fingerprint.js';
 // The node, and the security store it serves users, roles and keys from.
 export { startNode, type NodeOptions, type RunningNode } from './node/server.js';
+export { startSecurenode, type StartSecurenodeOptions, type Securenode } from './node/start-securenode.js';
+export { type Decision, type Identity, type RequestToDecide } from './node/in-process.js';
+export { securenodeFastify, type SecurenodeFastifyOptions } from './plugins/fastify.js';
+export { securenodeExpress, type SecurenodeRequest } from './plugins/express.js';
+export { type GatewayRoute } from './settings/gateway-routes.js';
 export { openStore, type OpenStoreOptions } from './security/open-store.js';
 export { SecurityStore, type Mutation, type StoreData, type StoreOp, type StoredRole } from './security/store.js';
 export { FileStore, type StoredUser } from './security/file-store.js';

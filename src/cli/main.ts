@@ -6,9 +6,10 @@ import { renderSettingsHelp } from './help-settings.js';
 import { processIo, type CliIo } from './io.js';
 import { editDistance, nearest } from '../settings/nearest.js';
 import { shellWord } from '../home/command-hint.js';
+import { version } from '../version.js';
 
 /** The package version, shown by --version and in the node's answers. */
-export const version = '0.1.0';
+export { version };
 
 type Register = (program: Command, io: CliIo, done: (code: number) => void, version: string) => void;
 

@@ -4,35 +4,23 @@ import type { Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora, { type Ora } from 'ora';
-import { autoConfigure, type AutoConfigureProgress, type AutoConfigureResult } from '../autoconfig/auto-configure.js';
+import type { AutoConfigureProgress, AutoConfigureResult } from '../autoconfig/auto-configure.js';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
 import { Keystore } from '../keystore/keystore.js';
-import { createLogger } from '../logging/logger.js';
-import { createAuditLog } from '../logging/audit.js';
-import { loadIdentity } from '../node/data-dir.js';
-import { newOperatorKey, operatorKeySetting } from '../security/operator-token.js';
-import { tokenHashKeySetting } from '../security/api-keys.js';
-import { bannerTokens } from '../enrollment/create-token.js';
 import { fetchNodeEnrollment, type ReceivedNodeEnrollment } from '../enrollment/node-enrollment.js';
 import { decodeEnrollmentToken } from '../enrollment/token.js';
 import { bindPort, dropPrivileges, userName } from '../node/privileges.js';
-import { bindHost, startNode } from '../node/server.js';
-import { loadGatewayRoutes } from '../gateway/gateway.js';
+import { bindHost } from '../node/server.js';
+import { startSecurenode, type Securenode } from '../node/start-securenode.js';
 import { loadSettingsIfAny } from '../settings/load.js';
-import { checkModes } from '../home/check-modes.js';
-import { readBootstrapPassword } from '../security/bootstrap.js';
-import { openStore } from '../security/open-store.js';
 import { isAnyHttpHostSet } from '../preflight/checks.js';
-import { isTerminal, terminalStyle } from './banner.js';
-import { prepareFirstUser, showFirstUser } from './first-user.js';
+import { isTerminal } from '../node/banner.js';
 import type { CliIo } from './io.js';
 import { keystorePasswordVariable, openKeystore } from './keystore-password.js';
 import { renderSettingsHelp } from './help-settings.js';
 import { enrollmentTokenFrom, enrollmentTokenVariable } from './enrollment-token-source.js';
 import { commandAsUser, shellWord } from '../home/command-hint.js';
-import { resolveVaultReferences } from '../settings/vault/resolve.js';
-import type { Settings } from '../settings/settings.js';
 
 interface StartOptions {
   home?: string;
@@ -102,85 +90,37 @@ async function runStart(options: StartOptions, io: CliIo, version: string): Prom
   const keystorePassword = await keystorePasswordFor(io, homePaths(home).keystoreFile);
   // ora loops forever on a terminal of 0 columns; `terminal` already requires a width.
   const spinner: Ora | undefined = terminal ? ora({ stream: io.stdout, text: progressText.checking, isEnabled: true }).start() : undefined;
-  let result: AutoConfigureResult;
+  let node: Securenode;
   try {
-    result = await autoConfigure({
+    node = await startSecurenode({
       home,
       env: io.env,
-      overrides: options.setting,
-      keepLock: true,
+      settings: options.setting,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      version,
+      // Root got this far only with --allow-root: the node warned already.
+      allowRoot: true,
+      ...(keystorePassword === undefined ? {} : { keystorePassword }),
+      ...(enrollment ? { enrollment } : {}),
+      ...(options.credentialsFile ? { credentialsFile: options.credentialsFile } : {}),
+      ...(bound ? { bound } : {}),
       onProgress: (step) => {
         if (spinner) spinner.text = progressText[step];
       },
-      ...(keystorePassword === undefined ? {} : { keystorePassword }),
-      ...(enrollment ? { enrollment } : {}),
+      onAutoConfigured: (result) => {
+        spinner?.stop();
+        // A terminal that disappears must not crash the node on its next log line; the log file keeps them.
+        io.stdout.on('error', () => {});
+        if (result.kind === 'skipped' && (result.finding.exitCode !== 80 || options.verbose)) io.stderr.write(`${skipMessage(result)}\n`);
+      },
     });
   } finally {
     spinner?.stop();
   }
-  const releaseLock = result.releaseLock!;
-  // A terminal that disappears must not crash the node on its next log line; the log file keeps them.
-  io.stdout.on('error', () => {});
-  try {
-    if (result.kind === 'skipped' && (result.finding.exitCode !== 80 || options.verbose)) io.stderr.write(`${skipMessage(result)}\n`);
-    if (!result.tls) {
-      throw new SecurenodeError(
-        'ERR_TLS_MATERIAL',
-        `HTTP TLS is not configured in ${result.paths.configFile} (security.http.ssl.enabled with keystore.path), and securenode never serves plaintext; remove security.* settings from a new node to have it configured automatically`,
-      );
-    }
-    // Readable lines on a terminal, JSON lines for whatever reads a redirected output; the log file is JSON lines always.
-    const format = (result.settings.string('logger.format') as 'json' | 'text' | undefined) ?? (terminal ? 'text' : 'json');
-    const logger = await createLogger(result.paths.logsDir, { stdout: io.stdout, level: result.settings.string('logger.level')!, format, color: terminal && terminalStyle(io.stdout, io.env).color });
-    if (result.kind === 'configured') {
-      logger.info({ event: 'autoconfiguration', certs: result.paths.certsDir, recovery: result.recovery }, 'security auto-configuration generated the TLS certificates and updated securenode.yml');
-      if (result.joined) logger.info({ event: 'enrolled', node: result.joined.address }, `joined the cluster of the node at ${result.joined.address}: its HTTP CA signed this node's HTTP certificate, and the transport certificate is the cluster's`);
-    } else if (result.recovery !== 'none') {
-      logger.info({ event: 'autoconfiguration_recovery', recovery: result.recovery }, 'finished an interrupted security auto-configuration');
-    }
-    // A node that joined a cluster gets no elastic user and shows no banner: its cluster has both (Elasticsearch does the same).
-    const joined = result.kind === 'configured' ? result.joined : undefined;
-    const identity = await loadIdentity(result.paths.dataDir, joined?.clusterUuid);
-    const references = { raw: result.rawSettings, resolve: (raw: Settings) => resolveVaultReferences(raw, { env: io.env }) };
-    const store = await openStore(result.settings, { dataDir: result.paths.dataDir, clusterUuid: identity.clusterUuid, claim: true, logger, references });
-    const where = store.describe();
-    if (where) logger.info({ event: 'security_store', type: 'postgres' }, `the security store is the ${where}`);
-    try {
-      await checkModes(result.paths, { group: result.settings.isSet('node.group') });
-      const firstUser = {
-        io, terminal, store, tls: result.tls, paths: result.paths, logger,
-        bootstrap: await readBootstrapPassword(io.env, result.keystore),
-        credentialsFile: options.credentialsFile,
-        console: result.settings.bool('console.enabled') !== false,
-      };
-      const plan = joined ? ({ kind: 'none' } as const) : await prepareFirstUser(firstUser);
-      const keys = await ensureNodeKeys(result);
-      // A database is shared by every node, and so are its API keys: the key that hashes them is the database's.
-      const tokenHashKey = store.sharedTokenHashKey ?? keys.tokenHashKey;
-      // Names as written: a name that is a vault reference is logged as the reference.
-      const names = { node: result.rawSettings.string('node.name')!, cluster: result.rawSettings.string('cluster.name')! };
-      const audit = await createAuditLog(result.paths.logsDir);
-      const gateway = await loadGatewayRoutes(result.settings, result.paths.configDir);
-      const node = await startNode({ gateway, settings: result.settings, tls: result.tls, store, identity, logger, audit, version, names, operatorKey: keys.operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(bound ? { bound } : {}) });
-      if (bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
-      await showFirstUser(firstUser, plan, node.http.port, async () =>
-        result.settings.bool('security.enrollment.enabled') === true
-          ? bannerTokens({
-              store, hashKey: tokenHashKey, addresses: node.enrollmentAddresses, fingerprint: result.tls!.httpCaFingerprint, version, ttlMs: 30 * 60_000, creator: '_local_operator',
-              httpHost: node.http.host, transportHost: node.transport.host,
-            })
-          : {},
-      );
-      await stopSignal;
-      logger.info({ event: 'node_stopping' }, 'stopping');
-      await node.close();
-    } finally {
-      await store.close();
-    }
-    return 0;
-  } finally {
-    await releaseLock();
-  }
+  await stopSignal;
+  await node.close();
+  return 0;
 }
 
 /**
@@ -246,14 +186,4 @@ async function checkConfigDirOwner(configDir: string): Promise<void> {
   // securenode never runs as root: a root-owned home is given away, never started as its owner.
   const startAsOwner = owner === 0 ? 'securenode never runs as root, so ' : `start it as ${ownerName} (${commandAsUser(ownerName, 'start', home)}), or `;
   throw new SecurenodeError('ERR_CONFIG_OWNER', `the config dir ${configDir} is owned by ${ownerName} (uid ${owner}), but securenode runs as ${myName} (uid ${me}); ${startAsOwner}${giveIt}`);
-}
-
-/** The node's own keys in the keystore (operator signing, token hashing), created on the first start that lacks them. */
-async function ensureNodeKeys(result: AutoConfigureResult): Promise<{ operatorKey: Buffer; tokenHashKey: Buffer }> {
-  const keystore = result.keystore ?? new Keystore();
-  const missing = [operatorKeySetting, tokenHashKeySetting].filter((name) => !keystore.has(name));
-  for (const name of missing) keystore.setString(name, newOperatorKey());
-  if (missing.length > 0) await keystore.save(result.paths.keystoreFile, result.keystorePassword, result.settings.isSet('node.group') ? 0o640 : 0o600);
-  const read = (name: string) => Buffer.from(keystore.getString(name)!, 'base64');
-  return { operatorKey: read(operatorKeySetting), tokenHashKey: read(tokenHashKeySetting) };
 }

@@ -7,7 +7,7 @@ import { checkout, isConnectionFailure, isRefusedCredentials, newPool, RenewingP
 import { migrate } from './postgres-schema.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChange, readSince, readStore, writeChange, type StoreRead, type Touched } from './postgres-rows.js';
-import { SecurityStore, type Mutation, type StoreData } from './store.js';
+import { SecurityStore, type Mutation } from './store.js';
 
 /** The channel every change is announced on; the payload is the new generation, never data. */
 export const channel = 'securenode_store';

@@ -4,8 +4,8 @@
 import { chown, readFile, stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { markPasswordUnseen } from '../../src/cli/unseen-password.js';
-import { prepareFirstUser, showFirstUser } from '../../src/cli/first-user.js';
+import { markPasswordUnseen } from '../../src/node/unseen-password.js';
+import { prepareFirstUser, showFirstUser } from '../../src/node/first-user.js';
 import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { FileStore } from '../../src/security/file-store.js';

@@ -56,10 +56,11 @@ export interface NodeProcess {
 /** Start `securenode start --home HOME ARGS` as the unprivileged user, on a 100x40 pseudo-terminal or redirected. */
 export async function startNodeProcess(
   home: string,
-  options: { terminal: boolean; args?: string[]; env?: Record<string, string>; asRoot?: boolean },
+  options: { terminal: boolean; args?: string[]; env?: Record<string, string>; asRoot?: boolean; command?: string[] },
 ): Promise<NodeProcess> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env };
-  const command = [process.execPath, securenodeBin, 'start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', ...(options.args ?? [])];
+  // `command` runs another program that starts a node on `home` (a server that embeds one).
+  const command = options.command ?? [process.execPath, securenodeBin, 'start', '--home', home, '-E', 'http.port=0', '-E', 'transport.port=0', ...(options.args ?? [])];
   const argv = options.terminal
     ? await asNodeUser(['script', '-qec', `stty cols 100 rows 40; exec ${command.map(shellQuote).join(' ')}`, '/dev/null'], env)
     : options.asRoot

@@ -9,13 +9,19 @@ import { generatePassword, hashPassword, verifyPassword } from '../security/pass
 import { superuserName } from '../security/superuser.js';
 import type { BannerTokens } from '../enrollment/create-token.js';
 import { renderBanner, terminalStyle, type BannerContent } from './banner.js';
-import type { CliIo } from './io.js';
 import { isPasswordUnseen, markPasswordSeen, markPasswordUnseen } from './unseen-password.js';
 import { commandHint } from '../home/command-hint.js';
 
+/** Where the first start speaks: the banner to stdout (a terminal), warnings to stderr; env for the command hints. */
+export interface FirstStartIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
 /** What the first-user steps need. */
 export interface FirstUserContext {
-  readonly io: CliIo;
+  readonly io: FirstStartIo;
   readonly terminal: boolean;
   readonly store: SecurityStore;
   readonly tls: TlsFiles;

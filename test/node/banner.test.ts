@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isTerminal, renderBanner, terminalStyle, type BannerContent } from '../../src/cli/banner.js';
+import { isTerminal, renderBanner, terminalStyle, type BannerContent } from '../../src/node/banner.js';
 
 const content: BannerContent = { password: { kind: 'generated', value: 'Abc*-_=+0123456789xy' }, fingerprint: 'ab'.repeat(32), caPath: '/h/config/certs/http_ca.crt', configFile: '/h/config/securenode.yml', port: 9200, home: '/h' };
 
