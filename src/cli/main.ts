@@ -25,6 +25,7 @@ const commandModules: readonly { readonly names: readonly string[]; readonly loa
   { names: ['create-enrollment-token', 'enroll'], load: async () => (await import('./enrollment-commands.js')).registerEnrollmentCommands },
   { names: ['migrations'], load: async () => (await import('./migrations-command.js')).registerMigrationsCommand },
   { names: ['vault'], load: async () => (await import('./vault-command.js')).registerVaultCommand },
+  { names: ['certs'], load: async () => (await import('./certs-command.js')).registerCertsCommands },
 ];
 
 /**

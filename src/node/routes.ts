@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MemberState } from '../cluster/cluster.js';
 import type { Principal } from './authenticator.js';
 import { healthPath } from './authentication.js';
+import type { CertificateDescription } from '../pki/renewal.js';
 
 /** What the routes report about the node. */
 export interface NodeInfo {
@@ -18,6 +19,8 @@ export interface NodeInfo {
   nodesAddresses: readonly string[];
   /** The cluster's nodes as this node sees them, itself first. */
   nodes: () => readonly MemberState[];
+  /** This node's certificates that end within security.certs.warn_before. */
+  expiringCertificates: () => readonly CertificateDescription[];
 }
 
 declare module 'fastify' {
@@ -71,6 +74,8 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
       status: connected === nodes.length ? 'green' : 'yellow',
       number_of_nodes: connected,
       nodes,
+      // This node's certificates that end soon: what to renew before clients break.
+      expiring_certificates: info.expiringCertificates().map((certificate) => ({ name: certificate.name, subject: certificate.subject, not_after: certificate.notAfter, days_left: certificate.daysLeft })),
     };
   });
 

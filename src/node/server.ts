@@ -33,6 +33,7 @@ import { Cluster } from '../cluster/cluster.js';
 import { noSharing, shareStore } from '../cluster/shared-store.js';
 import { FileStore } from '../security/file-store.js';
 import { registerGateway, type LoadedRoute } from '../gateway/gateway.js';
+import { CertificateKeeper } from './certificate-keeper.js';
 
 /** What startNode needs. */
 export interface NodeOptions {
@@ -52,6 +53,8 @@ export interface NodeOptions {
   readonly bound?: { readonly http: NetServer; readonly transport: NetServer };
   /** logs/audit.log; default none (an embedding server may keep its own). */
   readonly audit?: AuditLog;
+  /** The config dir: given, the node looks after its certificates (reloads a renewed http.p12, renews when due, warns before expiry). */
+  readonly configDir?: string;
   /** Services behind the node's authentication and RBAC (gateway.routes, with their CAs read). */
   readonly gateway?: readonly LoadedRoute[];
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
@@ -144,7 +147,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     enrollmentAddresses: [],
     nodesAddresses: [],
     nodes: () => cluster.nodes(),
+    expiringCertificates: () => keeper?.expiring() ?? [],
   };
+  const keeper = options.configDir ? new CertificateKeeper({ settings, configDir: options.configDir, tls, logger, audit }) : undefined;
   // The file store is shared through transport: the node that created the cluster holds it. A database is every node's own.
   const holdsStore = options.store instanceof FileStore && options.identity.holdsStore !== false;
   const sharing = options.store instanceof FileStore ? shareStore(options.store, holdsStore, options.tokenHashKey) : noSharing;
@@ -248,6 +253,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   info.transportAddress = hostPort(transportAddress);
   info.nodesAddresses = enrollmentAddresses({ bindHost: transportAddress.address, publishHosts: [settings.string('network.publish_host')].filter((host): host is string => host !== undefined), port: transportAddress.port });
   cluster.start();
+  await keeper?.start(app.server as Server);
   if (options.dataDir) await writeNodeAddress(options.dataDir, httpAddress.port);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {
@@ -256,6 +262,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     enrollmentAddresses: info.enrollmentAddresses,
     app,
     async close() {
+      keeper?.stop();
       await cluster.close();
       await new Promise<void>((resolve) => transport.close(() => resolve()));
       await app.close();

@@ -148,7 +148,7 @@ export async function startSecurenode(options: StartSecurenodeOptions): Promise<
     const audit = await createAuditLog(result.paths.logsDir);
     const gateway = await loadGatewayRoutes(result.settings, result.paths.configDir);
     const version = options.version ?? packageVersion;
-    const node = await startNode({ gateway, settings: result.settings, tls, store: opened, identity, logger, audit, version, names, operatorKey: keys.operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(options.bound ? { bound: options.bound } : {}) });
+    const node = await startNode({ configDir: result.paths.configDir, gateway, settings: result.settings, tls, store: opened, identity, logger, audit, version, names, operatorKey: keys.operatorKey, tokenHashKey, dataDir: result.paths.dataDir, ...(options.bound ? { bound: options.bound } : {}) });
     if (options.bound) logger.info({ event: 'privileges_dropped', user: process.geteuid?.(), group: process.getegid?.() }, `bound the ports as root, then dropped to uid ${process.geteuid?.()} before reading any secret`);
     try {
       await showFirstUser(firstUser, plan, node.http.port, async () =>

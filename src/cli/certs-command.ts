@@ -1,0 +1,111 @@
+import { readFile, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadTlsFiles } from '../autoconfig/tls-files.js';
+import { SecurenodeError } from '../errors.js';
+import { homePaths, resolveHome } from '../home/layout.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { Keystore } from '../keystore/keystore.js';
+import type { SubjectAltName } from '../pki/certificate.js';
+import { describeTlsCertificates, renewHttpP12, type CertificateDescription } from '../pki/renewal.js';
+import { parseDuration } from '../settings/coerce.js';
+import { loadSettingsIfAny } from '../settings/load.js';
+import type { CliIo } from './io.js';
+import { openKeystore } from './keystore-password.js';
+
+interface CertsOptions {
+  home?: string;
+  setting: string[];
+  json?: boolean;
+  san: string[];
+}
+
+const titles: Record<CertificateDescription['name'], string> = { http_ca: 'HTTP CA', http: 'HTTP certificate', transport_ca: 'transport CA', transport: 'transport certificate' };
+
+/** The home's settings, keystore and TLS files, as the node reads them. */
+async function openHome(io: CliIo, options: CertsOptions) {
+  const home = resolveHome(options.home, io.env);
+  const paths = homePaths(home);
+  const settings = await loadSettingsIfAny({ configFile: paths.configFile, env: io.env, overrides: options.setting });
+  const keystore = (await Keystore.exists(paths.keystoreFile)) ? (await openKeystore(io, paths.keystoreFile)).keystore : undefined;
+  const tls = await loadTlsFiles(paths, settings, keystore);
+  if (!tls) throw new SecurenodeError('ERR_TLS_MATERIAL', `${paths.configFile} configures no TLS keystore (security.http.ssl.keystore.path); start the node once to have its certificates made, or look after certificates you brought yourself`);
+  return { paths, settings, tls };
+}
+
+function renderStatus(certificates: readonly CertificateDescription[], warnDays: number): string {
+  const lines: string[] = [];
+  for (const certificate of certificates) {
+    const state = certificate.daysLeft < 0 ? 'EXPIRED' : certificate.daysLeft < warnDays ? `EXPIRES SOON (within ${warnDays} days)` : 'ok';
+    lines.push(`${titles[certificate.name]}: ${state}`);
+    lines.push(`  subject      ${certificate.subject}`);
+    if (certificate.subjectAltNames.length > 0) lines.push(`  names        ${certificate.subjectAltNames.join(', ')}`);
+    lines.push(`  key          ${certificate.keyType} ${certificate.keySize}`);
+    lines.push(`  sha-256      ${certificate.fingerprint}`);
+    lines.push(`  valid        ${certificate.notBefore} to ${certificate.notAfter} (${certificate.daysLeft} days left)`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** --san values: DNS names or IP addresses. */
+function parseSans(values: readonly string[]): SubjectAltName[] {
+  return values.map((value) => {
+    if (isIP(value)) return { kind: 'ip', value };
+    if (/^(?=.{1,253}$)(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(value)) return { kind: 'dns', value };
+    throw new SecurenodeError('ERR_USAGE', `--san ${value}: expected a DNS name or an IP address`);
+  });
+}
+
+/** Register `securenode certs status|renew`: kubeadm's `certs check-expiration` and `certs renew`, for the node's own certificates. */
+export function registerCertsCommands(program: Command, io: CliIo, done: (code: number) => void): void {
+  const certs = program.command('certs').description("the node's certificates after its first start: how long they last, and renewal");
+  const common = (command: Command) =>
+    command
+      .option('--home <dir>', 'the node home (default: $SECURENODE_HOME, else ./securenode-home)')
+      .option('-E, --setting <key=value>', 'a setting (repeatable)', (value: string, all: string[]) => [...all, value], []);
+  common(certs.command('status'))
+    .description('each certificate with its names, key, fingerprint and dates; exit 1 when one ends within security.certs.warn_before (default 30 days)')
+    .option('--json', 'print JSON')
+    .action(async (options: CertsOptions) => {
+      const { settings, tls } = await openHome(io, options);
+      const warnDays = Math.floor((parseDuration(settings.string('security.certs.warn_before')!) ?? 30 * 86_400_000) / 86_400_000);
+      const certificates = describeTlsCertificates(tls);
+      const soon = certificates.filter((certificate) => certificate.daysLeft < warnDays);
+      if (options.json) {
+        io.stdout.write(`${JSON.stringify({ warn_before_days: warnDays, certificates: certificates.map((certificate) => ({ ...certificate, expiring: certificate.daysLeft < warnDays })) }, null, 2)}\n`);
+      } else {
+        io.stdout.write(renderStatus(certificates, warnDays));
+        if (soon.length > 0) io.stdout.write(`\n${soon.map((certificate) => titles[certificate.name]).join(', ')} ${soon.length === 1 ? 'ends' : 'end'} within ${warnDays} days: ${soon.some((certificate) => certificate.name === 'http') ? 'run `securenode certs renew http`' : 'see README, "Certificates after the first start"'}\n`);
+      }
+      done(soon.length > 0 ? 1 : 0);
+    });
+  common(certs.command('renew'))
+    .argument('<which>', 'http (the transport certificate is the cluster\'s and lasts 99 years; see README)')
+    .description('a new HTTP certificate from the same HTTP CA (clients keep trusting the node); a running node takes it within security.certs.reload_interval, without a restart')
+    .option('--san <name>', 'a DNS name or IP address to add to the certificate (repeatable)', (value: string, all: string[]) => [...all, value], [])
+    .action(async (which: string, options: CertsOptions) => {
+      if (which !== 'http') {
+        throw new SecurenodeError(
+          'ERR_USAGE',
+          which === 'transport'
+            ? "the transport certificate cannot be renewed here: it is the cluster's (every node has the same), it lasts 99 years, and auto-configuration keeps no transport CA key to sign another (as Elasticsearch's does not); see README, \"Certificates after the first start\""
+            : `certs renew takes http, not '${which}'`,
+        );
+      }
+      const sans = parseSans(options.san);
+      const { settings, paths, tls } = await openHome(io, options);
+      const file = resolve(paths.configDir, settings.string('security.http.ssl.keystore.path')!);
+      const renewal = await renewHttpP12(await readFile(file), tls.httpP12Password, file, { addSubjectAltNames: sans });
+      // One file, written to a temporary name, synced and renamed over the old: a crash leaves the old certificate or the new, whole.
+      await writeFileAtomic(file, renewal.p12, (await stat(file)).mode & 0o777);
+      io.stdout.write(
+        `Renewed the HTTP certificate from the same HTTP CA (clients that trust ${paths.certsDir}/http_ca.crt keep trusting the node):\n` +
+          `  serial   ${renewal.previous.serial} -> ${renewal.renewed.serial}\n` +
+          `  valid    until ${renewal.renewed.notAfter} (was ${renewal.previous.notAfter})\n` +
+          `  names    ${renewal.renewed.subjectAltNames.join(', ')}\n` +
+          `A running node takes it within ${settings.string('security.certs.reload_interval')} without a restart; open connections keep the certificate they started with.\n`,
+      );
+      done(0);
+    });
+}

@@ -1,0 +1,121 @@
+import { readFile, stat } from 'node:fs/promises';
+import { unwatchFile, watchFile } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Server } from 'node:tls';
+import type { Logger } from 'pino';
+import type { TlsFiles } from '../autoconfig/tls-files.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import type { AuditLog } from '../logging/audit.js';
+import { describeCertificate, describeTlsCertificates, isDueForRenewal, renewHttpP12, type CertificateDescription } from '../pki/renewal.js';
+import { readPkcs12Certificates } from '../pki/read-pkcs12.js';
+import { parseDuration } from '../settings/coerce.js';
+import type { Settings } from '../settings/settings.js';
+import { intermediateTls } from './tls-profile.js';
+
+const day = 86_400_000;
+/** How often the node checks whether its leaf is due, and says again which certificates expire soon. */
+const checkEvery = 12 * 3_600_000;
+
+/** What the keeper needs: the files and settings of the home, the server whose certificate it swaps. */
+export interface CertificateKeeperOptions {
+  readonly settings: Settings;
+  readonly configDir: string;
+  readonly tls: TlsFiles;
+  readonly logger: Logger;
+  readonly audit: AuditLog;
+}
+
+/**
+ * Looks after the node's certificates while it runs: takes a renewed http.p12
+ * (written by `securenode certs renew http`, or copied in by hand) without a
+ * restart and without dropping open connections, by swapping the HTTPS
+ * server's secure context (new handshakes get the new certificate; open
+ * connections keep theirs); renews its own HTTP leaf when less than a third of
+ * its life is left (security.certs.auto_renew); and warns, at start and twice a
+ * day, of any certificate within security.certs.warn_before of its end.
+ */
+export class CertificateKeeper {
+  readonly #options: CertificateKeeperOptions;
+  readonly #httpPath: string;
+  readonly #warnBeforeMs: number;
+  #httpPem: string;
+  #timer: NodeJS.Timeout | undefined;
+  #server: Server | undefined;
+  #reloading: Promise<void> = Promise.resolve();
+
+  constructor(options: CertificateKeeperOptions) {
+    this.#options = options;
+    this.#httpPath = resolve(options.configDir, options.settings.string('security.http.ssl.keystore.path')!);
+    this.#warnBeforeMs = parseDuration(options.settings.string('security.certs.warn_before')!) ?? 30 * day;
+    this.#httpPem = options.tls.httpCertificatePem;
+  }
+
+  /** The four certificates as they are now. */
+  certificates(now = Date.now()): CertificateDescription[] {
+    return describeTlsCertificates({ ...this.#options.tls, httpCertificatePem: this.#httpPem }, now);
+  }
+
+  /** The certificates that end within security.certs.warn_before (or already ended). */
+  expiring(now = Date.now()): CertificateDescription[] {
+    return this.certificates(now).filter((certificate) => new Date(certificate.notAfter).getTime() - now < this.#warnBeforeMs);
+  }
+
+  /** Start looking after the server's certificate. */
+  async start(server: Server): Promise<void> {
+    this.#server = server;
+    const interval = parseDuration(this.#options.settings.string('security.certs.reload_interval')!) ?? 5000;
+    let seen = (await stat(this.#httpPath)).mtimeMs;
+    watchFile(this.#httpPath, { interval, persistent: false }, (current) => {
+      if (current.mtimeMs === seen || current.mtimeMs === 0) return;
+      seen = current.mtimeMs;
+      this.#reloading = this.#reloading.then(() => this.#reload());
+    });
+    await this.#check();
+    this.#timer = setInterval(() => void this.#check(), checkEvery).unref();
+  }
+
+  stop(): void {
+    unwatchFile(this.#httpPath);
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  /** Take http.p12 as it is on disk now; a file that does not open leaves the certificate in use as it is. */
+  async #reload(): Promise<void> {
+    const { logger, audit, tls } = this.#options;
+    try {
+      const p12 = await readFile(this.#httpPath);
+      const leaf = readPkcs12Certificates(p12, tls.httpP12Password, this.#httpPath).find((entry) => entry.alias === 'http');
+      if (!leaf) throw new Error('no "http" entry');
+      if (leaf.pem === this.#httpPem) return;
+      this.#server!.setSecureContext({ pfx: p12, passphrase: tls.httpP12Password, ...intermediateTls });
+      this.#httpPem = leaf.pem;
+      const now = describeCertificate('http', leaf.pem);
+      logger.info({ event: 'certificate_reloaded', certificate: 'http', serial: now.serial, not_after: now.notAfter }, `the HTTP certificate was reloaded from ${this.#httpPath}: serial ${now.serial}, valid until ${now.notAfter}; open connections keep the one they started with`);
+      audit.record('certificate_reloaded', { source: 'node' }, { certificate: 'http', serial: now.serial, not_after: now.notAfter });
+    } catch (error) {
+      logger.error({ event: 'certificate_reload_failed', path: this.#httpPath, error: (error as Error).message }, `${this.#httpPath} changed but does not open with the keystore's password; the node keeps serving the certificate it had`);
+    }
+  }
+
+  /** Renew the HTTP leaf when due (and allowed), then warn of what expires soon. */
+  async #check(): Promise<void> {
+    const { logger, audit, settings, tls } = this.#options;
+    if (settings.bool('security.certs.auto_renew') !== false && isDueForRenewal(this.#httpPem)) {
+      try {
+        const renewal = await renewHttpP12(await readFile(this.#httpPath), tls.httpP12Password, this.#httpPath);
+        await writeFileAtomic(this.#httpPath, renewal.p12, (await stat(this.#httpPath)).mode & 0o777);
+        logger.info({ event: 'certificate_renewed', certificate: 'http', previous_serial: renewal.previous.serial, serial: renewal.renewed.serial, not_after: renewal.renewed.notAfter }, `the HTTP certificate had less than a third of its life left (until ${renewal.previous.notAfter}); it was renewed from the same CA, valid until ${renewal.renewed.notAfter}`);
+        audit.record('certificate_renewed', { source: 'node' }, { certificate: 'http', previous_serial: renewal.previous.serial, serial: renewal.renewed.serial, not_after: renewal.renewed.notAfter, by: 'auto_renew' });
+        this.#reloading = this.#reloading.then(() => this.#reload());
+        await this.#reloading;
+      } catch (error) {
+        logger.error({ event: 'certificate_renewal_failed', error: (error as Error).message }, `the HTTP certificate is due for renewal, but renewing it failed: ${(error as Error).message}; run \`securenode certs renew http\``);
+      }
+    }
+    for (const certificate of this.expiring()) {
+      const when = certificate.daysLeft < 0 ? `ended on ${certificate.notAfter}` : `ends on ${certificate.notAfter} (${certificate.daysLeft} days left)`;
+      const fix = certificate.name === 'http' ? 'run `securenode certs renew http`' : certificate.name === 'http_ca' ? 'rotate the HTTP CA (see README, "Certificates after the first start")' : "the transport certificates are the cluster's: see README, \"Certificates after the first start\"";
+      logger.warn({ event: 'certificate_expiring', certificate: certificate.name, not_after: certificate.notAfter, days_left: certificate.daysLeft }, `the ${certificate.name} certificate ${when}; ${fix}`);
+    }
+  }
+}
