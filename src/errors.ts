@@ -24,6 +24,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 /** Every code a SecurenodeError can carry, with the exit code the CLI uses for it. */
 export const errorExitCodes = {
   ERR_USAGE: ExitCode.usage,
+  ERR_CA_ROTATION: ExitCode.usage,
   ERR_CONFIG_SYNTAX: ExitCode.config,
   ERR_CONFIG_UNKNOWN_KEY: ExitCode.config,
   ERR_CONFIG_INVALID_VALUE: ExitCode.config,

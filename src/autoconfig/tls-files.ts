@@ -22,6 +22,8 @@ export interface TlsFiles {
   readonly transportCaPem: string;
   /** PEM of the node's HTTP certificate: the names it covers decide the enrollment addresses. */
   readonly httpCertificatePem: string;
+  /** PEM of the new HTTP CA while a rotation is under way (`securenode certs rotate-ca http`): clients are to trust it too. */
+  readonly httpCaNextPem?: string;
 }
 
 async function readConfigured(paths: HomePaths, relative: string, setting: string): Promise<Buffer> {
@@ -64,6 +66,7 @@ export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystor
   const httpEntries = openP12(httpP12, httpP12Password, httpPath, tlsPasswordSettings.http, paths, keystore);
   const httpCa = httpEntries.find((entry) => entry.alias === 'http_ca');
   const httpCertificate = httpEntries.find((entry) => entry.alias === 'http');
+  const httpCaNext = httpEntries.find((entry) => entry.alias === 'http_ca_next');
   const transportCa = openP12(transportP12, transportP12Password, transportPath, tlsPasswordSettings.transportKeystore, paths, keystore).find((entry) => entry.alias === 'transport_ca');
   if (!httpCa || !transportCa || !httpCertificate) {
     throw new SecurenodeError('ERR_TLS_MATERIAL', `${httpCa ? transportPath : httpPath} holds no ${httpCa ? 'transport_ca' : 'http_ca'} entry; restore the file auto-configuration wrote`);
@@ -77,5 +80,6 @@ export async function loadTlsFiles(paths: HomePaths, settings: Settings, keystor
     httpCaFingerprint: sha256Fingerprint(httpCa.pem),
     transportCaPem: transportCa.pem,
     httpCertificatePem: httpCertificate.pem,
+    ...(httpCaNext ? { httpCaNextPem: httpCaNext.pem } : {}),
   };
 }

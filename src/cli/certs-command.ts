@@ -8,7 +8,7 @@ import { homePaths, resolveHome } from '../home/layout.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { Keystore } from '../keystore/keystore.js';
 import type { SubjectAltName } from '../pki/certificate.js';
-import { describeTlsCertificates, renewHttpP12, type CertificateDescription } from '../pki/renewal.js';
+import { describeTlsCertificates, renewHttpP12, rotateHttpCa, type CertificateDescription } from '../pki/renewal.js';
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettingsIfAny } from '../settings/load.js';
 import type { CliIo } from './io.js';
@@ -19,9 +19,10 @@ interface CertsOptions {
   setting: string[];
   json?: boolean;
   san: string[];
+  finish?: boolean;
 }
 
-const titles: Record<CertificateDescription['name'], string> = { http_ca: 'HTTP CA', http: 'HTTP certificate', transport_ca: 'transport CA', transport: 'transport certificate' };
+const titles: Record<CertificateDescription['name'], string> = { http_ca: 'HTTP CA', http_ca_next: 'new HTTP CA (rotation under way)', http: 'HTTP certificate', transport_ca: 'transport CA', transport: 'transport certificate' };
 
 /** The home's settings, keystore and TLS files, as the node reads them. */
 async function openHome(io: CliIo, options: CertsOptions) {
@@ -106,6 +107,38 @@ export function registerCertsCommands(program: Command, io: CliIo, done: (code: 
           `  names    ${renewal.renewed.subjectAltNames.join(', ')}\n` +
           `A running node takes it within ${settings.string('security.certs.reload_interval')} without a restart; open connections keep the certificate they started with.\n`,
       );
+      done(0);
+    });
+  common(certs.command('rotate-ca'))
+    .argument('<which>', 'http')
+    .description('rotate the HTTP CA in two steps: make a new CA that clients are to trust beside the old one; then, with --finish, serve a certificate from the new CA')
+    .option('--finish', 'the second step: serve a certificate from the new CA, and drop the old one')
+    .action(async (which: string, options: CertsOptions) => {
+      if (which !== 'http') throw new SecurenodeError('ERR_USAGE', `certs rotate-ca takes http, not '${which}' (the transport CA is the cluster's and lasts 99 years)`);
+      const { settings, paths, tls } = await openHome(io, options);
+      const file = resolve(paths.configDir, settings.string('security.http.ssl.keystore.path')!);
+      const caFile = `${paths.certsDir}/http_ca.crt`;
+      const rotation = await rotateHttpCa(await readFile(file), tls.httpP12Password, file, options.finish ? 'finish' : 'start');
+      // http.p12 first, then the CA file; a crash between the two is mended by the node, which writes the CA file from http.p12 when they differ.
+      await writeFileAtomic(file, rotation.p12, (await stat(file)).mode & 0o777);
+      await writeFileAtomic(caFile, rotation.trustPem, (await stat(caFile)).mode & 0o777);
+      const interval = settings.string('security.certs.reload_interval');
+      if (!options.finish) {
+        io.stdout.write(
+          `Started a rotation of the HTTP CA. The node keeps serving its certificate from the old CA until you finish.\n` +
+            `  old CA   ${rotation.oldCa.fingerprint} (until ${rotation.oldCa.notAfter})\n` +
+            `  new CA   ${rotation.newCa.fingerprint} (until ${rotation.newCa.notAfter})\n` +
+            `${caFile} now holds both. Before you finish, have every client trust both:\n` +
+            `  - clients given the CA file: give them the new ${caFile};\n` +
+            `  - enrolled clients: run \`securenode enroll --refresh --out <the client's directory>\` on each.\n` +
+            `Then run \`securenode certs rotate-ca http --finish\`. A running node takes each step within ${interval}, without a restart.\n`,
+        );
+      } else {
+        io.stdout.write(
+          `Finished the rotation of the HTTP CA: the node serves a certificate from the new CA ${rotation.newCa.fingerprint} (within ${interval}), and ${caFile} holds only it.\n` +
+            `Clients that did not refresh no longer trust the node: enroll them again (\`securenode create-enrollment-token -s client\`). New enrollment tokens name the new CA.\n`,
+        );
+      }
       done(0);
     });
 }

@@ -2,12 +2,13 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
+import { request as httpsRequest } from 'node:https';
+import { parse as parseYaml, stringify } from 'yaml';
 import { decodeEnrollmentToken, encodeEnrollmentToken } from '../enrollment/token.js';
 import { pinnedGet, refusalReason } from '../enrollment/pinned-client.js';
 import { SecurenodeError } from '../errors.js';
 import { homePaths, resolveHome } from '../home/layout.js';
-import { makeDirectory, pathExists, writeNewFile } from '../io/atomic-write.js';
+import { makeDirectory, pathExists, writeFileAtomic, writeNewFile } from '../io/atomic-write.js';
 import { sha256Fingerprint } from '../pki/fingerprint.js';
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettings } from '../settings/load.js';
@@ -32,10 +33,15 @@ export function registerEnrollmentCommands(program: Command, io: CliIo, done: (c
 
   program
     .command('enroll')
-    .description('enroll a client with a node: pin its CA, get a service token, write ca.crt and client.yml')
-    .requiredOption('--enrollment-token <token>', 'the token the node printed, or create-enrollment-token made')
+    .description('enroll a client with a node: pin its CA, get a service token, write ca.crt and client.yml; --refresh updates ca.crt after a CA rotation')
+    .option('--enrollment-token <token>', 'the token the node printed, or create-enrollment-token made')
     .option('--out <dir>', 'where to write ca.crt and client.yml', './securenode-client')
-    .action(async (options: { enrollmentToken: string; out: string }) => done(await enroll(options, io)));
+    .option('--refresh', "an enrolled client's ca.crt gets the CAs the node names now (during a CA rotation: the old and the new), over a connection its ca.crt verifies")
+    .action(async (options: { enrollmentToken?: string; out: string; refresh?: boolean }) => {
+      if (options.refresh) return done(await refreshCa(options.out, io));
+      if (options.enrollmentToken === undefined) throw new SecurenodeError('ERR_USAGE', "enroll needs --enrollment-token <token> (or --refresh, for a client that enrolled already)");
+      done(await enroll({ enrollmentToken: options.enrollmentToken, out: options.out }, io));
+    });
 }
 
 async function createToken(options: { scope: string; url?: string; ttl: string; home?: string; setting: string[] }, io: CliIo): Promise<number> {
@@ -85,16 +91,79 @@ async function enroll(options: { enrollmentToken: string; out: string }, io: Cli
     const hint = answer.status === 401 ? ' (the token may have expired or been used up; create a new one on the node, with `securenode create-enrollment-token -s client` and the --home of that node)' : '';
     throw new SecurenodeError('ERR_ENROLLMENT_UNREACHABLE', `the node at ${answer.address} refused the enrollment: ${reason}${hint}`);
   }
-  const body = answer.body as { token?: { name?: string; value?: string }; http_ca?: string };
+  const body = answer.body as { token?: { name?: string; value?: string }; http_ca?: string; http_ca_next?: string };
   if (typeof body.token?.value !== 'string' || typeof body.http_ca !== 'string') throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `the node at ${answer.address} answered without a service token or CA`);
   const ca = new X509Certificate(Buffer.from(body.http_ca, 'base64'));
   if (sha256Fingerprint(ca) !== token.fgr) throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `the node at ${answer.address} sent a CA other than the one the token names`);
   await makeDirectory(out, 0o700);
-  await writeNewFile(files.ca, ca.toString(), 0o600);
+  // During a CA rotation the node names the new CA too: the client trusts both, and keeps working once the rotation finishes.
+  const next = typeof body.http_ca_next === 'string' ? new X509Certificate(Buffer.from(body.http_ca_next, 'base64')) : undefined;
+  await writeNewFile(files.ca, ca.toString() + (next?.ca ? next.toString() : ''), 0o600);
   await writeNewFile(files.config, stringify({ hosts: token.adr.map((address) => `https://${address}`), ca: files.ca, service_token: body.token.value }), 0o600);
   io.stdout.write(
     `Enrolled with the node at https://${answer.address}/\nWrote ${files.ca} and ${files.config} (mode 0600); client.yml holds the service token.\n` +
       `Try it: curl --cacert ${files.ca} -H "Authorization: Bearer $(sed -n 's/^service_token: //p' ${files.config})" https://${answer.address}/_security/_authenticate\n`,
   );
   return 0;
+}
+
+/** GET /_security/http_ca from one host, trusting only the client's CA file, with its service token. */
+function fetchCas(host: string, ca: string, token: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolvePromise, reject) => {
+    const url = new URL('/_security/http_ca', host);
+    const request = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 10_000, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        try {
+          resolvePromise({ status: response.statusCode ?? 0, body: JSON.parse(text) });
+        } catch {
+          resolvePromise({ status: response.statusCode ?? 0, body: undefined });
+        }
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', (error: NodeJS.ErrnoException) => reject(new Error(error.code ?? error.message)));
+    request.end();
+  });
+}
+
+/**
+ * `securenode enroll --refresh`: after `certs rotate-ca http` on the node, an
+ * enrolled client fetches the CAs the node names now (old and new) over a
+ * connection its current ca.crt verifies, with its service token, and replaces
+ * its ca.crt with them (atomically). Done before the rotation finishes, the
+ * client never meets a certificate it does not trust.
+ */
+async function refreshCa(outDir: string, io: CliIo): Promise<number> {
+  const out = resolve(outDir);
+  const configFile = `${out}/client.yml`;
+  const config = parseYaml(await readFile(configFile, 'utf8').catch(() => {
+    throw new SecurenodeError('ERR_USAGE', `${configFile} does not exist: --refresh updates a client that enrolled into --out ${out}; enroll first with --enrollment-token`);
+  })) as { hosts?: unknown; ca?: unknown; service_token?: unknown };
+  if (!Array.isArray(config.hosts) || typeof config.ca !== 'string' || typeof config.service_token !== 'string') throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `${configFile} lacks hosts, ca or service_token; enroll again with a new token`);
+  const caFile = resolve(out, config.ca);
+  const current = await readFile(caFile, 'utf8');
+  const failures: string[] = [];
+  for (const host of config.hosts.map(String)) {
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await fetchCas(host, current, config.service_token);
+    } catch (error) {
+      failures.push(`${host}: ${(error as Error).message}`);
+      continue;
+    }
+    const pems = (answer.body as { http_ca?: unknown } | undefined)?.http_ca;
+    if (answer.status !== 200 || !Array.isArray(pems) || pems.length === 0) {
+      failures.push(`${host}: HTTP ${answer.status}`);
+      continue;
+    }
+    const certificates = pems.map((pem) => new X509Certificate(String(pem)));
+    if (certificates.some((certificate) => !certificate.ca)) throw new SecurenodeError('ERR_ENROLLMENT_TOKEN', `${host} named a certificate that is no CA; ${caFile} was left as it was`);
+    await writeFileAtomic(caFile, certificates.map((certificate) => certificate.toString()).join(''), 0o600);
+    io.stdout.write(`Refreshed ${caFile} from ${host}: it trusts ${certificates.map((certificate) => sha256Fingerprint(certificate)).join(' and ')}.\n`);
+    return 0;
+  }
+  throw new SecurenodeError('ERR_ENROLLMENT_UNREACHABLE', `no node could be asked for its CAs (${failures.join('; ')}); ${caFile} was left as it was. A client whose CA the node no longer serves under must enroll again with a new token`);
 }

@@ -61,7 +61,7 @@ const ownRoutes = new Set(['/_security/user/:name/_password', '/_security/user/:
 /** What anyone authenticated may do to themselves: see who they are, change their own password, manage their own admin tokens (with a password, never with a token). */
 function selfService(request: FastifyRequest, principal: Principal, route: string): boolean {
   // Forward auth decides on the request it names, not on its own path.
-  if (route === '/_security/_authenticate' || route === '/_security/session' || route === '/_auth/forward') return true;
+  if (route === '/_security/_authenticate' || route === '/_security/session' || route === '/_auth/forward' || route === '/_security/http_ca') return true;
   return ownRoutes.has(route) && principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
 }
 

@@ -11,6 +11,7 @@ import { readPkcs12Certificates } from '../pki/read-pkcs12.js';
 import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
 import { intermediateTls } from './tls-profile.js';
+import { sha256Fingerprint } from '../pki/fingerprint.js';
 
 const day = 86_400_000;
 /** How often the node checks whether its leaf is due, and says again which certificates expire soon. */
@@ -70,6 +71,7 @@ export class CertificateKeeper {
       seen = current.mtimeMs;
       this.#reloading = this.#reloading.then(() => this.#reload());
     });
+    await this.#mendCaFile();
     await this.#check();
     this.#timer = setInterval(() => void this.#check(), checkEvery).unref();
   }
@@ -79,22 +81,46 @@ export class CertificateKeeper {
     if (this.#timer) clearInterval(this.#timer);
   }
 
-  /** Take http.p12 as it is on disk now; a file that does not open leaves the certificate in use as it is. */
+  /**
+   * Take http.p12 as it is on disk now, and what it says of the CAs (a
+   * rotation started or finished): the node's TLS files are shared by its
+   * routes (enrollment answers with the CA), so they change in place. A file
+   * that does not open leaves everything as it is.
+   */
   async #reload(): Promise<void> {
-    const { logger, audit, tls } = this.#options;
+    const { logger, audit } = this.#options;
+    const tls = this.#options.tls as { -readonly [K in keyof TlsFiles]: TlsFiles[K] };
     try {
       const p12 = await readFile(this.#httpPath);
-      const leaf = readPkcs12Certificates(p12, tls.httpP12Password, this.#httpPath).find((entry) => entry.alias === 'http');
-      if (!leaf) throw new Error('no "http" entry');
-      if (leaf.pem === this.#httpPem) return;
+      const entries = readPkcs12Certificates(p12, tls.httpP12Password, this.#httpPath);
+      const pemOf = (alias: string) => entries.find((entry) => entry.alias === alias)?.pem;
+      const [leaf, ca, next] = [pemOf('http'), pemOf('http_ca'), pemOf('http_ca_next')];
+      if (!leaf || !ca) throw new Error('no "http" or "http_ca" entry');
+      if (leaf === this.#httpPem && ca === tls.httpCaPem && next === tls.httpCaNextPem) return;
       this.#server!.setSecureContext({ pfx: p12, passphrase: tls.httpP12Password, ...intermediateTls });
-      this.#httpPem = leaf.pem;
-      const now = describeCertificate('http', leaf.pem);
-      logger.info({ event: 'certificate_reloaded', certificate: 'http', serial: now.serial, not_after: now.notAfter }, `the HTTP certificate was reloaded from ${this.#httpPath}: serial ${now.serial}, valid until ${now.notAfter}; open connections keep the one they started with`);
-      audit.record('certificate_reloaded', { source: 'node' }, { certificate: 'http', serial: now.serial, not_after: now.notAfter });
+      this.#httpPem = leaf;
+      Object.assign(tls, { httpP12: p12, httpCertificatePem: leaf, httpCaPem: ca, httpCaFingerprint: sha256Fingerprint(ca) });
+      if (next) tls.httpCaNextPem = next;
+      else delete tls.httpCaNextPem;
+      await this.#mendCaFile();
+      const now = describeCertificate('http', leaf);
+      logger.info({ event: 'certificate_reloaded', certificate: 'http', serial: now.serial, not_after: now.notAfter, ca: tls.httpCaFingerprint, next_ca: next ? sha256Fingerprint(next) : null }, `the HTTP certificate was reloaded from ${this.#httpPath}: serial ${now.serial}, valid until ${now.notAfter}; open connections keep the one they started with`);
+      audit.record('certificate_reloaded', { source: 'node' }, { certificate: 'http', serial: now.serial, not_after: now.notAfter, ca: tls.httpCaFingerprint });
     } catch (error) {
       logger.error({ event: 'certificate_reload_failed', path: this.#httpPath, error: (error as Error).message }, `${this.#httpPath} changed but does not open with the keystore's password; the node keeps serving the certificate it had`);
     }
+  }
+
+  /** config/certs/http_ca.crt holds the CAs that http.p12 says clients must trust (a crash in the middle of a rotation step left it behind). */
+  async #mendCaFile(): Promise<void> {
+    const { tls, logger } = this.#options;
+    const caFile = resolve(this.#options.configDir, 'certs', 'http_ca.crt');
+    const wanted = tls.httpCaPem + (tls.httpCaNextPem ?? '');
+    const found = await readFile(caFile, 'utf8').catch(() => undefined);
+    // Only a file of these CAs is mended: one the operator put there for another purpose is left alone.
+    if (found === undefined || found === wanted || !(found.includes(tls.httpCaPem) || (tls.httpCaNextPem !== undefined && found.includes(tls.httpCaNextPem)))) return;
+    await writeFileAtomic(caFile, wanted, (await stat(caFile)).mode & 0o777);
+    logger.info({ event: 'ca_file_mended', path: caFile }, `${caFile} did not hold the CAs of http.p12 (a CA rotation step was cut short); it was written again`);
   }
 
   /** Renew the HTTP leaf when due (and allowed), then warn of what expires soon. */

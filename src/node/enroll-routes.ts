@@ -33,7 +33,8 @@ export interface EnrollRouteOptions {
  * when enrollment is disabled.
  */
 export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteOptions): void {
-  const httpCa = new X509Certificate(options.tls.httpCaPem).raw.toString('base64');
+  // Read at each answer: a CA rotation changes them while the node runs.
+  const base64 = (pem: string) => new X509Certificate(pem).raw.toString('base64');
   /** Whether the caller may enroll `scope`; otherwise the 403 is sent. */
   const allowed = (request: FastifyRequest, reply: FastifyReply, scope: ApiKeyScope): boolean => {
     if (!options.enabled) {
@@ -58,11 +59,17 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
     await options.store.putServiceToken({ name, secretHash: hashSecret(options.hashKey, secret), created: Date.now() });
     options.audit.record('enrollment_token_used', auditContext(request), { scope: 'client', service_token: name });
     options.logger.info({ event: 'enrollment_token_used', scope: 'client', api_key: request.principal!.apiKey?.id, service_token: name }, 'a client enrolled');
-    return { token: { name, value: encodeServiceToken(name, secret) }, http_ca: httpCa };
+    const next = options.tls.httpCaNextPem;
+    // During a CA rotation the client gets the new CA too, so that it keeps trusting the node once the rotation finishes.
+    return { token: { name, value: encodeServiceToken(name, secret) }, http_ca: base64(options.tls.httpCaPem), ...(next ? { http_ca_next: base64(next) } : {}) };
   };
+
+  // The CAs a client must trust now (the one the node serves under, then a rotation's new one): what `securenode enroll --refresh` fetches. Certificates only, for any caller.
+  app.get('/_security/http_ca', async () => ({ http_ca: [options.tls.httpCaPem, ...(options.tls.httpCaNextPem ? [options.tls.httpCaNextPem] : [])] }));
 
   // The keys are read from the .p12 files on the first request only: most nodes never hand them out.
   let nodeBody: Omit<NodeEnrollmentBody, 'nodes_addresses'> | undefined;
+  let nodeBodyCa: string | undefined;
   app.get('/_security/enroll/node', async (request, reply) => {
     if (!allowed(request, reply, 'enroll_node')) return reply;
     // A node enrollment key hands out the CA key: it works once (as CockroachDB's join tokens do). Taken in the store's queue, so two uses at once cannot both win.
@@ -74,7 +81,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
         return { ops: [{ op: 'putApiKeys', keys: [{ ...stored, invalidated: true }] }], result: undefined };
       });
     }
-    nodeBody ??= nodeEnrollmentBody(options.tls, options.cluster);
+    if (nodeBodyCa !== options.tls.httpCaPem) [nodeBody, nodeBodyCa] = [nodeEnrollmentBody(options.tls, options.cluster), options.tls.httpCaPem];
     options.audit.record('enrollment_token_used', auditContext(request), { scope: 'node' });
     options.logger.info({ event: 'enrollment_token_used', scope: 'node', api_key: request.principal!.apiKey?.id }, 'a node enrolled: it received the HTTP CA and the transport certificate');
     return { ...nodeBody, nodes_addresses: options.nodesAddresses() };

@@ -10,7 +10,7 @@ const day = 86_400_000;
 
 /** What `certs status` says of one certificate. */
 export interface CertificateDescription {
-  readonly name: 'http_ca' | 'http' | 'transport_ca' | 'transport';
+  readonly name: 'http_ca' | 'http_ca_next' | 'http' | 'transport_ca' | 'transport';
   readonly subject: string;
   readonly subjectAltNames: readonly string[];
   readonly keyType: string;
@@ -43,10 +43,11 @@ export function describeCertificate(name: CertificateDescription['name'], pem: s
 }
 
 /** The four certificates of a node's TLS files, HTTP CA and leaf, transport CA and leaf. */
-export function describeTlsCertificates(tls: { readonly httpCaPem: string; readonly httpCertificatePem: string; readonly transportCaPem: string; readonly transportP12: Buffer; readonly transportP12Password: string }, now = Date.now()): CertificateDescription[] {
+export function describeTlsCertificates(tls: { readonly httpCaPem: string; readonly httpCaNextPem?: string; readonly httpCertificatePem: string; readonly transportCaPem: string; readonly transportP12: Buffer; readonly transportP12Password: string }, now = Date.now()): CertificateDescription[] {
   const transport = readPkcs12Certificates(tls.transportP12, tls.transportP12Password, 'transport.p12').find((entry) => entry.alias === 'transport');
   return [
     describeCertificate('http_ca', tls.httpCaPem, now),
+    ...(tls.httpCaNextPem ? [describeCertificate('http_ca_next', tls.httpCaNextPem, now)] : []),
     describeCertificate('http', tls.httpCertificatePem, now),
     describeCertificate('transport_ca', tls.transportCaPem, now),
     ...(transport ? [describeCertificate('transport', transport.pem, now)] : []),
@@ -85,26 +86,36 @@ export interface HttpRenewal {
   readonly renewed: CertificateDescription;
 }
 
-/**
- * A new HTTP leaf from the HTTP CA that http.p12 holds (the same CA, so every
- * client keeps trusting the node): a new key of the old one's kind, the old
- * leaf's name and SANs (and any added), a full validity; in a new http.p12
- * with the same password, so that the keystore does not change.
- */
-export async function renewHttpP12(p12: Buffer, password: string, source: string, options: HttpRenewalOptions = {}): Promise<HttpRenewal> {
+/** The CA and leaf entries of an http.p12 written by auto-configuration, keys and all. */
+interface HttpP12 {
+  readonly ca: IssuedCertificate;
+  readonly leaf: IssuedCertificate;
+  /** The new CA of a rotation under way. */
+  readonly next?: IssuedCertificate;
+}
+
+const commonNameOf = (certificate: X509Certificate): string => /^CN=(.*)$/m.exec(certificate.subject)?.[1] ?? certificate.subject;
+
+function openHttpP12(p12: Buffer, password: string, source: string): HttpP12 {
   const entries = readPkcs12Certificates(p12, password, source);
-  const leafPem = entries.find((entry) => entry.alias === 'http')?.pem;
-  const caPem = entries.find((entry) => entry.alias === 'http_ca')?.pem;
+  const pemOf = (alias: string) => entries.find((entry) => entry.alias === alias)?.pem;
+  const [leafPem, caPem, nextPem] = [pemOf('http'), pemOf('http_ca'), pemOf('http_ca_next')];
   if (!leafPem || !caPem) throw new SecurenodeError('ERR_TLS_MATERIAL', `${source} holds no ${leafPem ? 'http_ca' : 'http'} entry; it was not written by auto-configuration, so securenode cannot renew it`);
-  let caKey: KeyObject;
-  try {
-    caKey = readPkcs12Key(p12, password, source, 'http_ca');
-  } catch {
-    throw new SecurenodeError('ERR_TLS_MATERIAL', `${source} holds the HTTP CA's certificate but not its key (a node that joined a cluster has it only if enrollment gave it); renew on the node whose http.p12 holds the CA key`);
-  }
-  const caCertificate = new X509Certificate(caPem);
-  const leaf = new X509Certificate(leafPem);
-  const ca: IssuedCertificate = { certificate: caCertificate, privateKey: caKey, keyId: keyIdentifier(caCertificate.publicKey), commonName: /^CN=(.*)$/m.exec(caCertificate.subject)?.[1] ?? caCertificate.subject };
+  const issued = (pem: string, alias: string): IssuedCertificate => {
+    const certificate = new X509Certificate(pem);
+    let privateKey: KeyObject;
+    try {
+      privateKey = readPkcs12Key(p12, password, source, alias);
+    } catch {
+      throw new SecurenodeError('ERR_TLS_MATERIAL', `${source} holds the certificate "${alias}" but not its key; renew on a node whose http.p12 holds the HTTP CA's key`);
+    }
+    return { certificate, privateKey, keyId: keyIdentifier(certificate.publicKey), commonName: commonNameOf(certificate) };
+  };
+  return { ca: issued(caPem, 'http_ca'), leaf: issued(leafPem, 'http'), ...(nextPem ? { next: issued(nextPem, 'http_ca_next') } : {}) };
+}
+
+/** A new leaf for `leaf`'s name and SANs (and any added) from `ca`, with a new key of the old one's kind, never past the CA. */
+async function issueLeafLike(leaf: X509Certificate, ca: IssuedCertificate, options: HttpRenewalOptions): Promise<IssuedCertificate> {
   const spec: KeySpec = leaf.publicKey.asymmetricKeyType === 'rsa' ? { type: 'rsa', bits: leaf.publicKey.asymmetricKeyDetails?.modulusLength ?? 2048 } : { type: 'ec' };
   const keys = await generateKeyPairFor(spec);
   const names = subjectAltNamesOf(leaf);
@@ -112,20 +123,72 @@ export async function renewHttpP12(p12: Buffer, password: string, source: string
   // Never past the CA: a leaf that outlives its issuer fails at the CA's end anyway.
   const wanted = options.validityDays ?? certificateProfiles.httpValidityDays;
   const notBefore = options.notBefore ?? new Date();
-  const untilCa = Math.floor((new Date(caCertificate.validTo).getTime() - notBefore.getTime()) / day);
-  const renewed = issueCertificate({
-    commonName: /^CN=(.*)$/m.exec(leaf.subject)?.[1] ?? 'securenode',
-    profile: 'server',
-    validityDays: Math.max(1, Math.min(wanted, untilCa)),
-    notBefore,
-    subjectAltNames: names,
-    issuer: ca,
-    ...keys,
-  });
+  const untilCa = Math.floor((new Date(ca.certificate.validTo).getTime() - notBefore.getTime()) / day);
+  return issueCertificate({ commonName: commonNameOf(leaf), profile: 'server', validityDays: Math.max(1, Math.min(wanted, untilCa)), notBefore, subjectAltNames: names, issuer: ca, ...keys });
+}
+
+/**
+ * A new HTTP leaf from the HTTP CA that http.p12 holds (the same CA, so every
+ * client keeps trusting the node): a new key of the old one's kind, the old
+ * leaf's name and SANs (and any added), a full validity; in a new http.p12
+ * with the same password, so that the keystore does not change. A CA rotation
+ * under way stays under way.
+ */
+export async function renewHttpP12(p12: Buffer, password: string, source: string, options: HttpRenewalOptions = {}): Promise<HttpRenewal> {
+  const current = openHttpP12(p12, password, source);
+  const renewed = await issueLeafLike(current.leaf.certificate, current.ca, options);
   return {
-    p12: buildHttpP12(ca, renewed, password),
+    p12: buildHttpP12(current.ca, renewed, password, current.next),
     certificatePem: renewed.certificate.toString(),
-    previous: describeCertificate('http', leafPem),
+    previous: describeCertificate('http', current.leaf.certificate.toString()),
     renewed: describeCertificate('http', renewed.certificate.toString()),
+  };
+}
+
+/** What a step of a CA rotation made: the new http.p12, and what http_ca.crt must hold after it. */
+export interface CaRotation {
+  readonly p12: Buffer;
+  /** PEM of the CAs clients must trust from now on, the one the node serves under first. */
+  readonly trustPem: string;
+  readonly newCa: CertificateDescription;
+  readonly oldCa: CertificateDescription;
+}
+
+/** The PEM of the CAs a node's clients must trust: the CA it serves under, then the next one of a rotation under way. */
+export function trustedCasPem(p12: Buffer, password: string, source: string): string {
+  const entries = readPkcs12Certificates(p12, password, source);
+  return ['http_ca', 'http_ca_next'].map((alias) => entries.find((entry) => entry.alias === alias)?.pem).filter((pem): pem is string => pem !== undefined).join('');
+}
+
+/**
+ * The two steps of an HTTP CA rotation, as Kubernetes rotates its CA: `start`
+ * makes a new CA of the old one's key type and adds it beside the old one (the
+ * node keeps serving its certificate from the old CA; clients are to trust
+ * both); `finish` serves a new certificate from the new CA, and the old one is
+ * dropped. Clients that refreshed their CA file in between never see a
+ * certificate they do not trust.
+ */
+export async function rotateHttpCa(p12: Buffer, password: string, source: string, step: 'start' | 'finish', now = new Date()): Promise<CaRotation> {
+  const current = openHttpP12(p12, password, source);
+  if (step === 'start') {
+    if (current.next) throw new SecurenodeError('ERR_CA_ROTATION', `a rotation of the HTTP CA is already under way (the new CA ${current.next.certificate.fingerprint256.replace(/:/g, '').toLowerCase()} was made on ${new Date(current.next.certificate.validFrom).toISOString()}); finish it with \`securenode certs rotate-ca http --finish\``);
+    const oldKey = current.ca.certificate.publicKey;
+    const spec: KeySpec = oldKey.asymmetricKeyType === 'rsa' ? { type: 'rsa', bits: oldKey.asymmetricKeyDetails?.modulusLength ?? certificateProfiles.httpCa.bits } : { type: 'ec' };
+    // A name of its own, so that the two CAs are told apart wherever they are listed.
+    const next = issueCertificate({ commonName: `${certificateProfiles.httpCa.commonName} ${now.toISOString().slice(0, 10)}`, profile: 'ca', validityDays: certificateProfiles.httpCa.validityDays, notBefore: now, ...(await generateKeyPairFor(spec)) });
+    return {
+      p12: buildHttpP12(current.ca, current.leaf, password, next),
+      trustPem: current.ca.certificate.toString() + next.certificate.toString(),
+      newCa: describeCertificate('http_ca', next.certificate.toString()),
+      oldCa: describeCertificate('http_ca', current.ca.certificate.toString()),
+    };
+  }
+  if (!current.next) throw new SecurenodeError('ERR_CA_ROTATION', 'no rotation of the HTTP CA is under way: start one with `securenode certs rotate-ca http`');
+  const leaf = await issueLeafLike(current.leaf.certificate, current.next, { notBefore: now });
+  return {
+    p12: buildHttpP12(current.next, leaf, password),
+    trustPem: current.next.certificate.toString(),
+    newCa: describeCertificate('http_ca', current.next.certificate.toString()),
+    oldCa: describeCertificate('http_ca', current.ca.certificate.toString()),
   };
 }

@@ -149,12 +149,16 @@ export function issueHttpCertificate(
   });
 }
 
-/** http.p12: entry "http" (key, chain [http, CA]) first, so servers pick it, then "http_ca" (CA key and cert). */
-export function buildHttpP12(httpCa: IssuedCertificate, http: IssuedCertificate, password: string): Buffer {
+/**
+ * http.p12: entry "http" (key, chain [http, CA]) first, so servers pick it, then "http_ca" (CA key and cert);
+ * during a CA rotation, "http_ca_next" (the new CA's key and cert) too.
+ */
+export function buildHttpP12(httpCa: IssuedCertificate, http: IssuedCertificate, password: string, next?: IssuedCertificate): Buffer {
   return buildPkcs12(
     [
       { kind: 'key', alias: 'http', privateKey: http.privateKey, chain: [http.certificate, httpCa.certificate] },
       { kind: 'key', alias: 'http_ca', privateKey: httpCa.privateKey, chain: [httpCa.certificate] },
+      ...(next ? [{ kind: 'key' as const, alias: 'http_ca_next', privateKey: next.privateKey, chain: [next.certificate] }] : []),
     ],
     password,
   );
