@@ -8,7 +8,7 @@ import { homePaths, resolveHome } from '../home/layout.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { Keystore } from '../keystore/keystore.js';
 import type { SubjectAltName } from '../pki/certificate.js';
-import { describeTlsCertificates, renewHttpP12, rotateHttpCa, type CertificateDescription } from '../pki/renewal.js';
+import { describeTlsCertificates, renewHttpP12, renewTransportP12, rotateHttpCa, type CertificateDescription } from '../pki/renewal.js';
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettingsIfAny } from '../settings/load.js';
 import type { CliIo } from './io.js';
@@ -58,6 +58,23 @@ function parseSans(values: readonly string[]): SubjectAltName[] {
   });
 }
 
+/** `certs renew transport`: a new transport certificate for this node, from the cluster's transport CA. */
+async function renewTransport(io: CliIo, options: CertsOptions): Promise<number> {
+  if (options.san.length > 0) throw new SecurenodeError('ERR_USAGE', '--san is for the HTTP certificate: transport peers check the chain, not names');
+  const { settings, paths, tls } = await openHome(io, options);
+  const file = resolve(paths.configDir, settings.string('security.transport.ssl.keystore.path')!);
+  const renewal = await renewTransportP12(await readFile(file), tls.transportP12Password, file, settings.string('node.name')!);
+  await writeFileAtomic(file, renewal.p12, (await stat(file)).mode & 0o777);
+  io.stdout.write(
+    `Renewed this node's transport certificate from the cluster's transport CA (every node of the cluster accepts it):\n` +
+      `  serial   ${renewal.previous.serial} -> ${renewal.renewed.serial}\n` +
+      `  subject  ${renewal.renewed.subject}\n` +
+      `  valid    until ${renewal.renewed.notAfter}\n` +
+      `A running node takes it within ${settings.string('security.certs.reload_interval')} for new transport connections, without a restart.\n`,
+  );
+  return 0;
+}
+
 /** Register `securenode certs status|renew`: kubeadm's `certs check-expiration` and `certs renew`, for the node's own certificates. */
 export function registerCertsCommands(program: Command, io: CliIo, done: (code: number) => void): void {
   const certs = program.command('certs').description("the node's certificates after its first start: how long they last, and renewal");
@@ -82,18 +99,12 @@ export function registerCertsCommands(program: Command, io: CliIo, done: (code: 
       done(soon.length > 0 ? 1 : 0);
     });
   common(certs.command('renew'))
-    .argument('<which>', 'http (the transport certificate is the cluster\'s and lasts 99 years; see README)')
+    .argument('<which>', 'http, or transport (this node\'s certificate from the cluster\'s transport CA)')
     .description('a new HTTP certificate from the same HTTP CA (clients keep trusting the node); a running node takes it within security.certs.reload_interval, without a restart')
     .option('--san <name>', 'a DNS name or IP address to add to the certificate (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .action(async (which: string, options: CertsOptions) => {
-      if (which !== 'http') {
-        throw new SecurenodeError(
-          'ERR_USAGE',
-          which === 'transport'
-            ? "the transport certificate cannot be renewed here: it is the cluster's (every node has the same), it lasts 99 years, and auto-configuration keeps no transport CA key to sign another (as Elasticsearch's does not); see README, \"Certificates after the first start\""
-            : `certs renew takes http, not '${which}'`,
-        );
-      }
+      if (which !== 'http' && which !== 'transport') throw new SecurenodeError('ERR_USAGE', `certs renew takes http or transport, not '${which}'`);
+      if (which === 'transport') return done(await renewTransport(io, options));
       const sans = parseSans(options.san);
       const { settings, paths, tls } = await openHome(io, options);
       const file = resolve(paths.configDir, settings.string('security.http.ssl.keystore.path')!);

@@ -11,6 +11,8 @@ export interface NodeEnrollmentBody {
   readonly http_ca_key: string;
   readonly http_ca_cert: string;
   readonly transport_ca_cert: string;
+  /** The transport CA's key (PKCS#8), from a cluster that keeps it. */
+  readonly transport_ca_key?: string;
   readonly transport_key: string;
   readonly transport_cert: string;
   readonly nodes_addresses: readonly string[];
@@ -31,6 +33,14 @@ export interface ReceivedNodeEnrollment {
 
 const der = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'der' }).toString('base64');
 
+function transportCaKey(tls: TlsFiles): { transport_ca_key?: string } {
+  try {
+    return { transport_ca_key: der(readPkcs12Key(tls.transportP12, tls.transportP12Password, 'transport.p12', 'transport_ca')) };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * The node side: the HTTP CA key and certificate and the shared transport key,
  * certificate and CA, as base64 DER (keys as PKCS#8), read from the node's .p12 files.
@@ -43,6 +53,8 @@ export function nodeEnrollmentBody(tls: TlsFiles, cluster: { readonly name: stri
     http_ca_key: der(readPkcs12Key(tls.httpP12, tls.httpP12Password, 'http.p12', 'http_ca')),
     http_ca_cert: certificate(tls.httpCaPem),
     transport_ca_cert: certificate(tls.transportCaPem),
+    // A cluster made before the transport CA key was kept has none to give.
+    ...transportCaKey(tls),
     transport_key: der(readPkcs12Key(tls.transportP12, tls.transportP12Password, 'transport.p12', 'transport')),
     transport_cert: certificate(transport.pem),
     cluster_name: cluster.name,
@@ -89,6 +101,8 @@ export function parseNodeEnrollmentBody(value: unknown, fgr: string, address: st
     throw invalid(address, 'a transport certificate that its transport CA did not issue');
   }
   if (!samePublicKey(transport.privateKey, transport.certificate)) throw invalid(address, 'a transport key that does not belong to its certificate');
+  const transportCaKey = body.transport_ca_key === undefined ? undefined : keyField(body, 'transport_ca_key', address);
+  if (transportCaKey && !samePublicKey(transportCaKey, transportCa)) throw invalid(address, 'a transport CA key that does not belong to its certificate');
   const addresses = body.nodes_addresses;
   const isAddress = (entry: unknown): boolean => {
     try {
@@ -101,7 +115,7 @@ export function parseNodeEnrollmentBody(value: unknown, fgr: string, address: st
     throw invalid(address, 'no nodes_addresses');
   }
   if (typeof body.cluster_name !== 'string' || body.cluster_name === '' || typeof body.cluster_uuid !== 'string') throw invalid(address, 'no cluster_name or cluster_uuid');
-  return { tls: { httpCa, transportCa, transport }, nodesAddresses: addresses as string[], clusterName: body.cluster_name, clusterUuid: body.cluster_uuid, address };
+  return { tls: { httpCa, transportCa, transport, ...(transportCaKey ? { transportCaKey } : {}) }, nodesAddresses: addresses as string[], clusterName: body.cluster_name, clusterUuid: body.cluster_uuid, address };
 }
 
 /**

@@ -38,6 +38,8 @@ export interface CertificateKeeperOptions {
 export class CertificateKeeper {
   readonly #options: CertificateKeeperOptions;
   readonly #httpPath: string;
+  readonly #transportPath: string;
+  #transportServer: Server | undefined;
   readonly #warnBeforeMs: number;
   #httpPem: string;
   #timer: NodeJS.Timeout | undefined;
@@ -47,6 +49,7 @@ export class CertificateKeeper {
   constructor(options: CertificateKeeperOptions) {
     this.#options = options;
     this.#httpPath = resolve(options.configDir, options.settings.string('security.http.ssl.keystore.path')!);
+    this.#transportPath = resolve(options.configDir, options.settings.string('security.transport.ssl.keystore.path')!);
     this.#warnBeforeMs = parseDuration(options.settings.string('security.certs.warn_before')!) ?? 30 * day;
     this.#httpPem = options.tls.httpCertificatePem;
   }
@@ -61,16 +64,21 @@ export class CertificateKeeper {
     return this.certificates(now).filter((certificate) => new Date(certificate.notAfter).getTime() - now < this.#warnBeforeMs);
   }
 
-  /** Start looking after the server's certificate. */
-  async start(server: Server): Promise<void> {
+  /** Start looking after the servers' certificates: the HTTPS server's, and the transport listener's. */
+  async start(server: Server, transportServer: Server): Promise<void> {
     this.#server = server;
+    this.#transportServer = transportServer;
     const interval = parseDuration(this.#options.settings.string('security.certs.reload_interval')!) ?? 5000;
-    let seen = (await stat(this.#httpPath)).mtimeMs;
-    watchFile(this.#httpPath, { interval, persistent: false }, (current) => {
-      if (current.mtimeMs === seen || current.mtimeMs === 0) return;
-      seen = current.mtimeMs;
-      this.#reloading = this.#reloading.then(() => this.#reload());
-    });
+    const watch = async (path: string, reload: () => Promise<void>): Promise<void> => {
+      let seen = (await stat(path)).mtimeMs;
+      watchFile(path, { interval, persistent: false }, (current) => {
+        if (current.mtimeMs === seen || current.mtimeMs === 0) return;
+        seen = current.mtimeMs;
+        this.#reloading = this.#reloading.then(reload);
+      });
+    };
+    await watch(this.#httpPath, () => this.#reload());
+    await watch(this.#transportPath, () => this.#reloadTransport());
     await this.#mendCaFile();
     await this.#check();
     this.#timer = setInterval(() => void this.#check(), checkEvery).unref();
@@ -78,6 +86,7 @@ export class CertificateKeeper {
 
   stop(): void {
     unwatchFile(this.#httpPath);
+    unwatchFile(this.#transportPath);
     if (this.#timer) clearInterval(this.#timer);
   }
 
@@ -111,6 +120,30 @@ export class CertificateKeeper {
     }
   }
 
+  /**
+   * Take transport.p12 as it is on disk now (`certs renew transport`): the
+   * listener's new handshakes and this node's new connections to others present
+   * the new certificate; open connections keep theirs.
+   */
+  async #reloadTransport(): Promise<void> {
+    const { logger, audit } = this.#options;
+    const tls = this.#options.tls as { -readonly [K in keyof TlsFiles]: TlsFiles[K] };
+    try {
+      const p12 = await readFile(this.#transportPath);
+      const entries = readPkcs12Certificates(p12, tls.transportP12Password, this.#transportPath);
+      const leaf = entries.find((entry) => entry.alias === 'transport')?.pem;
+      const ca = entries.find((entry) => entry.alias === 'transport_ca')?.pem;
+      if (!leaf || ca !== tls.transportCaPem) throw new Error(leaf ? 'a transport CA other than the cluster\'s' : 'no "transport" entry');
+      this.#transportServer!.setSecureContext({ pfx: p12, passphrase: tls.transportP12Password, ca: [tls.transportCaPem], ...intermediateTls });
+      tls.transportP12 = p12;
+      const now = describeCertificate('transport', leaf);
+      logger.info({ event: 'certificate_reloaded', certificate: 'transport', serial: now.serial, not_after: now.notAfter }, `the transport certificate was reloaded from ${this.#transportPath}: serial ${now.serial}, valid until ${now.notAfter}`);
+      audit.record('certificate_reloaded', { source: 'node' }, { certificate: 'transport', serial: now.serial, not_after: now.notAfter });
+    } catch (error) {
+      logger.error({ event: 'certificate_reload_failed', path: this.#transportPath, error: (error as Error).message }, `${this.#transportPath} changed but cannot be used (${(error as Error).message}); the node keeps the transport certificate it had`);
+    }
+  }
+
   /** config/certs/http_ca.crt holds the CAs that http.p12 says clients must trust (a crash in the middle of a rotation step left it behind). */
   async #mendCaFile(): Promise<void> {
     const { tls, logger } = this.#options;
@@ -140,7 +173,7 @@ export class CertificateKeeper {
     }
     for (const certificate of this.expiring()) {
       const when = certificate.daysLeft < 0 ? `ended on ${certificate.notAfter}` : `ends on ${certificate.notAfter} (${certificate.daysLeft} days left)`;
-      const fix = certificate.name === 'http' ? 'run `securenode certs renew http`' : certificate.name === 'http_ca' ? 'rotate the HTTP CA (see README, "Certificates after the first start")' : "the transport certificates are the cluster's: see README, \"Certificates after the first start\"";
+      const fix = certificate.name === 'http' ? 'run `securenode certs renew http`' : certificate.name === 'http_ca' ? 'rotate the HTTP CA (see README, "Certificates after the first start")' : certificate.name === 'transport' ? 'run `securenode certs renew transport`' : 'see README, "Certificates after the first start"';
       logger.warn({ event: 'certificate_expiring', certificate: certificate.name, not_after: certificate.notAfter, days_left: certificate.daysLeft }, `the ${certificate.name} certificate ${when}; ${fix}`);
     }
   }

@@ -253,7 +253,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   info.transportAddress = hostPort(transportAddress);
   info.nodesAddresses = enrollmentAddresses({ bindHost: transportAddress.address, publishHosts: [settings.string('network.publish_host')].filter((host): host is string => host !== undefined), port: transportAddress.port });
   cluster.start();
-  await keeper?.start(app.server as Server);
+  await keeper?.start(app.server as Server, transport);
   if (options.dataDir) await writeNodeAddress(options.dataDir, httpAddress.port);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
   return {

@@ -4,7 +4,7 @@ import { issueCertificate, type IssuedCertificate, type SubjectAltName } from '.
 import { sha256Fingerprint } from './fingerprint.js';
 import { generateKeyPairFor, keyIdentifier, type KeySpec } from './keys.js';
 import { readPkcs12Certificates, readPkcs12Key } from './read-pkcs12.js';
-import { buildHttpP12, certificateProfiles } from './tls-material.js';
+import { buildHttpP12, buildTransportP12, certificateProfiles } from './tls-material.js';
 
 const day = 86_400_000;
 
@@ -190,5 +190,45 @@ export async function rotateHttpCa(p12: Buffer, password: string, source: string
     trustPem: current.next.certificate.toString(),
     newCa: describeCertificate('http_ca', current.next.certificate.toString()),
     oldCa: describeCertificate('http_ca', current.ca.certificate.toString()),
+  };
+}
+
+/** What a transport renewal made. */
+export interface TransportRenewal {
+  readonly p12: Buffer;
+  readonly previous: CertificateDescription;
+  readonly renewed: CertificateDescription;
+}
+
+/**
+ * A new transport certificate and key for this node, from the cluster's
+ * transport CA (so every other node accepts it), when transport.p12 keeps the
+ * CA's key: a cluster made before it was kept has none, and says so.
+ */
+export async function renewTransportP12(p12: Buffer, password: string, source: string, nodeName: string, options: Pick<HttpRenewalOptions, 'validityDays' | 'notBefore'> = {}): Promise<TransportRenewal> {
+  const entries = readPkcs12Certificates(p12, password, source);
+  const leafPem = entries.find((entry) => entry.alias === 'transport')?.pem;
+  const caPem = entries.find((entry) => entry.alias === 'transport_ca')?.pem;
+  if (!leafPem || !caPem) throw new SecurenodeError('ERR_TLS_MATERIAL', `${source} holds no ${leafPem ? 'transport_ca' : 'transport'} entry; it was not written by auto-configuration, so securenode cannot renew it`);
+  let caKey: KeyObject;
+  try {
+    caKey = readPkcs12Key(p12, password, source, 'transport_ca');
+  } catch {
+    throw new SecurenodeError(
+      'ERR_TLS_MATERIAL',
+      `${source} holds the transport CA's certificate but not its key: this cluster was made before securenode kept it, so no node can sign a new transport certificate. Its certificate lasts until ${new Date(new X509Certificate(leafPem).validTo).toISOString()}; a cluster made now keeps the key`,
+    );
+  }
+  const caCertificate = new X509Certificate(caPem);
+  const ca: IssuedCertificate = { certificate: caCertificate, privateKey: caKey, keyId: keyIdentifier(caCertificate.publicKey), commonName: commonNameOf(caCertificate) };
+  const leaf = new X509Certificate(leafPem);
+  const spec: KeySpec = leaf.publicKey.asymmetricKeyType === 'rsa' ? { type: 'rsa', bits: leaf.publicKey.asymmetricKeyDetails?.modulusLength ?? 2048 } : { type: 'ec' };
+  const notBefore = options.notBefore ?? new Date();
+  const untilCa = Math.floor((new Date(caCertificate.validTo).getTime() - notBefore.getTime()) / day);
+  const renewed = issueCertificate({ commonName: nodeName, profile: 'server-and-client', validityDays: Math.max(1, Math.min(options.validityDays ?? certificateProfiles.transportValidityDays, untilCa)), notBefore, issuer: ca, ...(await generateKeyPairFor(spec)) });
+  return {
+    p12: buildTransportP12(caCertificate, renewed, password, caKey),
+    previous: describeCertificate('transport', leafPem),
+    renewed: describeCertificate('transport', renewed.certificate.toString()),
   };
 }

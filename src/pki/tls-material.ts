@@ -61,6 +61,8 @@ export interface TlsMaterial extends TlsFileSet {
 export interface ReceivedClusterTls {
   readonly httpCa: { readonly certificate: X509Certificate; readonly privateKey: KeyObject };
   readonly transportCa: X509Certificate;
+  /** The transport CA's key, from a cluster that keeps it (each node can then renew its transport certificate). */
+  readonly transportCaKey?: KeyObject;
   readonly transport: { readonly certificate: X509Certificate; readonly privateKey: KeyObject };
 }
 
@@ -97,10 +99,10 @@ export async function generateTlsMaterial(options: TlsMaterialOptions): Promise<
     ...transportKeys,
   });
   const http = issueHttpCertificate(httpCa, options, httpKeys);
-  return { httpCa, http, transportCa, transport, ...fileSet(httpCa, http, transportCa.certificate, transport) };
+  return { httpCa, http, transportCa, transport, ...fileSet(httpCa, http, transportCa.certificate, transport, transportCa.privateKey) };
 }
 
-function fileSet(httpCa: IssuedCertificate, http: IssuedCertificate, transportCa: X509Certificate, transport: IssuedCertificate): TlsFileSet {
+function fileSet(httpCa: IssuedCertificate, http: IssuedCertificate, transportCa: X509Certificate, transport: IssuedCertificate, transportCaKey?: KeyObject): TlsFileSet {
   const passwords = { http: randomP12Password(), transport: randomP12Password() };
   return {
     httpCaPem: httpCa.certificate.toString(),
@@ -108,7 +110,7 @@ function fileSet(httpCa: IssuedCertificate, http: IssuedCertificate, transportCa
     httpCertificatePem: http.certificate.toString(),
     transportCaPem: transportCa.toString(),
     httpP12: buildHttpP12(httpCa, http, passwords.http),
-    transportP12: buildTransportP12(transportCa, transport, passwords.transport),
+    transportP12: buildTransportP12(transportCa, transport, passwords.transport, transportCaKey),
     passwords,
   };
 }
@@ -129,7 +131,7 @@ export async function joiningTlsMaterial(options: TlsMaterialOptions & { readonl
   // The new HTTP key is of the cluster's kind: a CA of RSA gets an RSA leaf, one of EC an EC leaf.
   const leaf: KeySpec = httpCa.certificate.publicKey.asymmetricKeyType === 'rsa' ? { type: 'rsa', bits: options.leafKeySize ?? 2048 } : { type: 'ec' };
   const http = issueHttpCertificate(httpCa, options, await (options.generateKeyPair ?? generateKeyPairFor)(leaf));
-  return fileSet(httpCa, http, options.received.transportCa, adopt(options.received.transport));
+  return fileSet(httpCa, http, options.received.transportCa, adopt(options.received.transport), options.received.transportCaKey);
 }
 
 /** The node's HTTP certificate, signed by the HTTP CA (a joining node gets the CA from the cluster). */
@@ -164,12 +166,16 @@ export function buildHttpP12(httpCa: IssuedCertificate, http: IssuedCertificate,
   );
 }
 
-/** transport.p12: key entry "transport" and trusted entry "transport_ca"; keystore and truststore at once. */
-export function buildTransportP12(transportCa: X509Certificate, transport: IssuedCertificate, password: string): Buffer {
+/**
+ * transport.p12: key entry "transport" first, then "transport_ca": the CA's key and certificate when
+ * the cluster keeps its key (so that a node can renew its transport certificate), else its
+ * certificate alone as a trusted entry. Keystore and truststore at once.
+ */
+export function buildTransportP12(transportCa: X509Certificate, transport: IssuedCertificate, password: string, transportCaKey?: KeyObject): Buffer {
   return buildPkcs12(
     [
       { kind: 'key', alias: 'transport', privateKey: transport.privateKey, chain: [transport.certificate] },
-      { kind: 'trusted', alias: 'transport_ca', certificate: transportCa },
+      transportCaKey ? { kind: 'key', alias: 'transport_ca', privateKey: transportCaKey, chain: [transportCa] } : { kind: 'trusted', alias: 'transport_ca', certificate: transportCa },
     ],
     password,
   );

@@ -87,8 +87,10 @@ t.test('the node enrollment answer: keys that belong to their certificates, the 
   const answer = await curl(first.port, first.ca, ['-u', `elastic:${password}`], '/_security/enroll/node');
   t.equal(statusOf(answer), '200');
   const body = JSON.parse(answer.stdout.split('\n')[0]!) as Record<string, unknown>;
-  t.same(Object.keys(body).sort(), ['cluster_name', 'cluster_uuid', 'http_ca_cert', 'http_ca_key', 'nodes_addresses', 'transport_ca_cert', 'transport_cert', 'transport_key']);
+  t.same(Object.keys(body).sort(), ['cluster_name', 'cluster_uuid', 'http_ca_cert', 'http_ca_key', 'nodes_addresses', 'transport_ca_cert', 'transport_ca_key', 'transport_cert', 'transport_key']);
   t.same(body.nodes_addresses, [first.transport]);
+  const transportCaKey = await openssl(['pkey', '-inform', 'DER', '-pubout'], Buffer.from(body.transport_ca_key as string, 'base64'));
+  t.equal(`${transportCaKey.stdout}\n`, new X509Certificate(Buffer.from(body.transport_ca_cert as string, 'base64')).publicKey.export({ type: 'spki', format: 'pem' }), 'transport_ca_key is the transport CA key, so that a joined node can renew its transport certificate');
   t.equal(new X509Certificate(Buffer.from(body.http_ca_cert as string, 'base64')).toString(), await readFile(first.ca, 'utf8'));
   const key = await openssl(['pkey', '-inform', 'DER', '-pubout'], Buffer.from(body.http_ca_key as string, 'base64'));
   t.equal(`${key.stdout}\n`, new X509Certificate(await readFile(first.ca)).publicKey.export({ type: 'spki', format: 'pem' }), 'http_ca_key is the CA key, PKCS#8 DER');
