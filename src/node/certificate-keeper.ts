@@ -90,34 +90,47 @@ export class CertificateKeeper {
     if (this.#timer) clearInterval(this.#timer);
   }
 
+  /** A .p12 file as it is on disk now, and its certificates by alias. */
+  async #open(path: string, password: string): Promise<{ p12: Buffer; pemOf: (alias: string) => string | undefined }> {
+    const p12 = await readFile(path);
+    const entries = readPkcs12Certificates(p12, password, path);
+    return { p12, pemOf: (alias) => entries.find((entry) => entry.alias === alias)?.pem };
+  }
+
+  /** Swap in the file's certificate with `take` (undefined: nothing changed), log and audit it; a file that cannot be used leaves everything as it is. */
+  async #take(certificate: 'http' | 'transport', path: string, take: () => Promise<{ leaf: string; fields?: Record<string, unknown> } | undefined>): Promise<void> {
+    const { logger, audit } = this.#options;
+    try {
+      const taken = await take();
+      if (!taken) return;
+      const now = describeCertificate(certificate, taken.leaf);
+      logger.info({ event: 'certificate_reloaded', certificate, serial: now.serial, not_after: now.notAfter, ...taken.fields }, `the ${certificate} certificate was reloaded from ${path}: serial ${now.serial}, valid until ${now.notAfter}; open connections keep the one they started with`);
+      audit.record('certificate_reloaded', { source: 'node' }, { certificate, serial: now.serial, not_after: now.notAfter });
+    } catch (error) {
+      logger.error({ event: 'certificate_reload_failed', path, error: (error as Error).message }, `${path} changed but cannot be used (${(error as Error).message}); the node keeps the ${certificate} certificate it had`);
+    }
+  }
+
   /**
    * Take http.p12 as it is on disk now, and what it says of the CAs (a
    * rotation started or finished): the node's TLS files are shared by its
-   * routes (enrollment answers with the CA), so they change in place. A file
-   * that does not open leaves everything as it is.
+   * routes (enrollment answers with the CA), so they change in place.
    */
-  async #reload(): Promise<void> {
-    const { logger, audit } = this.#options;
+  #reload(): Promise<void> {
     const tls = this.#options.tls as { -readonly [K in keyof TlsFiles]: TlsFiles[K] };
-    try {
-      const p12 = await readFile(this.#httpPath);
-      const entries = readPkcs12Certificates(p12, tls.httpP12Password, this.#httpPath);
-      const pemOf = (alias: string) => entries.find((entry) => entry.alias === alias)?.pem;
+    return this.#take('http', this.#httpPath, async () => {
+      const { p12, pemOf } = await this.#open(this.#httpPath, tls.httpP12Password);
       const [leaf, ca, next] = [pemOf('http'), pemOf('http_ca'), pemOf('http_ca_next')];
       if (!leaf || !ca) throw new Error('no "http" or "http_ca" entry');
-      if (leaf === this.#httpPem && ca === tls.httpCaPem && next === tls.httpCaNextPem) return;
+      if (leaf === this.#httpPem && ca === tls.httpCaPem && next === tls.httpCaNextPem) return undefined;
       this.#server!.setSecureContext({ pfx: p12, passphrase: tls.httpP12Password, ...intermediateTls });
       this.#httpPem = leaf;
       Object.assign(tls, { httpP12: p12, httpCertificatePem: leaf, httpCaPem: ca, httpCaFingerprint: sha256Fingerprint(ca) });
       if (next) tls.httpCaNextPem = next;
       else delete tls.httpCaNextPem;
       await this.#mendCaFile();
-      const now = describeCertificate('http', leaf);
-      logger.info({ event: 'certificate_reloaded', certificate: 'http', serial: now.serial, not_after: now.notAfter, ca: tls.httpCaFingerprint, next_ca: next ? sha256Fingerprint(next) : null }, `the HTTP certificate was reloaded from ${this.#httpPath}: serial ${now.serial}, valid until ${now.notAfter}; open connections keep the one they started with`);
-      audit.record('certificate_reloaded', { source: 'node' }, { certificate: 'http', serial: now.serial, not_after: now.notAfter, ca: tls.httpCaFingerprint });
-    } catch (error) {
-      logger.error({ event: 'certificate_reload_failed', path: this.#httpPath, error: (error as Error).message }, `${this.#httpPath} changed but does not open with the keystore's password; the node keeps serving the certificate it had`);
-    }
+      return { leaf, fields: { ca: tls.httpCaFingerprint, next_ca: next ? sha256Fingerprint(next) : null } };
+    });
   }
 
   /**
@@ -125,23 +138,16 @@ export class CertificateKeeper {
    * listener's new handshakes and this node's new connections to others present
    * the new certificate; open connections keep theirs.
    */
-  async #reloadTransport(): Promise<void> {
-    const { logger, audit } = this.#options;
+  #reloadTransport(): Promise<void> {
     const tls = this.#options.tls as { -readonly [K in keyof TlsFiles]: TlsFiles[K] };
-    try {
-      const p12 = await readFile(this.#transportPath);
-      const entries = readPkcs12Certificates(p12, tls.transportP12Password, this.#transportPath);
-      const leaf = entries.find((entry) => entry.alias === 'transport')?.pem;
-      const ca = entries.find((entry) => entry.alias === 'transport_ca')?.pem;
-      if (!leaf || ca !== tls.transportCaPem) throw new Error(leaf ? 'a transport CA other than the cluster\'s' : 'no "transport" entry');
+    return this.#take('transport', this.#transportPath, async () => {
+      const { p12, pemOf } = await this.#open(this.#transportPath, tls.transportP12Password);
+      const leaf = pemOf('transport');
+      if (!leaf || pemOf('transport_ca') !== tls.transportCaPem) throw new Error(leaf ? "a transport CA other than the cluster's" : 'no "transport" entry');
       this.#transportServer!.setSecureContext({ pfx: p12, passphrase: tls.transportP12Password, ca: [tls.transportCaPem], ...intermediateTls });
       tls.transportP12 = p12;
-      const now = describeCertificate('transport', leaf);
-      logger.info({ event: 'certificate_reloaded', certificate: 'transport', serial: now.serial, not_after: now.notAfter }, `the transport certificate was reloaded from ${this.#transportPath}: serial ${now.serial}, valid until ${now.notAfter}`);
-      audit.record('certificate_reloaded', { source: 'node' }, { certificate: 'transport', serial: now.serial, not_after: now.notAfter });
-    } catch (error) {
-      logger.error({ event: 'certificate_reload_failed', path: this.#transportPath, error: (error as Error).message }, `${this.#transportPath} changed but cannot be used (${(error as Error).message}); the node keeps the transport certificate it had`);
-    }
+      return { leaf };
+    });
   }
 
   /** config/certs/http_ca.crt holds the CAs that http.p12 says clients must trust (a crash in the middle of a rotation step left it behind). */

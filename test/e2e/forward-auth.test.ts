@@ -5,10 +5,10 @@ import { createServer, type Server } from 'node:http';
 import { execa } from 'execa';
 import fc from 'fast-check';
 import t from 'tap';
-import { homePaths } from '../../src/home/layout.js';
 import { freePort } from '../helpers/free-port.js';
 import { httpsJson } from '../helpers/https.js';
-import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
+import { nodeOwnedDir } from '../helpers/node-process.js';
+import { nodeWithAppReader } from '../helpers/app-reader.js';
 
 const nginxSkip = (await access('/usr/sbin/nginx').then(() => false, () => true)) ? 'no /usr/sbin/nginx: apt-get install nginx-light (bash .ci/run does)' : false;
 const password = 'forward-pass-123';
@@ -16,16 +16,7 @@ const password = 'forward-pass-123';
 t.test('nginx auth_request in front of an app with no security: 401 without a credential, 200 with the identity for what the role allows, 403 for the rest; the app never sees the credential', { skip: nginxSkip }, async (t) => {
   const dir = await nodeOwnedDir(t);
   const home = `${dir}/home`;
-  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password } });
-  t.teardown(() => node.signal('SIGKILL'));
-  const port = await node.httpPort();
-  await node.waitFor(/"event":"bootstrap_password_applied"/);
-  const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
-  const ca = await readFile(caFile, 'utf8');
-  const admin = `elastic:${password}`;
-  t.equal((await httpsJson({ port, ca, method: 'PUT', path: '/_security/role/app-reader', auth: admin, body: { endpoints: [{ endpoint: '/app/*', actions: ['read'] }, { endpoint: '/app/admin/*', actions: ['read'], negative: true }], entities: [] } })).status, 200);
-  t.equal((await httpsJson({ port, ca, method: 'PUT', path: '/_security/user/ada', auth: admin, body: { password: 'ada-password-123', roles: ['app-reader'] } })).status, 200);
-
+  const { port, caFile, ca } = await nodeWithAppReader(t, home, password, [{ endpoint: '/app/*', actions: ['read'] }, { endpoint: '/app/admin/*', actions: ['read'], negative: true }]);
   // The app: answers with what it was sent.
   const seen: Record<string, unknown>[] = [];
   const app: Server = createServer((request, response) => {

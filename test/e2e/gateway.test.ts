@@ -10,10 +10,10 @@ import { execa } from 'execa';
 import fc from 'fast-check';
 import t from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
-import { homePaths } from '../../src/home/layout.js';
 import { freePort } from '../helpers/free-port.js';
 import { httpsJson } from '../helpers/https.js';
 import { nodeOwnedDir, startNodeProcess } from '../helpers/node-process.js';
+import { nodeWithAppReader } from '../helpers/app-reader.js';
 import { openssl } from '../helpers/openssl.js';
 
 const password = 'gateway-pass-123';
@@ -82,15 +82,7 @@ t.test('the gateway in front of upstreams with no security of their own', async 
     `{name: tls, path: /tls, upstream: "https://127.0.0.1:${tlsApp.port}", ca: "${good.ca}"}`,
     `{name: rogue, path: /rogue, upstream: "https://127.0.0.1:${rogue.port}", ca: "${good.ca}"}`,
   ];
-  const node = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password, SECURENODE_GATEWAY_ROUTES: `[${routes.join(', ')}]` } });
-  t.teardown(() => node.signal('SIGKILL'));
-  const port = await node.httpPort();
-  await node.waitFor(/"event":"bootstrap_password_applied"/);
-  const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
-  const ca = await readFile(caFile, 'utf8');
-  const admin = `elastic:${password}`;
-  t.equal((await httpsJson({ port, ca, method: 'PUT', path: '/_security/role/app-reader', auth: admin, body: { endpoints: [{ endpoint: '/app/*', actions: ['read'] }, { endpoint: '/app/admin/*', actions: ['read'], negative: true }, { endpoint: '/api/v1/*', actions: ['read', 'create'] }], entities: [] } })).status, 200);
-  t.equal((await httpsJson({ port, ca, method: 'PUT', path: '/_security/user/ada', auth: admin, body: { password: 'ada-password-123', roles: ['app-reader'] } })).status, 200);
+  const { node, port, caFile, ca, admin } = await nodeWithAppReader(t, home, password, [{ endpoint: '/app/*', actions: ['read'] }, { endpoint: '/app/admin/*', actions: ['read'], negative: true }, { endpoint: '/api/v1/*', actions: ['read', 'create'] }], { SECURENODE_GATEWAY_ROUTES: `[${routes.join(', ')}]` });
   const url = (path: string) => `https://127.0.0.1:${port}${path}`;
   const curl = async (path: string, auth?: string, extra: string[] = []) => {
     const answer = await execa('curl', ['-sS', '--cacert', caFile, '-o', '-', '-w', '\\n%{http_code}', ...(auth ? ['-u', auth] : []), ...extra, url(path)], { reject: false });
