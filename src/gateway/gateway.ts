@@ -8,7 +8,6 @@ import type { GatewayRoute } from '../settings/gateway-routes.js';
 import { csrfHeader, sessionCookie } from '../security/sessions.js';
 import { headerSafe } from '../node/forward-auth.js';
 import type { Principal } from '../node/authenticator.js';
-import { requestPath } from '../node/authorization.js';
 import { SecurenodeError } from '../errors.js';
 import { gatewayRoutes } from '../settings/gateway-routes.js';
 import type { Settings } from '../settings/settings.js';
@@ -103,7 +102,7 @@ function upstreamFailure(error: Error & { statusCode?: number; cause?: unknown }
 export async function registerGateway(app: FastifyInstance, options: { routes: readonly LoadedRoute[]; tokenHeader?: string; logger: Logger }): Promise<void> {
   for (const route of options.routes) {
     const base = route.upstream.pathname.replace(/\/$/, '');
-    const prefix = route.path === '/' ? '' : route.path;
+    const prefix = route.path;
     await app.register(async (scope) => {
       // Bodies go upstream as they come, whatever their type: the node parses none of them.
       scope.removeAllContentTypeParsers();
@@ -118,11 +117,6 @@ export async function registerGateway(app: FastifyInstance, options: { routes: r
         rewritePrefix: route.stripPath ? base || '/' : base + prefix,
         websocket: true,
         config: { gateway: route.name },
-        // A path of the node's own API is never the upstream's, even under a route at '/'.
-        preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
-          if (route.path === '/' && requestPath(request).startsWith('/_')) return reply.code(404).send({ error: `no such API: ${request.method} ${requestPath(request)}` });
-          return undefined;
-        },
         undici: {
           headersTimeout: route.timeoutMs,
           bodyTimeout: route.timeoutMs,

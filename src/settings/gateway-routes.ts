@@ -6,7 +6,7 @@ import type { RouteRecord } from './schema.js';
 export interface GatewayRoute {
   /** Names the route in logs, the audit log and error answers. */
   readonly name: string;
-  /** The path prefix on the node's HTTPS port: '/' or segments such as '/app' (never '/_…', the node's own API). */
+  /** The path prefix on the node's HTTPS port, such as '/app' (never '/' nor '/_…': the node answers those). */
   readonly path: string;
   /** The upstream's origin and base path, e.g. http://127.0.0.1:3000 or https://app.internal/base. */
   readonly upstream: URL;
@@ -40,9 +40,10 @@ function checkRoute(record: unknown, index: number): Checked {
   const where = `route '${name}'`;
   const path = fieldsOf['path'];
   if (typeof path !== 'string' || !pathPattern.test(path) || path.split('/').some((segment) => segment === '.' || segment === '..')) {
-    return { ok: false, reason: `${where}: path must be '/' or a path such as /app (letters, digits and -._~!$&'()*+,;=:@; no '%', no dot segment, no trailing '/')` };
+    return { ok: false, reason: `${where}: path must be a path such as /app (letters, digits and -._~!$&'()*+,;=:@; no '%', no dot segment, no trailing '/')` };
   }
   if (path.startsWith('/_')) return { ok: false, reason: `${where}: path must not start with '/_': those paths are the node's own API (/_security, /_console, /_auth ...)` };
+  if (path === '/') return { ok: false, reason: `${where}: path must be a prefix such as /app: the node answers / and /_* itself` };
   let upstream: URL;
   try {
     upstream = new URL(String(fieldsOf['upstream'] ?? ''));

@@ -201,6 +201,7 @@ t.test('gateway.routes are checked before anything starts: a route on the node\'
   const dir = await nodeOwnedDir(t);
   const cases: [string, RegExp][] = [
     ['[{name: x, path: /_security, upstream: "http://127.0.0.1:1"}]', /path must not start with '\/_': those paths are the node's own API/],
+    ['[{name: x, path: /, upstream: "http://127.0.0.1:1"}]', /route 'x': path must be a prefix such as \/app: the node answers \/ and \/_\* itself/],
     ['[{name: x, path: /app, upstream: "ftp://127.0.0.1:1"}]', /route 'x': upstream must be an http:\/\/ or https:\/\/ URL/],
     ['[{name: x, path: /app, upstream: "http://u:p@127.0.0.1:1"}]', /with no user, query or fragment/],
     ['[{name: a, path: /app, upstream: "http://127.0.0.1:1"}, {name: b, path: /app, upstream: "http://127.0.0.1:2"}]', /routes 'a' and 'b' have the same path/],
