@@ -35,7 +35,7 @@ const der = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'der
 
 function transportCaKey(tls: TlsFiles): { transport_ca_key?: string } {
   try {
-    return { transport_ca_key: der(readPkcs12Key(tls.transportP12, tls.transportP12Password, 'transport.p12', 'transport_ca')) };
+    return { transport_ca_key: der(readPkcs12Key(tls.transportP12, tls.transportP12Password, 'transport.p12', 'transport_ca_key')) };
   } catch {
     return {};
   }

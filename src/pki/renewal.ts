@@ -212,7 +212,7 @@ export async function renewTransportP12(p12: Buffer, password: string, source: s
   if (!leafPem || !caPem) throw new SecurenodeError('ERR_TLS_MATERIAL', `${source} holds no ${leafPem ? 'transport_ca' : 'transport'} entry; it was not written by auto-configuration, so securenode cannot renew it`);
   let caKey: KeyObject;
   try {
-    caKey = readPkcs12Key(p12, password, source, 'transport_ca');
+    caKey = readPkcs12Key(p12, password, source, 'transport_ca_key');
   } catch {
     throw new SecurenodeError(
       'ERR_TLS_MATERIAL',

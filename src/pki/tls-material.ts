@@ -167,15 +167,16 @@ export function buildHttpP12(httpCa: IssuedCertificate, http: IssuedCertificate,
 }
 
 /**
- * transport.p12: key entry "transport" first, then "transport_ca": the CA's key and certificate when
- * the cluster keeps its key (so that a node can renew its transport certificate), else its
- * certificate alone as a trusted entry. Keystore and truststore at once.
+ * transport.p12: key entry "transport" first, trusted entry "transport_ca" (keystore and truststore
+ * at once, as Java reads it too); and, when the cluster keeps its CA's key (so that a node can renew
+ * its transport certificate), key entry "transport_ca_key" with the CA's key and certificate.
  */
 export function buildTransportP12(transportCa: X509Certificate, transport: IssuedCertificate, password: string, transportCaKey?: KeyObject): Buffer {
   return buildPkcs12(
     [
       { kind: 'key', alias: 'transport', privateKey: transport.privateKey, chain: [transport.certificate] },
-      transportCaKey ? { kind: 'key', alias: 'transport_ca', privateKey: transportCaKey, chain: [transportCa] } : { kind: 'trusted', alias: 'transport_ca', certificate: transportCa },
+      { kind: 'trusted', alias: 'transport_ca', certificate: transportCa },
+      ...(transportCaKey ? [{ kind: 'key' as const, alias: 'transport_ca_key', privateKey: transportCaKey, chain: [transportCa] }] : []),
     ],
     password,
   );
