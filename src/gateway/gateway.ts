@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import httpProxy from '@fastify/http-proxy';
+import type httpProxyPlugin from '@fastify/http-proxy';
 import type { Logger } from 'pino';
 import type { GatewayRoute } from '../settings/gateway-routes.js';
 import { csrfHeader, sessionCookie } from '../security/sessions.js';
@@ -100,6 +100,8 @@ function upstreamFailure(error: Error & { statusCode?: number; cause?: unknown }
  * the route named, and logged with its address.
  */
 export async function registerGateway(app: FastifyInstance, options: { routes: readonly LoadedRoute[]; tokenHeader?: string; logger: Logger }): Promise<void> {
+  // Loaded only by a node with routes: the proxy, undici and ws weigh on every start otherwise.
+  const { default: httpProxy } = (await import('@fastify/http-proxy')) as { default: typeof httpProxyPlugin };
   for (const route of options.routes) {
     const base = route.upstream.pathname.replace(/\/$/, '');
     const prefix = route.path;
@@ -138,7 +140,7 @@ export async function registerGateway(app: FastifyInstance, options: { routes: r
           ...(route.caPem ? { ca: route.caPem } : {}),
           rejectUnauthorized: true,
         },
-      } as Parameters<typeof httpProxy>[1]);
+      } as Parameters<typeof httpProxyPlugin>[1]);
     });
   }
 }
