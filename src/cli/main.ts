@@ -58,7 +58,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   if (first === 'help') argv = second === undefined ? ['--help'] : [second, '--help', ...argv.slice(2)];
   const word = argv[0];
   const named = commandModules.filter((module) => word !== undefined && module.names.includes(word));
-  for (const register of await Promise.all((named.length > 0 ? named : commandModules).map((module) => module.load()))) register(program, io, done, version);
+  // --version needs no command: loading them all (the node's server among them) took 0.45 s against 0.14 s.
+  const versionOnly = argv.length === 1 && (word === '--version' || word === '-V');
+  for (const register of await Promise.all((named.length > 0 || versionOnly ? named : commandModules).map((module) => module.load()))) register(program, io, done, version);
   for (const command of program.commands) command.exitOverride();
   const names = commandModules.flatMap((module) => module.names);
   if (word !== undefined && !word.startsWith('-') && !names.includes(word)) {
