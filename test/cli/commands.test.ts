@@ -109,3 +109,14 @@ t.test('a command loads only what it needs: keystore list and reset-password loa
   const help = await runIn(['--help']);
   t.match(JSON.parse(help.stdout.trim().split('\n').at(-1)!), { code: 0, heavy: ['/fastify/', '/pg/'] }, 'help lists every command, so it loads them all');
 });
+
+t.test('--version and -V print the version alone, with no command loaded', async (t) => {
+  for (const flag of ['--version', '-V']) {
+    const io = memoryIo();
+    t.equal(await run([flag], io.io), 0, flag);
+    t.equal(io.stdout(), '0.1.0\n');
+  }
+  // A separate process, so that what the command line imports is its own: not the node's server.
+  const loaded = await execa(process.execPath, ['--input-type=module', '-e', `const { run } = await import(${JSON.stringify(new URL('../../src/cli/main.js', import.meta.url).href)}); await run(['--version'], { stdout: { write() {} }, stderr: process.stderr, stdin: process.stdin, env: {} }); const { createRequire } = await import('node:module'); console.log(Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/fastify/')))`]);
+  t.equal(loaded.stdout.trim(), 'false', 'fastify is not loaded');
+});
