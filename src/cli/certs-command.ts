@@ -8,7 +8,7 @@ import { homePaths, resolveHome } from '../home/layout.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { Keystore } from '../keystore/keystore.js';
 import type { SubjectAltName } from '../pki/certificate.js';
-import { describeTlsCertificates, renewHttpP12, renewTransportP12, rotateHttpCa, type CertificateDescription } from '../pki/renewal.js';
+import { describeTlsCertificates, renewHttpP12, renewTransportP12, rotateHttpCa, transportCertificatePem, type CertificateDescription } from '../pki/renewal.js';
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettingsIfAny } from '../settings/load.js';
 import type { CliIo } from './io.js';
@@ -88,7 +88,7 @@ export function registerCertsCommands(program: Command, io: CliIo, done: (code: 
     .action(async (options: CertsOptions) => {
       const { settings, tls } = await openHome(io, options);
       const warnDays = Math.floor((parseDuration(settings.string('security.certs.warn_before')!) ?? 30 * 86_400_000) / 86_400_000);
-      const certificates = describeTlsCertificates(tls);
+      const certificates = describeTlsCertificates(tls, transportCertificatePem(tls));
       const soon = certificates.filter((certificate) => certificate.daysLeft < warnDays);
       if (options.json) {
         io.stdout.write(`${JSON.stringify({ warn_before_days: warnDays, certificates: certificates.map((certificate) => ({ ...certificate, expiring: certificate.daysLeft < warnDays })) }, null, 2)}\n`);

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { TlsFiles } from '../autoconfig/tls-files.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { AuditLog } from '../logging/audit.js';
-import { describeCertificate, describeTlsCertificates, isDueForRenewal, renewHttpP12, type CertificateDescription } from '../pki/renewal.js';
+import { describeCertificate, describeTlsCertificates, isDueForRenewal, renewHttpP12, transportCertificatePem, type CertificateDescription } from '../pki/renewal.js';
 import { readPkcs12Certificates } from '../pki/read-pkcs12.js';
 import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
@@ -42,6 +42,7 @@ export class CertificateKeeper {
   #transportServer: Server | undefined;
   readonly #warnBeforeMs: number;
   #httpPem: string;
+  #transportPem: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #server: Server | undefined;
   #reloading: Promise<void> = Promise.resolve();
@@ -52,11 +53,12 @@ export class CertificateKeeper {
     this.#transportPath = resolve(options.configDir, options.settings.string('security.transport.ssl.keystore.path')!);
     this.#warnBeforeMs = parseDuration(options.settings.string('security.certs.warn_before')!) ?? 30 * day;
     this.#httpPem = options.tls.httpCertificatePem;
+    this.#transportPem = transportCertificatePem(options.tls);
   }
 
   /** The four certificates as they are now. */
   certificates(now = Date.now()): CertificateDescription[] {
-    return describeTlsCertificates({ ...this.#options.tls, httpCertificatePem: this.#httpPem }, now);
+    return describeTlsCertificates({ ...this.#options.tls, httpCertificatePem: this.#httpPem }, this.#transportPem, now);
   }
 
   /** The certificates that end within security.certs.warn_before (or already ended). */
@@ -146,6 +148,7 @@ export class CertificateKeeper {
       if (!leaf || pemOf('transport_ca') !== tls.transportCaPem) throw new Error(leaf ? "a transport CA other than the cluster's" : 'no "transport" entry');
       this.#transportServer!.setSecureContext({ pfx: p12, passphrase: tls.transportP12Password, ca: [tls.transportCaPem], ...intermediateTls });
       tls.transportP12 = p12;
+      this.#transportPem = leaf;
       return { leaf };
     });
   }

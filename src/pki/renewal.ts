@@ -42,15 +42,19 @@ export function describeCertificate(name: CertificateDescription['name'], pem: s
   };
 }
 
-/** The four certificates of a node's TLS files, HTTP CA and leaf, transport CA and leaf. */
-export function describeTlsCertificates(tls: { readonly httpCaPem: string; readonly httpCaNextPem?: string; readonly httpCertificatePem: string; readonly transportCaPem: string; readonly transportP12: Buffer; readonly transportP12Password: string }, now = Date.now()): CertificateDescription[] {
-  const transport = readPkcs12Certificates(tls.transportP12, tls.transportP12Password, 'transport.p12').find((entry) => entry.alias === 'transport');
+/** The transport certificate of a transport.p12 (each read checks the file's MAC: read it once, not per request). */
+export function transportCertificatePem(tls: { readonly transportP12: Buffer; readonly transportP12Password: string }): string | undefined {
+  return readPkcs12Certificates(tls.transportP12, tls.transportP12Password, 'transport.p12').find((entry) => entry.alias === 'transport')?.pem;
+}
+
+/** A node's certificates: HTTP CA (and a rotation's new one), HTTP leaf, transport CA and leaf. */
+export function describeTlsCertificates(tls: { readonly httpCaPem: string; readonly httpCaNextPem?: string; readonly httpCertificatePem: string; readonly transportCaPem: string }, transportPem: string | undefined, now = Date.now()): CertificateDescription[] {
   return [
     describeCertificate('http_ca', tls.httpCaPem, now),
     ...(tls.httpCaNextPem ? [describeCertificate('http_ca_next', tls.httpCaNextPem, now)] : []),
     describeCertificate('http', tls.httpCertificatePem, now),
     describeCertificate('transport_ca', tls.transportCaPem, now),
-    ...(transport ? [describeCertificate('transport', transport.pem, now)] : []),
+    ...(transportPem ? [describeCertificate('transport', transportPem, now)] : []),
   ];
 }
 
