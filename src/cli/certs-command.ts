@@ -12,6 +12,7 @@ import { describeTlsCertificates, renewHttpP12, renewTransportP12, rotateHttpCa,
 import { parseDuration } from '../settings/coerce.js';
 import { loadSettingsIfAny } from '../settings/load.js';
 import type { CliIo } from './io.js';
+import { withCertsLock } from '../node/data-dir.js';
 import { openKeystore } from './keystore-password.js';
 
 interface CertsOptions {
@@ -63,8 +64,11 @@ async function renewTransport(io: CliIo, options: CertsOptions): Promise<number>
   if (options.san.length > 0) throw new SecurenodeError('ERR_USAGE', '--san is for the HTTP certificate: transport peers check the chain, not names');
   const { settings, paths, tls } = await openHome(io, options);
   const file = resolve(paths.configDir, settings.string('security.transport.ssl.keystore.path')!);
-  const renewal = await renewTransportP12(await readFile(file), tls.transportP12Password, file, settings.string('node.name')!);
-  await writeFileAtomic(file, renewal.p12, (await stat(file)).mode & 0o777);
+  const renewal = await withCertsLock(paths.certsDir, async () => {
+    const made = await renewTransportP12(await readFile(file), tls.transportP12Password, file, settings.string('node.name')!);
+    await writeFileAtomic(file, made.p12, (await stat(file)).mode & 0o777);
+    return made;
+  });
   io.stdout.write(
     `Renewed this node's transport certificate from the cluster's transport CA (every node of the cluster accepts it):\n` +
       `  serial   ${renewal.previous.serial} -> ${renewal.renewed.serial}\n` +
@@ -108,9 +112,12 @@ export function registerCertsCommands(program: Command, io: CliIo, done: (code: 
       const sans = parseSans(options.san);
       const { settings, paths, tls } = await openHome(io, options);
       const file = resolve(paths.configDir, settings.string('security.http.ssl.keystore.path')!);
-      const renewal = await renewHttpP12(await readFile(file), tls.httpP12Password, file, { addSubjectAltNames: sans });
-      // One file, written to a temporary name, synced and renamed over the old: a crash leaves the old certificate or the new, whole.
-      await writeFileAtomic(file, renewal.p12, (await stat(file)).mode & 0o777);
+      const renewal = await withCertsLock(paths.certsDir, async () => {
+        const made = await renewHttpP12(await readFile(file), tls.httpP12Password, file, { addSubjectAltNames: sans });
+        // One file, written to a temporary name, synced and renamed over the old: a crash leaves the old certificate or the new, whole.
+        await writeFileAtomic(file, made.p12, (await stat(file)).mode & 0o777);
+        return made;
+      });
       io.stdout.write(
         `Renewed the HTTP certificate from the same HTTP CA (clients that trust ${paths.certsDir}/http_ca.crt keep trusting the node):\n` +
           `  serial   ${renewal.previous.serial} -> ${renewal.renewed.serial}\n` +
@@ -129,10 +136,13 @@ export function registerCertsCommands(program: Command, io: CliIo, done: (code: 
       const { settings, paths, tls } = await openHome(io, options);
       const file = resolve(paths.configDir, settings.string('security.http.ssl.keystore.path')!);
       const caFile = `${paths.certsDir}/http_ca.crt`;
-      const rotation = await rotateHttpCa(await readFile(file), tls.httpP12Password, file, options.finish ? 'finish' : 'start');
-      // http.p12 first, then the CA file; a crash between the two is mended by the node, which writes the CA file from http.p12 when they differ.
-      await writeFileAtomic(file, rotation.p12, (await stat(file)).mode & 0o777);
-      await writeFileAtomic(caFile, rotation.trustPem, (await stat(caFile)).mode & 0o777);
+      const rotation = await withCertsLock(paths.certsDir, async () => {
+        const made = await rotateHttpCa(await readFile(file), tls.httpP12Password, file, options.finish ? 'finish' : 'start');
+        // http.p12 first, then the CA file; a crash between the two is mended by the node, which writes the CA file from http.p12 when they differ.
+        await writeFileAtomic(file, made.p12, (await stat(file)).mode & 0o777);
+        await writeFileAtomic(caFile, made.trustPem, (await stat(caFile)).mode & 0o777);
+        return made;
+      });
       const interval = settings.string('security.certs.reload_interval');
       if (!options.finish) {
         io.stdout.write(

@@ -12,6 +12,7 @@ import { parseDuration } from '../settings/coerce.js';
 import type { Settings } from '../settings/settings.js';
 import { intermediateTls } from './tls-profile.js';
 import { sha256Fingerprint } from '../pki/fingerprint.js';
+import { withCertsLock } from './data-dir.js';
 
 const day = 86_400_000;
 /** How often the node checks whether its leaf is due, and says again which certificates expire soon. */
@@ -170,8 +171,12 @@ export class CertificateKeeper {
     const { logger, audit, settings, tls } = this.#options;
     if (settings.bool('security.certs.auto_renew') !== false && isDueForRenewal(this.#httpPem)) {
       try {
-        const renewal = await renewHttpP12(await readFile(this.#httpPath), tls.httpP12Password, this.#httpPath);
-        await writeFileAtomic(this.#httpPath, renewal.p12, (await stat(this.#httpPath)).mode & 0o777);
+        // Under the tools' lock: a rotation started a moment ago is read, not overwritten.
+        const renewal = await withCertsLock(resolve(this.#options.configDir, 'certs'), async () => {
+          const made = await renewHttpP12(await readFile(this.#httpPath), tls.httpP12Password, this.#httpPath);
+          await writeFileAtomic(this.#httpPath, made.p12, (await stat(this.#httpPath)).mode & 0o777);
+          return made;
+        });
         logger.info({ event: 'certificate_renewed', certificate: 'http', previous_serial: renewal.previous.serial, serial: renewal.renewed.serial, not_after: renewal.renewed.notAfter }, `the HTTP certificate had less than a third of its life left (until ${renewal.previous.notAfter}); it was renewed from the same CA, valid until ${renewal.renewed.notAfter}`);
         audit.record('certificate_renewed', { source: 'node' }, { certificate: 'http', previous_serial: renewal.previous.serial, serial: renewal.renewed.serial, not_after: renewal.renewed.notAfter, by: 'auto_renew' });
         this.#reloading = this.#reloading.then(() => this.#reload());

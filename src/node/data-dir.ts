@@ -21,9 +21,9 @@ function isAlive(pid: number): boolean {
  * exclusively, holding the pid. A lock left by a process that is gone (a crash,
  * kill -9) is taken over. Returns the function that releases it.
  */
-export async function acquireLock(dataDir: string): Promise<() => Promise<void>> {
+export async function acquireLock(dataDir: string, lock: { readonly name: string; readonly busy: (holder: number) => string } = { name: lockFileName, busy: (holder) => `another securenode process (pid ${holder}) is using the data dir ${dataDir}; stop it first, or give this node its own --home` }): Promise<() => Promise<void>> {
   await makeDirectory(dataDir, 0o750);
-  const path = join(dataDir, lockFileName);
+  const path = join(dataDir, lock.name);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(path, 'wx', 0o600);
@@ -32,13 +32,8 @@ export async function acquireLock(dataDir: string): Promise<() => Promise<void>>
       return () => rm(path, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = await lockHolder(dataDir);
-      if (holder !== undefined && holder !== process.pid) {
-        throw new SecurenodeError(
-          'ERR_NODE_LOCKED',
-          `another securenode process (pid ${holder}) is using the data dir ${dataDir}; stop it first, or give this node its own --home`,
-        );
-      }
+      const holder = await lockHolder(dataDir, lock.name);
+      if (holder !== undefined && holder !== process.pid) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(holder));
       await rm(path, { force: true });
     }
   }
@@ -96,9 +91,24 @@ export async function removeNodeAddress(dataDir: string): Promise<void> {
 }
 
 /** The pid that holds the home's lock, when that process is alive; else undefined. */
-export async function lockHolder(dataDir: string): Promise<number | undefined> {
-  const pid = Number.parseInt(await readFile(join(dataDir, lockFileName), 'utf8').catch(() => ''), 10);
+export async function lockHolder(dataDir: string, name = lockFileName): Promise<number | undefined> {
+  const pid = Number.parseInt(await readFile(join(dataDir, name), 'utf8').catch(() => ''), 10);
   return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
+/**
+ * The lock of the certificate files: one renewal or rotation step at a time,
+ * from the tools and the node's own renewal alike, so that none writes
+ * http.p12 from a copy another has just replaced (a rotation's new CA lost to
+ * a renewal, two rotations each printing a CA of their own).
+ */
+export async function withCertsLock<T>(certsDir: string, work: () => Promise<T>): Promise<T> {
+  const release = await acquireLock(certsDir, { name: '.certs.lock', busy: (holder) => `another securenode process (pid ${holder}) is changing the certificates in ${certsDir}; wait for it to finish, then run this again` });
+  try {
+    return await work();
+  } finally {
+    await release();
+  }
 }
 
 /** The address a running node recorded, if the node that recorded it is still alive. */

@@ -101,3 +101,22 @@ t.test('a crash between the two writes of a rotation step is mended at the next 
   await node.waitFor(/"event":"ca_file_mended"/);
   t.equal(await readFile(caFile, 'utf8'), both, 'the CA file holds both CAs again');
 });
+
+t.test('four admins start a rotation at once: one new CA, and the CA file names the one that was printed', async (t) => {
+  const dir = await nodeOwnedDir(t);
+  const home = `${dir}/home`;
+  const first = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password } });
+  await first.httpPort();
+  await first.stop();
+  const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
+  const runs = await Promise.all(Array.from({ length: 4 }, () => runCliAsNodeUser(['certs', 'rotate-ca', 'http', '--home', home])));
+  const started = runs.filter((run) => run.exitCode === 0);
+  t.equal(started.length, 1, `one start (exit codes ${runs.map((run) => run.exitCode).join(', ')})`);
+  t.ok(runs.filter((run) => run.exitCode !== 0).every((run) => /already under way|is changing the certificates/.test(run.stderr)), 'the others say why');
+  const printed = /new CA {3}([0-9a-f]{64})/.exec(started[0]!.stdout)![1];
+  t.equal(fingerprintsOf(await readFile(caFile, 'utf8'))[1], printed, 'the CA file holds the CA that was printed');
+  const renewals = await Promise.all(Array.from({ length: 4 }, () => runCliAsNodeUser(['certs', 'renew', 'http', '--home', home])));
+  t.ok(renewals.every((run) => run.exitCode === 0 || /is changing the certificates/.test(run.stderr)), 'renewals at once: done, or told to wait');
+  const status = JSON.parse((await runCliAsNodeUser(['certs', 'status', '--json', '--home', home])).stdout) as { certificates: { name: string; fingerprint: string }[] };
+  t.equal(status.certificates.find((certificate) => certificate.name === 'http_ca_next')?.fingerprint, printed, 'and no renewal lost the rotation under way');
+});
