@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { makeDirectory, writeFileAtomic } from '../io/atomic-write.js';
@@ -105,6 +105,9 @@ export async function lockHolder(dataDir: string, name = lockFileName): Promise<
 export async function withCertsLock<T>(certsDir: string, work: () => Promise<T>): Promise<T> {
   const release = await acquireLock(certsDir, { name: '.certs.lock', busy: (holder) => `another securenode process (pid ${holder}) is changing the certificates in ${certsDir}; wait for it to finish, then run this again` });
   try {
+    // What a change killed midway left (a temporary copy of a .p12, keys and all): no one else writes here while the lock is held.
+    const leftovers = (await readdir(certsDir)).filter((name) => /^\..+\.[0-9a-f]{12}\.tmp$/.test(name));
+    await Promise.all(leftovers.map((name) => rm(join(certsDir, name), { force: true })));
     return await work();
   } finally {
     await release();
