@@ -11,7 +11,7 @@ import { decodeEnrollmentToken } from '../../src/enrollment/token.js';
 import { homePaths } from '../../src/home/layout.js';
 import { sha256Fingerprint } from '../../src/pki/fingerprint.js';
 import { curl, statusOf } from '../helpers/curl.js';
-import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
+import { firstStartedHome, nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
 
 const password = 'rotation-pass-123';
 const fast = ['-E', 'security.certs.reload_interval=200ms'];
@@ -85,11 +85,7 @@ t.test('certs rotate-ca http, with an enrolled client that refreshes and one tha
 });
 
 t.test('a crash between the two writes of a rotation step is mended at the next start', async (t) => {
-  const dir = await nodeOwnedDir(t);
-  const home = `${dir}/home`;
-  const first = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password } });
-  await first.httpPort();
-  await first.stop();
+  const { home } = await firstStartedHome(t, { ELASTIC_PASSWORD: password });
   const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
   const before = await readFile(caFile, 'utf8');
   t.equal((await runCliAsNodeUser(['certs', 'rotate-ca', 'http', '--home', home])).exitCode, 0);
@@ -103,11 +99,7 @@ t.test('a crash between the two writes of a rotation step is mended at the next 
 });
 
 t.test('four admins start a rotation at once: one new CA, and the CA file names the one that was printed', async (t) => {
-  const dir = await nodeOwnedDir(t);
-  const home = `${dir}/home`;
-  const first = await startNodeProcess(home, { terminal: false, env: { ELASTIC_PASSWORD: password } });
-  await first.httpPort();
-  await first.stop();
+  const { home } = await firstStartedHome(t, { ELASTIC_PASSWORD: password });
   const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
   const runs = await Promise.all(Array.from({ length: 4 }, () => runCliAsNodeUser(['certs', 'rotate-ca', 'http', '--home', home])));
   const started = runs.filter((run) => run.exitCode === 0);

@@ -15,7 +15,7 @@ import { renewHttpP12 } from '../../src/pki/renewal.js';
 import { tlsPasswordSettings } from '../../src/pki/tls-material.js';
 import { securenodeBin } from '../helpers/cli.js';
 import { httpsJson } from '../helpers/https.js';
-import { asNodeUser, nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
+import { asNodeUser, firstStartedHome, nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
 import { openssl } from '../helpers/openssl.js';
 
 const day = 86_400_000;
@@ -92,11 +92,7 @@ t.test('certs status, and certs renew http under a keep-alive connection', async
 });
 
 t.test('a certificate about to expire: status exits 1, the node warns and lists it, and renews it itself unless told not to', async (t) => {
-  const dir = await nodeOwnedDir(t);
-  const home = `${dir}/home`;
-  const first = await startNodeProcess(home, { terminal: false, env, args: fast });
-  await first.httpPort();
-  await first.stop();
+  const { home } = await firstStartedHome(t, env);
   await ageHttpCertificate(home, 20, 21);
   const status = await runCliAsNodeUser(['certs', 'status', '--home', home]);
   t.equal(status.exitCode, 1, 'exit 1: a cron job or a monitor can tell');
@@ -128,11 +124,7 @@ t.test('a certificate about to expire: status exits 1, the node warns and lists 
 });
 
 t.test('kill -9 at any moment of a renewal leaves a certificate that opens, from the same CA', async (t) => {
-  const dir = await nodeOwnedDir(t);
-  const home = `${dir}/home`;
-  const first = await startNodeProcess(home, { terminal: false, env });
-  await first.httpPort();
-  await first.stop();
+  const { home } = await firstStartedHome(t, env);
   const caFile = `${homePaths(home).certsDir}/http_ca.crt`;
   let killed = 0;
   await fc.assert(

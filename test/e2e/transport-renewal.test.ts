@@ -13,7 +13,7 @@ import { readPkcs12Certificates, readPkcs12Key } from '../../src/pki/read-pkcs12
 import { buildTransportP12, tlsPasswordSettings } from '../../src/pki/tls-material.js';
 import { X509Certificate } from 'node:crypto';
 import { admin, threeNodes, within, type Member } from '../helpers/cluster.js';
-import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
+import { firstStartedHome, runCliAsNodeUser, startNodeProcess } from '../helpers/node-process.js';
 import { transportHandshake } from '../helpers/transport.js';
 
 /** A member's transport .p12 and its password, and its transport port. */
@@ -67,11 +67,7 @@ t.test('certs renew transport on one node of three: accepted by the others, the 
 });
 
 t.test('a cluster made before the transport CA key was kept: renew transport says why it cannot', async (t) => {
-  const dir = await nodeOwnedDir(t);
-  const home = `${dir}/home`;
-  const node = await startNodeProcess(home, { terminal: false, env: {} });
-  await node.httpPort();
-  await node.stop();
+  const { home } = await firstStartedHome(t);
   // transport.p12 as earlier versions wrote it: the CA's certificate as a trusted entry, no key.
   const file = `${homePaths(home).certsDir}/transport.p12`;
   const passphrase = (await Keystore.load(homePaths(home).keystoreFile, '')).getString(tlsPasswordSettings.transportKeystore)!;

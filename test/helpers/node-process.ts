@@ -132,6 +132,16 @@ export async function startNodeProcess(
   };
 }
 
+/** A home whose first start ran to the first answer and then stopped: for tests of what is done to a home between starts. */
+export async function firstStartedHome(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}): Promise<{ dir: string; home: string }> {
+  const dir = await nodeOwnedDir(t);
+  const home = `${dir}/home`;
+  const first = await startNodeProcess(home, { terminal: false, env });
+  await first.httpPort();
+  await first.stop();
+  return { dir, home };
+}
+
 /** Run `securenode ARGS` to completion as the unprivileged user, without a terminal. */
 export async function runCliAsNodeUser(args: string[], env: Record<string, string> = {}, input = '') {
   const argv = await asNodeUser([process.execPath, securenodeBin, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...env });
