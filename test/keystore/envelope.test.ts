@@ -40,6 +40,7 @@ t.test('every authenticated or structural field is checked', async (t) => {
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, kdf: { ...sealed.kdf, N: 2 ** 20, r: 32 } }), 'pw', '/k'), damaged('unsupported key derivation parameters'), '4 GiB of scrypt memory is refused');
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, kdf: { ...sealed.kdf, N: 2 ** 18, r: 8, p: 16 } }), 'pw', '/k'), damaged('unsupported key derivation parameters'), 'minutes of scrypt work are refused');
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, kdf: undefined }), 'pw', '/k'), damaged('unsupported key derivation parameters'));
+  await t.rejects(openEnvelope(JSON.stringify({ ...sealed, kdf: { ...sealed.kdf, N: 2 ** 9 } }), 'pw', '/k'), damaged('unsupported key derivation parameters'), 'an N under the least a writer uses (2^10) is refused');
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, nonce: 'AAAA' }), 'pw', '/k'), damaged('bad nonce'));
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, salt: 42 }), 'pw', '/k'), damaged('bad salt'));
   await t.rejects(openEnvelope(JSON.stringify({ ...sealed, ciphertext: '%%%' }), 'pw', '/k'), damaged('bad ciphertext'));
