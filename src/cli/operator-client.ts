@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import type { HomePaths } from '../home/layout.js';
 import { readNodeAddress } from '../node/data-dir.js';
 import { createOperatorToken, operatorKeySetting } from '../security/operator-token.js';
@@ -22,6 +22,8 @@ export interface OperatorContext {
   readonly configuredPort: number;
   readonly key: Buffer;
   readonly ca: string;
+  /** One kept-alive connection for all the command's requests: one TLS handshake, not one each (an idle socket does not hold the process). */
+  readonly agent: Agent;
 }
 
 /** The running node's address, the operator key from the keystore, and the HTTP CA to trust. */
@@ -36,7 +38,8 @@ export async function operatorContext(io: CliIo, paths: HomePaths, options: { ur
   const { keystore } = await openKeystore(io, paths.keystoreFile);
   const key = keystore.getString(operatorKeySetting);
   if (!key) throw new Error(`the keystore holds no ${operatorKeySetting}; start the node once to create it`);
-  return { target, home: paths.home, configuredPort: options.configuredPort, key: Buffer.from(key, 'base64'), ca: await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8') };
+  const ca = await readFile(`${paths.certsDir}/http_ca.crt`, 'utf8');
+  return { target, home: paths.home, configuredPort: options.configuredPort, key: Buffer.from(key, 'base64'), ca, agent: new Agent({ keepAlive: true, maxSockets: 1 }) };
 }
 
 /**
@@ -48,14 +51,14 @@ export async function operatorRequest(
   operator: OperatorContext,
   options: { method: string; path: string; body?: unknown },
 ): Promise<NodeAnswer> {
-  const { target, key, ca } = operator;
+  const { target, key, ca, agent } = operator;
   const token = createOperatorToken(key, options.method, options.path);
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   const headers: Record<string, string | number> = { authorization: `Operator ${token}` };
   if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   return new Promise<NodeAnswer>((resolve, reject) => {
     const outgoing = request(
-      { host: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname, port: target.port || 443, servername: 'localhost', path: options.path, method: options.method, ca, agent: false, timeout: 35_000, headers },
+      { host: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname, port: target.port || 443, servername: 'localhost', path: options.path, method: options.method, ca, agent, timeout: 35_000, headers },
       (response) => {
         let text = '';
         response.on('data', (chunk: Buffer) => (text += chunk.toString()));
