@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { execa } from 'execa';
 import fc from 'fast-check';
 import t from 'tap';
@@ -69,6 +69,8 @@ t.test('the gateway in front of upstreams with no security of their own', async 
   });
   const slow = await echoUpstream(t, (answer) => createServer(handlerOf(() => undefined)));
   void answerNever(slow);
+  // Answers 100 ms after the request has come in whole: long enough for a client to hang up first.
+  const late = await echoUpstream(t, (answer) => createServer((request, response) => void setTimeout(() => handlerOf(answer)(request, response), 100)));
   const good = await privateCa(dir, 'good');
   const other = await privateCa(dir, 'other');
   const tlsApp = await echoUpstream(t, (answer) => createHttpsServer({ key: good.key, cert: good.cert }, handlerOf(answer)));
@@ -79,6 +81,7 @@ t.test('the gateway in front of upstreams with no security of their own', async 
     `{name: api, path: /api/v1, upstream: "http://127.0.0.1:${app.port}/base", strip_path: true}`,
     `{name: down, path: /down, upstream: "http://127.0.0.1:${downPort}"}`,
     `{name: slow, path: /slow, upstream: "http://127.0.0.1:${slow.port}", timeout: 1s}`,
+    `{name: late, path: /late, upstream: "http://127.0.0.1:${late.port}"}`,
     `{name: tls, path: /tls, upstream: "https://127.0.0.1:${tlsApp.port}", ca: "${good.ca}"}`,
     `{name: rogue, path: /rogue, upstream: "https://127.0.0.1:${rogue.port}", ca: "${good.ca}"}`,
   ];
@@ -180,6 +183,27 @@ t.test('the gateway in front of upstreams with no security of their own', async 
     const late = await curl('/slow/x', admin);
     t.same([late.status, late.body], [504, { error: "the upstream of route 'slow' did not answer within 1s; see the node log" }]);
     t.ok(Date.now() - started >= 900, 'not before the timeout');
+  });
+
+  t.test('clients that hang up at any moment, mid-body or while the upstream answers, never bring the node down', async (t) => {
+    // reply-from destroys the upstream's body when the client is gone; undici then emits an error on it, which crashes
+    // a process that has no listener (measured with an undici Pool as the proxy's dispatcher). Hang-ups at generated moments.
+    const basic = `Basic ${Buffer.from(admin).toString('base64')}`;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 160 }), fc.boolean(), async (after, withBody) => {
+        const outgoing = httpsRequest({ host: '127.0.0.1', port, path: '/late/x', method: withBody ? 'POST' : 'GET', servername: 'localhost', ca, agent: false, headers: { authorization: basic, ...(withBody ? { 'content-length': '1000' } : {}) } });
+        outgoing.on('error', () => {});
+        if (withBody) outgoing.write('x'.repeat(10));
+        else outgoing.end();
+        await new Promise((resolve) => setTimeout(resolve, after));
+        outgoing.destroy();
+      }),
+      { numRuns: 30 },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const alive = await curl('/late/x', admin);
+    t.same([alive.status, alive.body['url']], [200, '/late/x'], 'the node still proxies');
+    t.notMatch(node.output(), /Unhandled 'error' event|RequestAbortedError|uncaught/i, 'and logged no crash');
   });
 
   t.test("an https upstream is checked against the route's CA", async (t) => {
