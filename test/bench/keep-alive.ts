@@ -26,15 +26,19 @@ async function requestsPerSecond(port: number, headers: Record<string, string>, 
  * Authenticated keep-alive GET / on the node as a ratio to a bare https server
  * with the same key and certificate, measured alternately in the same run.
  */
-export async function keepAliveRatio(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[]; rssIdle: number[]; rssLoaded: number[] }> {
+export async function keepAliveRatio(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[]; rssIdle: number[]; rssRest: number[]; rssLoaded: number[] }> {
   const password = 'bench-password-1';
   const node = await serve('node', home, password);
   const bare = await serve('bare', home, password);
   const auth = { authorization: `Basic ${Buffer.from(`elastic:${password}`).toString('base64')}` };
-  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], rssIdle: [] as number[], rssLoaded: [] as number[] };
+  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], rssIdle: [] as number[], rssRest: [] as number[], rssLoaded: [] as number[] };
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     samples.rssIdle.push(await rssMb(node.pid));
+    // At rest: V8's memory reducer gives back the start's garbage and shrinks the young generation after some
+    // seconds without work (measured: 91 MB until ~15 s, 74 MB from ~20 s on); 30 s without a request.
+    await new Promise((resolve) => setTimeout(resolve, 29_000));
+    samples.rssRest.push(await rssMb(node.pid));
     for (let round = 0; round < rounds; round++) {
       let nodeRate = 0;
       samples.rssLoaded.push(await peakRssDuring(node.pid, async () => (nodeRate = await requestsPerSecond(node.port, auth, seconds))));
