@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { MemberState } from '../cluster/cluster.js';
 import type { Principal } from './authenticator.js';
@@ -29,7 +30,7 @@ declare module 'fastify' {
   }
 }
 
-/** GET /, /_security/_authenticate, /_cluster/health and /_nodes/_local. */
+/** GET /, /_security/_authenticate, /_cluster/health, /_nodes/_local and /_nodes/_local/stats. */
 export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
   // The node info never changes while the node runs: serialize it once.
   const rootBody = JSON.stringify({
@@ -91,4 +92,47 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
       },
     },
   }));
+
+  registerStatsRoute(app, info);
+}
+
+const toMs = (nanoseconds: number): number => Math.round(nanoseconds / 1e4) / 100;
+
+/**
+ * GET /_nodes/_local/stats: the process (uptime, CPU, memory) and how long the
+ * event loop was held up, which no client can see from outside (a client's
+ * wait also holds the machine's other work). The event-loop figures cover the
+ * time since the previous read of these stats (or the start), as prom-client
+ * resets its lag histogram at each scrape: the longest stall of a period is a
+ * read before it and a read after it.
+ */
+function registerStatsRoute(app: FastifyInstance, info: NodeInfo): void {
+  // 10 ms resolution, the delay histogram Node itself keeps off the event loop.
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let since = Date.now();
+  app.addHook('onClose', async () => delay.disable());
+  app.get('/_nodes/_local/stats', async () => {
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    const window = { since: new Date(since).toISOString(), max: toMs(delay.max), p99: toMs(delay.percentile(99)), p50: toMs(delay.percentile(50)), mean: toMs(delay.mean) };
+    delay.reset();
+    since = Date.now();
+    return {
+      cluster_name: info.clusterName,
+      nodes: {
+        [info.nodeId]: {
+          name: info.name,
+          timestamp: Date.now(),
+          process: {
+            uptime_in_millis: Math.round(process.uptime() * 1000),
+            cpu: { user_in_millis: Math.round(cpu.user / 1000), system_in_millis: Math.round(cpu.system / 1000) },
+            mem: { resident_in_bytes: memory.rss, heap_used_in_bytes: memory.heapUsed, heap_total_in_bytes: memory.heapTotal, external_in_bytes: memory.external },
+          },
+          // The timer's own resolution (10 ms) is taken off: 0 is an event loop that never waited.
+          event_loop: { delay_in_millis: { since: window.since, max: Math.max(0, window.max - 10), p99: Math.max(0, window.p99 - 10), p50: Math.max(0, window.p50 - 10), mean: Math.max(0, Math.round((window.mean - 10) * 100) / 100) } },
+        },
+      },
+    };
+  });
 }

@@ -63,6 +63,34 @@ t.test('the other routes', async (t) => {
   t.equal((await httpsJson({ port, ca: tls.httpCaPem, auth, path: '/nope' })).status, 404);
 });
 
+t.test('/_nodes/_local/stats: the process and the event loop held up since the previous read; a caller needs the endpoint', async (t) => {
+  await store.putRole({ id: 'reader', name: 'reader', endpoints: [{ endpoint: '/_nodes/_local', actions: ['read'], negative: false }], entities: [] });
+  await store.putUser({ username: 'plain', passwordHash: await hashPassword('plain-password-1'), roles: ['reader'], enabled: true });
+  const read = () => httpsJson({ port, ca: tls.httpCaPem, auth: 'elastic:right-password-1', path: '/_nodes/_local/stats' });
+  const first = await read();
+  t.equal(first.status, 200);
+  const stats = (first.body as { nodes: Record<string, any> }).nodes[identity.nodeId];
+  t.equal(stats.name, 'node-a');
+  t.ok(stats.process.mem.resident_in_bytes > 20 * 2 ** 20 && stats.process.mem.resident_in_bytes < 2 ** 30, 'the resident memory, in bytes');
+  t.ok(stats.process.cpu.user_in_millis > 0 && stats.process.uptime_in_millis > 0);
+  const delay = stats.event_loop.delay_in_millis;
+  t.ok(['max', 'p99', 'p50', 'mean'].every((name) => typeof delay[name] === 'number' && delay[name] >= 0), 'delays in milliseconds, never negative');
+  // A stall of this process's event loop (the node runs in it) shows in the next read, and only in that one.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const stalledAt = Date.now();
+  while (Date.now() - stalledAt < 120);
+  const second = (await read()).body as { nodes: Record<string, any> };
+  const after = second.nodes[identity.nodeId].event_loop.delay_in_millis;
+  t.ok(after.max >= 90 && after.max < 1000, `the 120 ms stall is seen (${after.max} ms)`);
+  t.ok(Date.parse(after.since) > Date.parse(delay.since), 'counted from the previous read');
+  const third = (await read()).body as { nodes: Record<string, any> };
+  t.ok(third.nodes[identity.nodeId].event_loop.delay_in_millis.max < 90, 'and not again: the figures start over at each read');
+  t.equal((await httpsJson({ port, ca: tls.httpCaPem, path: '/_nodes/_local/stats' })).status, 401);
+  const plain = await httpsJson({ port, ca: tls.httpCaPem, auth: 'plain:plain-password-1', path: '/_nodes/_local/stats' });
+  t.same([plain.status, plain.body], [403, { error: 'plain, you do not have permissions to read this resource' }], 'a role for /_nodes/_local does not reach its stats');
+  t.equal((await httpsJson({ port, ca: tls.httpCaPem, auth: 'plain:plain-password-1', path: '/_nodes/_local' })).status, 200);
+});
+
 t.test('TLS 1.1 is refused; a client trusting another CA is refused', async (t) => {
   const attempt = (options: object) =>
     new Promise<string>((resolve) => {
