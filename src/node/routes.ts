@@ -96,7 +96,9 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
   registerStatsRoute(app, info);
 }
 
-const toMs = (nanoseconds: number): number => Math.round(nanoseconds / 1e4) / 100;
+/** Nanoseconds of the histogram as milliseconds over the timer's 10 ms resolution, to 0.01 ms. */
+const toMs = (nanoseconds: number): number => nanoseconds / 1e6;
+const overResolution = (ms: number): number => Math.max(0, Math.round((ms - 10) * 100) / 100);
 
 /**
  * GET /_nodes/_local/stats: the process (uptime, CPU, memory) and how long the
@@ -115,7 +117,8 @@ function registerStatsRoute(app: FastifyInstance, info: NodeInfo): void {
   app.get('/_nodes/_local/stats', async () => {
     const memory = process.memoryUsage();
     const cpu = process.cpuUsage();
-    const window = { since: new Date(since).toISOString(), max: toMs(delay.max), p99: toMs(delay.percentile(99)), p50: toMs(delay.percentile(50)), mean: toMs(delay.mean) };
+    // An empty histogram (no tick yet) reports NaN for its mean: 0, nothing waited.
+    const window = { since: new Date(since).toISOString(), max: toMs(delay.max), p99: toMs(delay.percentile(99)), p50: toMs(delay.percentile(50)), mean: Number.isNaN(delay.mean) ? 0 : toMs(delay.mean) };
     delay.reset();
     since = Date.now();
     return {
@@ -130,7 +133,7 @@ function registerStatsRoute(app: FastifyInstance, info: NodeInfo): void {
             mem: { resident_in_bytes: memory.rss, heap_used_in_bytes: memory.heapUsed, heap_total_in_bytes: memory.heapTotal, external_in_bytes: memory.external },
           },
           // The timer's own resolution (10 ms) is taken off: 0 is an event loop that never waited.
-          event_loop: { delay_in_millis: { since: window.since, max: Math.max(0, window.max - 10), p99: Math.max(0, window.p99 - 10), p50: Math.max(0, window.p50 - 10), mean: Math.max(0, Math.round((window.mean - 10) * 100) / 100) } },
+          event_loop: { delay_in_millis: { since: window.since, max: overResolution(window.max), p99: overResolution(window.p99), p50: overResolution(window.p50), mean: overResolution(window.mean) } },
         },
       },
     };

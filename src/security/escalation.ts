@@ -1,4 +1,4 @@
-import { allActions, authorizeEndpoint, authorizeEntity, compileEndpoints, type Action, type RoleDefinition } from './rbac-matcher.js';
+import { allActions, authorizeEndpoint, authorizeEntity, compileEndpoints, normalizeEndpoint, type Action, type RoleDefinition } from './rbac-matcher.js';
 
 /** A route of the node: the requests RBAC decides on are these, with their parameters filled in. */
 export interface RouteShape {
@@ -22,6 +22,26 @@ export function allowsOf(definitions: readonly RoleDefinition[]): Allows {
   const endpoints = compileEndpoints(definitions.flatMap((role) => role.endpoints));
   const entities = definitions.flatMap((role) => role.entities);
   return (probe) => (probe.kind === 'endpoint' ? authorizeEndpoint(endpoints, probe.method, probe.path, probe.pattern).allowed : authorizeEntity(entities, probe.entityId, probe.action));
+}
+
+/**
+ * Whether role definitions allow every request and every entity action, read
+ * off the rows without a probe: no negative row, no row without actions (an
+ * entry with none denies), a '*' endpoint row for each action and a '*' entity
+ * row for each action. Then the first candidate that covers an action is an
+ * allowing one whatever the path, and '*' covers every action, so nothing can
+ * be refused (the superuser's rows). A false here proves nothing: the probes decide.
+ */
+export function holdsEverything(definitions: readonly RoleDefinition[]): boolean {
+  const endpoints = definitions.flatMap((role) => role.endpoints);
+  const entities = definitions.flatMap((role) => role.entities);
+  const covering = (actions: readonly (Action | '*')[], action: Action) => actions.includes('*') || actions.includes(action);
+  return (
+    endpoints.every((row) => !row.negative && row.actions.length > 0) &&
+    entities.every((row) => !row.negative) &&
+    allActions.every((action) => endpoints.some((row) => normalizeEndpoint(row.endpoint) === '*' && covering(row.actions, action))) &&
+    allActions.every((action) => entities.some((row) => row.entity_id === '*' && covering(row.actions, action)))
+  );
 }
 
 /**

@@ -29,7 +29,12 @@ export interface ScaleFigures {
   parallelPerSecond: number;
   parallelRefused: number;
   cpuMsPerChange: [number, number];
+  /** The longest a node's event loop was held up while the changes landed, either node, from inside (GET /_nodes/_local/stats). */
   stallMs: number;
+  /** The same, each node: the first (the holder, or the writer), the second. */
+  stallMsByNode: [number, number];
+  /** The longest a client's GET /_health took meanwhile: the machine (2 cores shared by both nodes, the database and this client), not only the node. */
+  clientStallMs: number;
   loginMs: { uncached: number; cached: number };
   rssMb: { idle: [number, number]; peak: [number, number] };
   /** What a test checks: the change was seen on the other node, and there its user logged in. */
@@ -44,13 +49,14 @@ type Teardown = { teardown(fn: () => unknown): void };
 function client(port: number, ca: string) {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const call = (method: string, path: string, auth = admin, body?: unknown) =>
-    new Promise<{ status: number; ms: number }>((resolve, reject) => {
+    new Promise<{ status: number; ms: number; text: string }>((resolve, reject) => {
       const started = performance.now();
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(auth).toString('base64')}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
       request({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', agent, headers }, (response) => {
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started, text }));
       })
         .on('error', reject)
         .end(payload);
@@ -141,12 +147,19 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
     visible.push(performance.now() - after);
   }
 
-  // Changes that cost no password hash (roles), one at a time, with the CPU of each node, while the second node's stall is watched.
-  let stallMs = 0;
+  // Changes that cost no password hash (roles), one at a time, with the CPU of each node, while the second node's stall is watched
+  // from outside (a client's /_health) and from inside (each node's event-loop delay, counted from this read on).
+  const eventLoopMax = async (node: typeof a) => {
+    const answer = await node.call('GET', '/_nodes/_local/stats');
+    const stats = Object.values((JSON.parse(answer.text) as { nodes: Record<string, { event_loop: { delay_in_millis: { max: number } } }> }).nodes)[0]!;
+    return stats.event_loop.delay_in_millis.max;
+  };
+  await Promise.all([eventLoopMax(a), eventLoopMax(b)]);
+  let clientStallMs = 0;
   let watching = true;
   const watch = (async () => {
     while (watching) {
-      stallMs = Math.max(stallMs, (await b.call('GET', '/_health')).ms);
+      clientStallMs = Math.max(clientStallMs, (await b.call('GET', '/_health')).ms);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
@@ -167,6 +180,8 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
   const parallelMs = performance.now() - parallelStarted;
   watching = false;
   await watch;
+  const stallMsByNode: [number, number] = [await eventLoopMax(a), await eventLoopMax(b)];
+  const stallMs = Math.max(...stallMsByNode);
   const peak = await Promise.all(pids.map(memory));
 
   // Logins on the second node: a filled user, uncached then cached; the new user.
@@ -185,6 +200,8 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
     parallelRefused: answers.flat().filter((status) => status !== 200).length,
     cpuMsPerChange: [0, 1].map((index) => (cpuAfter[index]! - cpuBefore[index]!) / sequential) as [number, number],
     stallMs,
+    stallMsByNode,
+    clientStallMs,
     loginMs: { uncached: uncached.ms, cached: cached.ms },
     rssMb: { idle: [idle[0]!.rss, idle[1]!.rss], peak: [peak[0]!.peak, peak[1]!.peak] },
     seenOnSecond,
@@ -196,5 +213,5 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
 /** One line of figures, for a test's comment and the bench's table. */
 export function describeScale(figures: ScaleFigures): string {
   const f = figures;
-  return `${f.kind} ${f.users.toLocaleString('en')} users: start ${Math.round(f.startMs)} ms, join ${Math.round(f.joinMs)} ms, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${f.sequentialPerSecond.toFixed(1)} changes/s one at a time, ${f.parallelPerSecond.toFixed(1)}/s from 8 clients (${f.parallelRefused} refused), CPU per change ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest stall ${Math.round(f.stallMs)} ms, login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
+  return `${f.kind} ${f.users.toLocaleString('en')} users: start ${Math.round(f.startMs)} ms, join ${Math.round(f.joinMs)} ms, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${f.sequentialPerSecond.toFixed(1)} changes/s one at a time, ${f.parallelPerSecond.toFixed(1)}/s from 8 clients (${f.parallelRefused} refused), CPU per change ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
 }
