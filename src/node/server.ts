@@ -18,7 +18,7 @@ import { registerAuthentication } from './authentication.js';
 import { auditContext, registerAuthorization, requestPath } from './authorization.js';
 import { Refusal } from './refusal.js';
 import { intermediateTls } from './tls-profile.js';
-import { lazyValidator, maxBodyBytes, registerJsonBodies } from './body-limits.js';
+import { lazyValidator, maxBodyBytes, registerJsonBodies, warmValidators } from './body-limits.js';
 import { registerRoleRoutes } from './role-routes.js';
 import { registerConsole, registerSessionRoutes } from './session-routes.js';
 import { registerAuditRoute } from './audit-routes.js';
@@ -256,6 +256,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await keeper?.start(app.server as Server, transport);
   if (options.dataDir) await writeNodeAddress(options.dataDir, httpAddress.port);
   logger.info({ event: 'node_started', http: info.httpAddress, transport: info.transportAddress, node: options.names?.node, cluster: options.names?.cluster }, 'node started');
+  // Once the start's own first answers are out (100 ms), one per turn of the event loop, the validators no request
+  // has compiled yet; unref'd, so that it never holds a node that closes.
+  const warm = () => void warmValidators().catch((error: Error) => logger.warn({ event: 'validators_not_compiled', reason: error.message }, 'route validators could not be compiled ahead of requests'));
+  setTimeout(warm, 100).unref();
   return {
     http: { host: httpAddress.address, port: httpAddress.port },
     transport: { host: transportAddress.address, port: transportAddress.port },

@@ -7,6 +7,7 @@ import t from 'tap';
 import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { loadIdentity } from '../../src/node/data-dir.js';
+import { coldValidators } from '../../src/node/body-limits.js';
 import { startNode } from '../../src/node/server.js';
 import { generateTlsMaterial } from '../../src/pki/tls-material.js';
 import { FileStore } from '../../src/security/file-store.js';
@@ -89,6 +90,14 @@ t.test('/_nodes/_local/stats: the process and the event loop held up since the p
   const plain = await httpsJson({ port, ca: tls.httpCaPem, auth: 'plain:plain-password-1', path: '/_nodes/_local/stats' });
   t.same([plain.status, plain.body], [403, { error: 'plain, you do not have permissions to read this resource' }], 'a role for /_nodes/_local does not reach its stats');
   t.equal((await httpsJson({ port, ca: tls.httpCaPem, auth: 'plain:plain-password-1', path: '/_nodes/_local' })).status, 200);
+});
+
+t.test('soon after the start every route validator is compiled, so that no first request pays for it; bodies are still checked', async (t) => {
+  const deadline = Date.now() + 10_000;
+  while (coldValidators() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(coldValidators(), 0, 'none left to compile');
+  const extra = await httpsJson({ port, ca: tls.httpCaPem, auth: 'elastic:right-password-1', method: 'PUT', path: '/_security/role/warm', body: { endpoints: [], entities: [], extra: 1 } });
+  t.equal(extra.status, 400, 'an unknown field is refused by a validator compiled ahead');
 });
 
 t.test('TLS 1.1 is refused; a client trusting another CA is refused', async (t) => {
