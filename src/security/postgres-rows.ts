@@ -3,14 +3,22 @@ import { SecurenodeError } from '../errors.js';
 import type { ApiKeyScope, StoredApiKey, StoredServiceToken } from './api-keys.js';
 import type { StoredSession } from './sessions.js';
 import type { StoreData, StoredRole, StoredUser, StoreOp } from './store.js';
+import { setEntry } from './store-ops.js';
 
 // The security store as rows: each StoreOp as statements with the meaning
 // applyStoreOp gives it, and the whole store read back.
 
 const date = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
 const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-/** A row's optional columns as absent keys, as the in-memory store has them. */
-const present = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null && field !== undefined)) as T;
+/** A row's optional columns as absent keys, as the in-memory store has them (one loop: at a million rows, entries/filter/fromEntries took 2.4 s of a node's start). */
+const present = <T extends object>(value: T): T => {
+  const kept: Record<string, unknown> = {};
+  for (const field in value) {
+    const content = value[field];
+    if (content !== null && content !== undefined) kept[field] = content;
+  }
+  return kept as T;
+};
 
 /** The kinds of row a change touches, as the change log names them. */
 type Kind = 'user' | 'role' | 'api_key' | 'service_token' | 'session';
@@ -128,11 +136,13 @@ const tables = {
   },
 } as const;
 
-/** The entries of one table, all of them or those with the given keys. */
-async function readTable<K extends Kind>(client: pg.ClientBase, kind: K, keys?: readonly string[]): Promise<Map<string, ReturnType<(typeof tables)[K]['entry']>>> {
+/** The entries of one table by key, all of them or those with the given keys: written straight into a record (a Map turned into one cost a second at a million users). */
+async function readTable<K extends Kind>(client: pg.ClientBase, kind: K, keys?: readonly string[]): Promise<Record<string, ReturnType<(typeof tables)[K]['entry']>>> {
   const { table, key, columns, entry } = tables[kind];
   const { rows } = keys === undefined ? await client.query(`SELECT ${columns} FROM ${table}`) : await client.query(`SELECT ${columns} FROM ${table} WHERE ${key} = ANY($1::text[])`, [keys]);
-  return new Map(rows.map((row) => [row[key] as string, entry(row) as ReturnType<(typeof tables)[K]['entry']>]));
+  const entries: Record<string, ReturnType<(typeof tables)[K]['entry']>> = {};
+  for (const row of rows) setEntry(entries, row[key] as string, entry(row) as ReturnType<(typeof tables)[K]['entry']>);
+  return entries;
 }
 
 /** Every row of the store, read on `client` in whatever transaction it is in. */
@@ -140,10 +150,10 @@ export async function readRows(client: pg.ClientBase): Promise<StoreData> {
   // One client runs one query at a time.
   const users = await readTable(client, 'user');
   const roles = await readTable(client, 'role');
-  const keys = await readTable(client, 'api_key');
-  const tokens = await readTable(client, 'service_token');
+  const apiKeys = await readTable(client, 'api_key');
+  const serviceTokens = await readTable(client, 'service_token');
   const sessions = await readTable(client, 'session');
-  return { version: 1, users: Object.fromEntries(users), roles: Object.fromEntries(roles), apiKeys: Object.fromEntries(keys), serviceTokens: Object.fromEntries(tokens), sessions: Object.fromEntries(sessions) };
+  return { version: 1, users, roles, apiKeys, serviceTokens, sessions };
 }
 
 /** Record the rows a change touched under its generation, and now and then drop what no node needs any more. */
@@ -184,7 +194,7 @@ export async function readChanges(client: pg.ClientBase, known: string, generati
     if (wanted.length === 0) return;
     const found = await readTable(client, kind, wanted);
     for (const key of wanted) {
-      const entry = found.get(key);
+      const entry = Object.hasOwn(found, key) ? found[key] : undefined;
       const change = entry ? put(entry) : remove(key);
       if (change) (entry ? puts : deletes).push(change);
     }

@@ -45,8 +45,9 @@ t.test('every change means what it means in the embedded store (applyStoreOp), r
   const cluster = randomUUID();
   const store = await PostgresStore.open(connection, { clusterUuid: cluster, claim: true });
   t.teardown(() => store.close());
-  const names = fc.constantFrom('ada', 'bea', 'cy');
-  const roleNames = fc.constantFrom('ops', 'audit');
+  // Names a plain object treats specially: entries like any other, read back by a change or by the whole store.
+  const names = fc.constantFrom('ada', 'bea', 'cy', '__proto__', 'constructor');
+  const roleNames = fc.constantFrom('ops', 'audit', '__proto__');
   const text = fc.string({ maxLength: 12 }).filter((value) => !value.includes('\u0000'));
   const millis = fc.integer({ min: 0, max: 4_102_444_800_000 });
   const op: fc.Arbitrary<StoreOp> = fc.oneof(
@@ -74,6 +75,12 @@ t.test('every change means what it means in the embedded store (applyStoreOp), r
     }),
     { numRuns: 40 },
   );
+  // A node that starts reads the whole store at once: the same entries, own ones, the records' prototype untouched.
+  const fresh = await PostgresStore.open(connection, { clusterUuid: cluster, claim: false });
+  t.teardown(() => fresh.close());
+  t.same(full(fresh.snapshot()), full(store.snapshot()), 'a whole read gives the same store');
+  t.same(Object.keys(fresh.snapshot().users).sort(), Object.keys(store.snapshot().users).sort(), 'the same users, __proto__ among them when it was made');
+  t.equal(Object.getPrototypeOf(fresh.snapshot().users), Object.prototype, 'a user named __proto__ is an entry, not the prototype');
 });
 
 t.test("a node's own change is not read back: its notification names a generation the node has already taken", { skip: postgresSkip }, async (t) => {
