@@ -77,8 +77,12 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
         'store.snapshot': (body) => {
           const { token, index } = (body ?? {}) as { token?: unknown; index?: unknown };
           if (typeof token === 'string') {
-            const part = typeof index === 'number' ? paged.get(token)?.[index] : undefined;
+            const parts = paged.get(token);
+            const part = typeof index === 'number' ? parts?.[index] : undefined;
             if (part === undefined) throw new Error('that page of the store is no longer kept; ask for the store again');
+            // The last page fetched, the copy goes at once (a store's serialized copy, 250 MB at a million users, was
+            // kept a minute after every join); a replica that loses it asks for the store again.
+            if (index === parts!.length - 1) paged.delete(token);
             return { part };
           }
           const text = JSON.stringify(snapshot());

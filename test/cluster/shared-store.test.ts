@@ -15,7 +15,7 @@ async function holderAndReplica(t: Test) {
   const key = randomBytes(32);
   const holder = shareStore(holderStore, true, key);
   const replica = shareStore(replicaStore, false, Buffer.alloc(32));
-  const wire = { deliver: true, away: false, requests: [] as string[], broadcastBytes: [] as number[] };
+  const wire = { deliver: true, away: false, requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[] };
   holder.attach({
     broadcast: (method: string, body: unknown) => {
       wire.broadcastBytes.push(JSON.stringify(body).length);
@@ -27,6 +27,7 @@ async function holderAndReplica(t: Test) {
     find: (test: (node: NodeDescriptor) => boolean) => [holderNode].find(test),
     request: async (_id: string, method: string, body: unknown) => {
       wire.requests.push(method);
+      wire.bodies.push(body);
       if (wire.away) throw new Error('connection closed');
       return JSON.parse(JSON.stringify(await holder.handlers[method]!(body, replicaNode)));
     },
@@ -35,7 +36,7 @@ async function holderAndReplica(t: Test) {
   replica.onConnected(holderNode);
   await new Promise((resolve) => setImmediate(resolve));
   wire.requests.length = 0;
-  return { holderStore, replicaStore, wire };
+  return { holder, holderStore, replicaStore, wire };
 }
 
 t.test('a replica that missed a broadcast catches up before it refuses: the version first, the store only when it is newer', async (t) => {
@@ -103,7 +104,7 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
 });
 
 t.test('a store larger than a page goes to a replica in pages of 1 MiB, never as one message near the frame limit', async (t) => {
-  const { holderStore, replicaStore, wire } = await holderAndReplica(t);
+  const { holder, holderStore, replicaStore, wire } = await holderAndReplica(t);
   wire.deliver = false;
   await holderStore.mutate(() => ({ ops: Array.from({ length: 6_000 }, (_, index) => ({ op: 'putUser' as const, user: user(`big${index}`, 'x'.repeat(300)) })), result: undefined }));
   for (let index = 0; index < 1_001; index++) await holderStore.putUser(user(`far${index % 10}`));
@@ -114,4 +115,7 @@ t.test('a store larger than a page goes to a replica in pages of 1 MiB, never as
   t.same(wire.requests.slice(0, 3), ['store.version', 'store.changes', 'store.snapshot']);
   t.equal(replicaStore.listUsers().length, holderStore.listUsers().length);
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+  // The holder drops its serialized copy once the last page is taken, not a minute later.
+  const token = (wire.bodies.find((body) => typeof (body as { token?: unknown } | undefined)?.token === 'string') as { token: string }).token;
+  await t.rejects(async () => holder.handlers['store.snapshot']!({ token, index: 0 }, replicaNode), { message: 'that page of the store is no longer kept; ask for the store again' });
 });
