@@ -9,13 +9,19 @@ export function forbidden(reply: FastifyReply, principal: Principal, action: Act
   return reply.code(403).send({ error: `${principal.user.username}, you do not have permissions to ${action} this resource` });
 }
 
+/** What makes a path need the segment by segment work: an escape, a dot, a NUL. */
+const plainPath = /[%.\u0000]/;
+
 /**
  * A request path as the router dispatches it: each segment percent-decoded.
  * Undefined when no single path is meant: a malformed escape, a segment that
  * decodes to '/' or NUL, or a '.' or '..' segment (nginx refuses those too).
  */
 export function canonicalPath(url: string): string | undefined {
-  const raw = url.split('?')[0]!;
+  const query = url.indexOf('?');
+  const raw = query === -1 ? url : url.slice(0, query);
+  // Nothing to decode and no dot segment: the path is its own canonical form (most requests; every one pays this).
+  if (!plainPath.test(raw)) return raw;
   const segments: string[] = [];
   for (const segment of raw.split('/')) {
     let decoded: string;
