@@ -21,7 +21,11 @@ export function canonicalPath(url: string): string | undefined {
   const query = url.indexOf('?');
   const raw = query === -1 ? url : url.slice(0, query);
   // Nothing to decode and no dot segment: the path is its own canonical form (most requests; every one pays this).
-  if (!plainPath.test(raw)) return raw;
+  return plainPath.test(raw) ? decodeSegments(raw) : raw;
+}
+
+/** canonicalPath's work on a path without its query, segment by segment, whatever the path holds. */
+export function decodeSegments(raw: string): string | undefined {
   const segments: string[] = [];
   for (const segment of raw.split('/')) {
     let decoded: string;

@@ -4,7 +4,7 @@
 // its decoded form; a path that decodes to no single path is refused with 400.
 import fc from 'fast-check';
 import t from 'tap';
-import { canonicalPath } from '../../src/node/authorization.js';
+import { canonicalPath, decodeSegments } from '../../src/node/authorization.js';
 import { inProcessNode } from '../helpers/in-process-node.js';
 
 /** Every parameterized route, with a method and body that the attacker's role decides on. */
@@ -45,26 +45,10 @@ t.test('canonicalPath: decodes each segment; refuses what decodes to no single p
   }
 });
 
-/** canonicalPath as it was before its shortcut for plain paths: segment by segment, always. */
-function segmentBySegment(url: string): string | undefined {
-  const segments: string[] = [];
-  for (const segment of url.split('?')[0]!.split('/')) {
-    let decoded: string;
-    try {
-      decoded = segment.includes('%') ? decodeURIComponent(segment) : segment;
-    } catch {
-      return undefined;
-    }
-    if (decoded.includes('/') || decoded.includes('\u0000') || decoded === '.' || decoded === '..') return undefined;
-    segments.push(decoded);
-  }
-  return segments.join('/');
-}
-
-t.test('canonicalPath with its shortcut for plain paths decides as segment by segment does, for any text (fast-check)', async (t) => {
+t.test('canonicalPath with its shortcut for plain paths decides as the segment by segment work does, for any text (fast-check)', async (t) => {
   const piece = fc.oneof(fc.constantFrom('/', '.', '..', '%', '%2e', '%2E', '%2f', '%00', '\u0000', '?', '%zz', '%C3', '%C3%A9', 'a', '_security'), fc.string({ maxLength: 3 }));
   fc.assert(
-    fc.property(fc.array(piece, { maxLength: 12 }).map((pieces) => pieces.join('')), (url) => canonicalPath(url) === segmentBySegment(url)),
+    fc.property(fc.array(piece, { maxLength: 12 }).map((pieces) => pieces.join('')), (url) => canonicalPath(url) === decodeSegments(url.split('?')[0]!)),
     { numRuns: 20_000 },
   );
   t.equal(canonicalPath('/plain/path?with=a.dot%2F'), '/plain/path', 'the query never counts');
