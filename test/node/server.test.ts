@@ -85,7 +85,7 @@ t.test('/_nodes/_local/stats: the process and the event loop held up since the p
   t.ok(after.max >= 90 && after.max < 1000, `the 120 ms stall is seen (${after.max} ms)`);
   t.ok(Date.parse(after.since) > Date.parse(delay.since), 'counted from the previous read');
   const third = (await read()).body as { nodes: Record<string, any> };
-  t.ok(third.nodes[identity.nodeId].event_loop.delay_in_millis.max < 90, 'and not again: the figures start over at each read');
+  t.ok(third.nodes[identity.nodeId].event_loop.delay_in_millis.max < after.max, 'and not again: the figures start over at each read');
   t.equal((await httpsJson({ port, ca: tls.httpCaPem, path: '/_nodes/_local/stats' })).status, 401);
   const plain = await httpsJson({ port, ca: tls.httpCaPem, auth: 'plain:plain-password-1', path: '/_nodes/_local/stats' });
   t.same([plain.status, plain.body], [403, { error: 'plain, you do not have permissions to read this resource' }], 'a role for /_nodes/_local does not reach its stats');
