@@ -70,7 +70,15 @@ t.test('the gateway in front of upstreams with no security of their own', async 
   const slow = await echoUpstream(t, (answer) => createServer(handlerOf(() => undefined)));
   void answerNever(slow);
   // Answers 100 ms after the request has come in whole: long enough for a client to hang up first.
-  const late = await echoUpstream(t, (answer) => createServer((request, response) => void setTimeout(() => handlerOf(answer)(request, response), 100)));
+  // Counts what it received and what is over (answered, or its connection gone), so that a test can wait for the last late answer.
+  const lateRequests = { received: 0, settled: 0 };
+  const late = await echoUpstream(t, (answer) =>
+    createServer((request, response) => {
+      lateRequests.received++;
+      response.once('close', () => lateRequests.settled++);
+      setTimeout(() => handlerOf(answer)(request, response), 100);
+    }),
+  );
   const good = await privateCa(dir, 'good');
   const other = await privateCa(dir, 'other');
   const tlsApp = await echoUpstream(t, (answer) => createHttpsServer({ key: good.key, cert: good.cert }, handlerOf(answer)));
@@ -200,7 +208,10 @@ t.test('the gateway in front of upstreams with no security of their own', async 
       }),
       { numRuns: 30 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Until every request the upstream got is answered or gone: the crash came with a late answer to a client that had left.
+    const deadline = Date.now() + 10_000;
+    while (lateRequests.settled < lateRequests.received && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.equal(lateRequests.settled, lateRequests.received, `every late answer is over (${lateRequests.received} requests reached the upstream)`);
     const alive = await curl('/late/x', admin);
     t.same([alive.status, alive.body['url']], [200, '/late/x'], 'the node still proxies');
     t.notMatch(node.output(), /Unhandled 'error' event|RequestAbortedError|uncaught/i, 'and logged no crash');
