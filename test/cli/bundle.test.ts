@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import t from 'tap';
+import { cleanEnv, securenodeBin } from '../helpers/cli.js';
+
+// The command runs from the bundle scripts/bundle.mjs makes (one entry and its
+// lazily loaded chunks), not from tsc's ~150 files and their packages' files:
+// that is most of its start time on Node 20. A module loader hook lists every
+// file the command loads.
+const checkout = fileURLToPath(new URL('../../../', import.meta.url));
+const hook = `data:text/javascript,${encodeURIComponent(
+  "import { register } from 'node:module';" +
+    "register('data:text/javascript,' + encodeURIComponent(\"export async function load(url, context, next) { if (url.startsWith('file:')) process.stderr.write('loaded ' + url + '\\\\n'); return next(url, context); }\"));",
+)}`;
+
+async function loadedFiles(args: string[]): Promise<{ exitCode: number | undefined; stdout: string; files: string[] }> {
+  const result = await execa(process.execPath, ['--import', hook, securenodeBin, ...args], { reject: false, extendEnv: false, env: cleanEnv(), encoding: 'utf8' });
+  const files = result.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('loaded file://'))
+    .map((line) => fileURLToPath(line.slice('loaded '.length)).replace(checkout, ''));
+  return { exitCode: result.exitCode, stdout: result.stdout, files };
+}
+
+t.test('the command and a lazily loaded command load only the bundle', async (t) => {
+  for (const args of [['--version'], ['certs', '--help']]) {
+    const { exitCode, stdout, files } = await loadedFiles(args);
+    t.equal(exitCode, 0, `securenode ${args.join(' ')} exits 0`);
+    t.not(stdout, '', 'and prints');
+    t.equal(files[0], 'bin/securenode', 'the command starts at bin/securenode');
+    t.equal(files[1], 'dist/src/bundle/main.js', 'then the bundle');
+    t.same(
+      files.slice(1).filter((file) => !/^dist\/src\/bundle\/chunk-[A-Z0-9]+\.js$/.test(file) && file !== 'dist/src/bundle/main.js'),
+      [],
+      `nothing outside the bundle: not tsc's files, not node_modules (securenode ${args.join(' ')})`,
+    );
+  }
+  t.ok((await loadedFiles(['certs', '--help'])).files.length > (await loadedFiles(['--version'])).files.length, 'a command loads its own chunks on demand');
+});
