@@ -10,8 +10,9 @@
 // UMD build requires its own files at run time).
 // The bundle sits at the same depth under dist/src as tsc's files, so the
 // paths the code takes from import.meta.url (templates/, console/, bin/) hold.
+import { decode, encode } from '@jridgewell/sourcemap-codec';
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -36,3 +37,27 @@ await build({
   sourcesContent: false,
   logLevel: 'warning',
 });
+
+// The maps keep only our own sources. tap drops a child's coverage of a whole
+// file when any of its sources lies in node_modules, and most chunks hold some
+// package code: the packages' segments become unmapped ones (a segment of one
+// field), so a chunk's coverage counts for src/ and none is made up for them.
+for (const name of await readdir(outdir)) {
+  if (!name.endsWith('.js.map')) continue;
+  const map = JSON.parse(await readFile(`${outdir}/${name}`, 'utf8'));
+  const renumbered = []; // a source's index in the map as written, by its index in esbuild's; none for a package's
+  const sources = [];
+  map.sources.forEach((source, at) => {
+    if (!source.includes('node_modules/')) renumbered[at] = sources.push(source) - 1;
+  });
+  const lines = decode(map.mappings).map((segments) =>
+    segments.map((segment) => {
+      if (segment.length === 1) return segment;
+      const at = renumbered[segment[1]];
+      return at === undefined ? [segment[0]] : [segment[0], at, ...segment.slice(2)];
+    }),
+  );
+  map.sources = sources;
+  map.mappings = encode(lines);
+  await writeFile(`${outdir}/${name}`, JSON.stringify(map));
+}
