@@ -12,14 +12,15 @@
 // paths the code takes from import.meta.url (templates/, console/, bin/) hold.
 import { decode, encode } from '@jridgewell/sourcemap-codec';
 import { build } from 'esbuild';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../dist/src/io/atomic-write.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/src/bundle`;
 
-await rm(outdir, { recursive: true, force: true });
-await build({
+const { outputFiles } = await build({
   entryPoints: { main: `${root}dist/src/cli/main.js` },
   outdir,
   bundle: true,
@@ -36,15 +37,15 @@ await build({
   sourcemap: 'linked',
   sourcesContent: false,
   logLevel: 'warning',
+  write: false,
 });
 
 // The maps keep only our own sources. tap drops a child's coverage of a whole
 // file when any of its sources lies in node_modules, and most chunks hold some
 // package code: the packages' segments become unmapped ones (a segment of one
 // field), so a chunk's coverage counts for src/ and none is made up for them.
-for (const name of await readdir(outdir)) {
-  if (!name.endsWith('.js.map')) continue;
-  const map = JSON.parse(await readFile(`${outdir}/${name}`, 'utf8'));
+function ownSourcesOnly(text) {
+  const map = JSON.parse(text);
   const renumbered = []; // a source's index in the map as written, by its index in esbuild's; none for a package's
   const sources = [];
   map.sources.forEach((source, at) => {
@@ -57,7 +58,21 @@ for (const name of await readdir(outdir)) {
       return at === undefined ? [segment[0]] : [segment[0], at, ...segment.slice(2)];
     }),
   );
-  map.sources = sources;
-  map.mappings = encode(lines);
-  await writeFile(`${outdir}/${name}`, JSON.stringify(map));
+  return JSON.stringify({ ...map, sources, mappings: encode(lines) });
+}
+
+// Written in place, never emptied first: a command already running from this
+// checkout (a test beside `npm start`, which builds) must find every file whole.
+// A file whose bytes are the same stays as it is; a changed one is replaced
+// atomically; files of an older build go last.
+await mkdir(outdir, { recursive: true });
+const written = new Set();
+for (const file of outputFiles) {
+  const contents = file.path.endsWith('.map') ? Buffer.from(ownSourcesOnly(file.text)) : Buffer.from(file.contents);
+  written.add(file.path);
+  const current = await readFile(file.path).catch(() => undefined);
+  if (current === undefined || !current.equals(contents)) await writeFileAtomic(file.path, contents, 0o644);
+}
+for (const name of await readdir(outdir)) {
+  if (!written.has(join(outdir, name)) && !name.endsWith('.tmp')) await rm(join(outdir, name), { force: true });
 }

@@ -1,3 +1,4 @@
+import { readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
@@ -36,4 +37,20 @@ t.test('the command and a lazily loaded command load only the bundle', async (t)
     );
   }
   t.ok((await loadedFiles(['certs', '--help'])).files.length > (await loadedFiles(['--version'])).files.length, 'a command loads its own chunks on demand');
+});
+
+t.test('building again while commands run from the checkout leaves every file of an unchanged bundle as it was', async (t) => {
+  // `npm start` builds while other commands may be loading the bundle: a file removed or rewritten meanwhile broke them.
+  const dir = `${checkout}dist/src/bundle`;
+  const files = async () => new Map(await Promise.all((await readdir(dir)).map(async (name) => [name, await stat(`${dir}/${name}`)] as const)));
+  const before = await files();
+  const built = await execa(process.execPath, [`${checkout}scripts/bundle.mjs`], { reject: false, cwd: checkout });
+  t.equal(built.exitCode, 0, `the bundle builds: ${built.stderr}`);
+  const after = await files();
+  t.same([...after.keys()].sort(), [...before.keys()].sort(), 'the same files');
+  t.same(
+    [...after].filter(([name, file]) => file.ino !== before.get(name)?.ino || file.mtimeMs !== before.get(name)?.mtimeMs).map(([name]) => name),
+    [],
+    'none replaced or rewritten',
+  );
 });
