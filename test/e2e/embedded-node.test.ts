@@ -2,7 +2,7 @@
 // app that starts securenode in its own process, on a pseudo-terminal (so its
 // banner shows the elastic password once), guarded by the node's RBAC; the
 // tools reach the node it embeds.
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { access, chmod, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
@@ -74,5 +74,8 @@ t.test("the README's fastify app: secure on its first start, its password shown 
   app.signal('SIGINT');
   const exit = await app.exited();
   t.equal(exit.code, 0, 'the example exits cleanly on SIGINT');
-  await t.rejects(readFile(`${homePaths(home).dataDir}/node.address.json`), { code: 'ENOENT' }, 'the node removed its address on the way out');
+  // `script` may end before the node it runs has finished closing (as stop() allows for the lock): wait for the address to go.
+  const addressFile = `${homePaths(home).dataDir}/node.address.json`;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline && (await access(addressFile).then(() => true, () => false)); ) await new Promise((resolve) => setTimeout(resolve, 50));
+  await t.rejects(readFile(addressFile), { code: 'ENOENT' }, 'the node removed its address on the way out');
 });

@@ -1,0 +1,15 @@
+import { serve } from '/work/main/dist/test/bench/keep-alive.js';
+import autocannon from '/work/main/node_modules/autocannon/autocannon.js';
+import fs from 'node:fs';
+const home = fs.mkdtempSync('/tmp/ka-home-');
+fs.rmSync('/tmp/kaprof', { recursive: true, force: true });
+const mode = process.argv[2] ?? 'node';
+const s = await serve(mode, home, 'bench-password-1', process.argv[3] === 'prof' ? { NODE_OPTIONS: '--cpu-prof --cpu-prof-dir=/tmp/kaprof' } : {});
+const auth = { authorization: `Basic ${Buffer.from('elastic:bench-password-1').toString('base64')}` };
+await new Promise((r) => setTimeout(r, 1000));
+const run = async () => (await autocannon({ url: `https://127.0.0.1:${s.port}/`, connections: 16, duration: 8, headers: auth, tlsOptions: { rejectUnauthorized: false } })).requests.average;
+await run();
+console.log(mode, (await run()).toFixed(0), '/s');
+s.stop();
+await new Promise((r) => setTimeout(r, 1500));
+fs.rmSync(home, { recursive: true, force: true });
