@@ -120,3 +120,30 @@ t.test('--version and -V print the version alone, with no command loaded', async
   const loaded = await execa(process.execPath, ['--input-type=module', '-e', `const { run } = await import(${JSON.stringify(new URL('../../src/cli/main.js', import.meta.url).href)}); await run(['--version'], { stdout: { write() {} }, stderr: process.stderr, stdin: process.stdin, env: {} }); const { createRequire } = await import('node:module'); console.log(Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/fastify/')))`]);
   t.equal(loaded.stdout.trim(), 'false', 'fastify is not loaded');
 });
+
+t.test('the keystore commands and an unknown command, in process', async (t) => {
+  const dir = t.testdir({ 'ca.pem': 'PEM\n' });
+  const home = `${dir}/home`;
+  const keystore = `${home}/config/securenode.keystore`;
+  const inProcess = async (args: string[], input = '') => {
+    const io = memoryIo({}, input);
+    const exitCode = await run([...args, '--home', home], io.io);
+    return { exitCode, stdout: io.stdout(), stderr: io.stderr() };
+  };
+  t.same(await inProcess(['keystore', 'create']), { exitCode: 0, stdout: `Created the keystore ${keystore} (no password: its content is obfuscated, not protected).\n`, stderr: '' });
+  t.same(await inProcess(['keystore', 'has-passwd']), { exitCode: 1, stdout: 'The keystore is not password-protected.\n', stderr: '' });
+  t.same(await inProcess(['keystore', 'add', 'bootstrap.password', '--stdin'], 'correct horse battery\n'), { exitCode: 0, stdout: '', stderr: '' });
+  t.same(await inProcess(['keystore', 'add-file', 'vault.ca', `${dir}/ca.pem`]), { exitCode: 0, stdout: '', stderr: '' });
+  t.same(await inProcess(['keystore', 'list']), { exitCode: 0, stdout: 'bootstrap.password\nvault.ca\n', stderr: '' });
+  t.same(await inProcess(['keystore', 'show', 'vault.ca']), { exitCode: 0, stdout: 'PEM\n', stderr: '' });
+  t.same(await inProcess(['keystore', 'add', 'bootstrap.password', '--stdin'], 'other'), {
+    exitCode: 73,
+    stdout: '',
+    stderr: 'ERROR: the setting bootstrap.password already exists in the keystore; nothing was changed (use -f to overwrite it)\n',
+  });
+  t.same(await inProcess(['keystore', 'remove', 'bootstrap.password']), { exitCode: 0, stdout: '', stderr: '' });
+  t.same(await inProcess(['keystore', 'show', 'bootstrap.password']), { exitCode: 78, stdout: '', stderr: `ERROR: the setting bootstrap.password is not in the keystore ${keystore} (\`npx securenode keystore list --home ${home}\` shows what is)\n` });
+  const unknown = memoryIo();
+  t.equal(await run(['strat'], unknown.io), 64);
+  t.equal(unknown.stderr(), "securenode: 'strat' is not a command. See 'securenode --help'.\n\nThe most similar command is\n\tstart\n");
+});
