@@ -12,7 +12,7 @@
 // The bundle sits at the same depth under dist/src as tsc's files, so the
 // paths the code takes from import.meta.url (templates/, console/, bin/) hold.
 import { build } from 'esbuild';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../dist/src/io/atomic-write.js';
@@ -48,6 +48,9 @@ for (const file of outputFiles) {
   const current = await readFile(file.path).catch(() => undefined);
   if (current === undefined || !current.equals(contents)) await writeFileAtomic(file.path, contents, 0o644);
 }
+// A temporary file is another build's write in progress, unless it is older than any build takes (one killed midway).
 for (const name of await readdir(outdir)) {
-  if (!written.has(join(outdir, name)) && !name.endsWith('.tmp')) await rm(join(outdir, name), { force: true });
+  const path = join(outdir, name);
+  if (written.has(path)) continue;
+  if (!name.endsWith('.tmp') || Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 600_000) await rm(path, { force: true });
 }

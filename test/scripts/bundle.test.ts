@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
@@ -53,4 +53,20 @@ t.test('building again while commands run from the checkout leaves every file of
     [],
     'none replaced or rewritten',
   );
+});
+
+t.test("a build removes an older build's files and a temporary file a killed build left, not one being written", async (t) => {
+  const dir = `${checkout}dist/src/bundle`;
+  const old = new Date(Date.now() - 3_600_000);
+  await writeFile(`${dir}/chunk-OLDBUILD.js`, 'export {};\n');
+  await writeFile(`${dir}/.chunk-KILLED.js.0123456789ab.tmp`, 'half');
+  await utimes(`${dir}/.chunk-KILLED.js.0123456789ab.tmp`, old, old);
+  await writeFile(`${dir}/.chunk-WRITING.js.0123456789ab.tmp`, 'half');
+  t.teardown(() => rm(`${dir}/.chunk-WRITING.js.0123456789ab.tmp`, { force: true }));
+  const built = await execa(process.execPath, [`${checkout}scripts/bundle.mjs`], { reject: false, cwd: checkout });
+  t.equal(built.exitCode, 0, `the bundle builds: ${built.stderr}`);
+  const names = await readdir(dir);
+  t.notOk(names.includes('chunk-OLDBUILD.js'), "an older build's chunk is gone");
+  t.notOk(names.includes('.chunk-KILLED.js.0123456789ab.tmp'), 'a temporary file from an hour ago is gone');
+  t.ok(names.includes('.chunk-WRITING.js.0123456789ab.tmp'), "a fresh one, another build's write in progress, stays");
 });
