@@ -2,7 +2,7 @@
 // app that starts securenode in its own process, on a pseudo-terminal (so its
 // banner shows the elastic password once), guarded by the node's RBAC; the
 // tools reach the node it embeds.
-import { access, chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
@@ -70,12 +70,12 @@ t.test("the README's fastify app: secure on its first start, its password shown 
   t.equal(token.exitCode, 0, token.stderr);
   t.match(token.stdout.trim(), /^[A-Za-z0-9+/=]{40,}$/, 'create-enrollment-token reaches it');
 
-  // Ctrl-C stops the app and the node, and unlocks the home.
-  app.signal('SIGINT');
+  // Ctrl-C stops the app and the node, and unlocks the home. Typed at the terminal, as a person does: the terminal
+  // sends SIGINT to the app. (A signal to script(1) instead is passed on as SIGTERM, and script kills the app about
+  // 2 s later if it is still closing, util-linux 2.38's "Session terminated, killing shell": on a busy machine the
+  // address stayed behind, in CI and here.)
+  app.child.stdin!.write('\x03');
   const exit = await app.exited();
-  t.equal(exit.code, 0, 'the example exits cleanly on SIGINT');
-  // `script` may end before the node it runs has finished closing (as stop() allows for the lock): wait for the address to go.
-  const addressFile = `${homePaths(home).dataDir}/node.address.json`;
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline && (await access(addressFile).then(() => true, () => false)); ) await new Promise((resolve) => setTimeout(resolve, 50));
-  await t.rejects(readFile(addressFile), { code: 'ENOENT' }, 'the node removed its address on the way out');
+  t.equal(exit.code, 0, 'the example exits cleanly on Ctrl-C');
+  await t.rejects(readFile(`${homePaths(home).dataDir}/node.address.json`), { code: 'ENOENT' }, 'the node removed its address on the way out');
 });
