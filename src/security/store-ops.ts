@@ -20,7 +20,6 @@ export function setEntry<T>(record: Record<string, T>, key: string, value: T): v
   if (key === '__proto__') Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
   else record[key] = value;
 }
-const set = setEntry;
 
 /**
  * Apply one change to `data` in place, costing the change and not the store
@@ -31,7 +30,7 @@ const set = setEntry;
 export function applyInPlace(data: StoreData, change: StoreOp): void {
   switch (change.op) {
     case 'putUser':
-      set(data.users, change.user.username, change.user);
+      setEntry(data.users, change.user.username, change.user);
       return;
     case 'deleteUser': {
       if (!Object.hasOwn(data.users, change.username)) return;
@@ -39,26 +38,26 @@ export function applyInPlace(data: StoreData, change: StoreOp): void {
       delete data.users[change.username];
       // A user's API keys die with it: a user made later under the same name gets none of them.
       const keys = data.apiKeys ?? {};
-      for (const key of Object.values(keys)) if (!key.invalidated && ownedBy(key, removed)) set(keys, key.id, { ...key, invalidated: true });
+      for (const key of Object.values(keys)) if (!key.invalidated && ownedBy(key, removed)) setEntry(keys, key.id, { ...key, invalidated: true });
       return;
     }
     case 'putRole':
-      set((data.roles ??= {}), change.role.name, change.role);
+      setEntry((data.roles ??= {}), change.role.name, change.role);
       return;
     case 'deleteRole':
       if (data.roles && Object.hasOwn(data.roles, change.name)) delete data.roles[change.name];
       // The role is also taken from every user that held it, in the same write.
-      for (const user of Object.values(data.users)) if (user.roles.includes(change.name)) set(data.users, user.username, { ...user, roles: user.roles.filter((role) => role !== change.name) });
+      for (const user of Object.values(data.users)) if (user.roles.includes(change.name)) setEntry(data.users, user.username, { ...user, roles: user.roles.filter((role) => role !== change.name) });
       return;
     case 'putApiKeys':
       data.apiKeys ??= {};
-      for (const key of change.keys) set(data.apiKeys, key.id, key);
+      for (const key of change.keys) setEntry(data.apiKeys, key.id, key);
       return;
     case 'putServiceToken':
-      set((data.serviceTokens ??= {}), change.token.name, change.token);
+      setEntry((data.serviceTokens ??= {}), change.token.name, change.token);
       return;
     case 'putSession':
-      set((data.sessions ??= {}), change.session.id, change.session);
+      setEntry((data.sessions ??= {}), change.session.id, change.session);
       return;
     case 'deleteSessions':
       for (const id of change.ids) if (data.sessions && Object.hasOwn(data.sessions, id)) delete data.sessions[id];
