@@ -13,6 +13,28 @@ export const maxFrameBytes = 16 * 1024 * 1024;
 export type RequestHandler = (method: string, body: unknown, connection: Connection) => Promise<unknown> | unknown;
 export type EventHandler = (method: string, body: unknown, connection: Connection) => void;
 
+/**
+ * A body already serialized: sent as it is, not serialized again inside its
+ * message (a page of the store is built entry by entry to bound its size, and
+ * serializing it a second time would escape every quote of a megabyte).
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** `fields` serialized with one more field, `name`, whose value is already serialized. */
+export function withJsonText(fields: object, name: string, value: JsonText): JsonText {
+  const text = JSON.stringify(fields);
+  return new JsonText(`${text.slice(0, -1)}${text === '{}' ? '' : ','}${JSON.stringify(name)}:${value.text}}`);
+}
+
+/** A message as it goes on the wire: JSON, with a `JsonText` body spliced in as it is. */
+export function encodeMessage(message: Message): string {
+  if (!(message.body instanceof JsonText)) return JSON.stringify(message);
+  const { body, ...rest } = message;
+  return withJsonText(rest, 'body', body).text;
+}
+
 /** A remote failure or a timeout, with the method it concerned. */
 export class TransportError extends Error {}
 
@@ -82,10 +104,13 @@ export class Connection {
   }
 
   #send(message: Message): void {
-    const payload = Buffer.from(JSON.stringify(message), 'utf8');
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(payload.length);
-    this.socket.write(Buffer.concat([header, payload]));
+    // One buffer for the length and the message, written in place: a page of the store is not copied twice.
+    const text = encodeMessage(message);
+    const length = Buffer.byteLength(text, 'utf8');
+    const frame = Buffer.allocUnsafe(4 + length);
+    frame.writeUInt32BE(length, 0);
+    frame.write(text, 4, 'utf8');
+    this.socket.write(frame);
   }
 
   #receive(chunk: Buffer): void {

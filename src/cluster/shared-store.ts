@@ -3,8 +3,10 @@ import { SecurenodeError } from '../errors.js';
 import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
 import { freshRuns } from '../security/fresh-runs.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
+import { withJsonText } from './connection.js';
+import { emptyStore, StorePages, takePage } from './store-pages.js';
 
-/** A holder's copy of the store: its boot and change number, so that a replica never goes back to an older one. */
+/** The store a replica installs, with the holder's boot and change number it was captured at, so that a replica never goes back to an older one. */
 interface Snapshot {
   readonly epoch: string;
   readonly seq: number;
@@ -28,9 +30,6 @@ interface ChangeRequest {
 
 /** How many recent changes the holder keeps for replicas that missed some; one further behind gets the whole store. */
 const changesKept = 1_000;
-
-/** A store whose serialized copy is longer than this goes in pages of this many characters. */
-const pageChars = 1 << 20;
 
 /** A replica retries a change this often when other changes keep landing first. */
 const maxAttempts = 100;
@@ -62,8 +61,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     const epoch = randomUUID();
     let seq = 0;
     const recent: NumberedChange[] = [];
-    const paged = new Map<string, string[]>();
-    const snapshot = (): Snapshot => ({ epoch, seq, data: store.snapshot(), token_hash_key: tokenHashKey?.toString('base64') ?? '' });
+    const captures = new Map<string, { readonly pages: StorePages; readonly timer: NodeJS.Timeout }>();
     // Each change goes out as itself, not as the store: its cost is its own size, however large the store.
     store.onChange((ops) => {
       seq++;
@@ -73,27 +71,37 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     });
     return {
       handlers: {
-        // A store too large for one message goes in pages of one serialized copy, so that pings and changes pass between them.
+        // The store goes in pages, each serialized when it is asked for, so that pings and changes pass between them and
+        // the holder never holds the store as one text. The last page taken, the capture goes at once (it was kept a minute
+        // after every join); a replica that loses it asks for the store again.
         'store.snapshot': (body) => {
           const { token, index } = (body ?? {}) as { token?: unknown; index?: unknown };
           if (typeof token === 'string') {
-            const parts = paged.get(token);
-            const part = typeof index === 'number' ? parts?.[index] : undefined;
-            if (part === undefined) throw new Error('that page of the store is no longer kept; ask for the store again');
-            // The last page fetched, the copy goes at once (a store's serialized copy, 250 MB at a million users, was
-            // kept a minute after every join); a replica that loses it asks for the store again.
-            if (index === parts!.length - 1) paged.delete(token);
-            return { part };
+            const capture = captures.get(token);
+            const page = typeof index === 'number' ? capture?.pages.page(index) : undefined;
+            if (page === undefined) throw new Error('that page of the store is no longer kept; ask for the store again');
+            if (page.done) {
+              clearTimeout(capture!.timer);
+              captures.delete(token);
+            } else {
+              capture!.timer.refresh();
+            }
+            return page.text;
           }
-          const text = JSON.stringify(snapshot());
-          if (text.length <= pageChars) return snapshot();
-          const parts = Array.from({ length: Math.ceil(text.length / pageChars) }, (_, page) => text.slice(page * pageChars, (page + 1) * pageChars));
+          // The first page comes with the first answer: a store that fits in it takes one request, as before pages.
+          const pages = new StorePages(store.snapshot());
+          const first = pages.page(0)!;
+          const header = { epoch, seq, token_hash_key: tokenHashKey?.toString('base64') ?? '', base: pages.base };
+          if (first.done) return withJsonText(header, 'page', first.text);
           const id = randomUUID();
-          paged.set(id, parts);
-          // Kept a minute for the replica to fetch, and at most a few at once.
-          setTimeout(() => paged.delete(id), 60_000).unref();
-          if (paged.size > 4) paged.delete(paged.keys().next().value!);
-          return { token: id, parts: parts.length };
+          // Kept a minute after the last page asked for, and at most a few at once.
+          captures.set(id, { pages, timer: setTimeout(() => captures.delete(id), 60_000).unref() });
+          if (captures.size > 4) {
+            const [oldest, { timer }] = captures.entries().next().value!;
+            clearTimeout(timer);
+            captures.delete(oldest);
+          }
+          return withJsonText({ token: id, ...header }, 'page', first.text);
         },
         // What a replica asks before it refuses a credential: cheap, so that a flood of made-up ones costs no snapshots.
         'store.version': () => ({ epoch, seq }),
@@ -138,13 +146,14 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     return true;
   };
   const holder = (): NodeDescriptor | undefined => cluster?.find((node) => node.holds_store);
-  /** The holder's whole store, in pages when it is large. */
+  /** The holder's whole store, page by page: each page's entries taken into the new store as it comes, never one text. */
   const fetchStore = async (node: NodeDescriptor): Promise<void> => {
-    const first = (await cluster!.request(node.id, 'store.snapshot', {})) as { token?: unknown; parts?: unknown };
-    if (typeof first?.token !== 'string' || typeof first.parts !== 'number') return install(first);
-    const parts: string[] = [];
-    for (let index = 0; index < first.parts; index++) parts.push(((await cluster!.request(node.id, 'store.snapshot', { token: first.token, index })) as { part: string }).part);
-    install(JSON.parse(parts.join('')));
+    const first = (await cluster!.request(node.id, 'store.snapshot', {})) as Partial<Snapshot> & { token?: unknown; base?: unknown; page?: unknown };
+    const data = emptyStore(first?.base);
+    if (data === undefined) return;
+    let done = takePage(data, first.page);
+    for (let index = 1; !done && typeof first.token === 'string'; index++) done = takePage(data, await cluster!.request(node.id, 'store.snapshot', { token: first.token, index }));
+    if (done) install({ ...first, data } as Snapshot);
   };
   /** Bring the replica up to the holder: the changes it missed, or the whole store when they are no longer kept. */
   const follow = async (node: NodeDescriptor): Promise<void> => {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import t, { type Test } from 'tap';
 import type { Cluster, NodeDescriptor } from '../../src/cluster/cluster.js';
+import { encodeMessage } from '../../src/cluster/connection.js';
 import { shareStore } from '../../src/cluster/shared-store.js';
 import { FileStore } from '../../src/security/file-store.js';
 
@@ -15,7 +16,7 @@ async function holderAndReplica(t: Test) {
   const key = randomBytes(32);
   const holder = shareStore(holderStore, true, key);
   const replica = shareStore(replicaStore, false, Buffer.alloc(32));
-  const wire = { deliver: true, away: false, requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[] };
+  const wire = { deliver: true, away: false, requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[], answerChars: [] as number[] };
   holder.attach({
     broadcast: (method: string, body: unknown) => {
       wire.broadcastBytes.push(JSON.stringify(body).length);
@@ -29,7 +30,10 @@ async function holderAndReplica(t: Test) {
       wire.requests.push(method);
       wire.bodies.push(body);
       if (wire.away) throw new Error('connection closed');
-      return JSON.parse(JSON.stringify(await holder.handlers[method]!(body, replicaNode)));
+      // Answered as the transport answers: encoded as a message, a page already serialized spliced in as it is.
+      const text = encodeMessage({ type: 'response', id: 1, body: await holder.handlers[method]!(body, replicaNode) });
+      wire.answerChars.push(text.length);
+      return (JSON.parse(text) as { body: unknown }).body;
     },
   } as unknown as Cluster);
   // Connected: the replica takes the holder's store, as on a real connection.
@@ -103,13 +107,15 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
 });
 
-t.test('a store larger than a page goes to a replica in pages of 1 MiB, never as one message near the frame limit', async (t) => {
+t.test('a store larger than a page goes to a replica in pages of about 1 MiB, each serialized once, never as one message near the frame limit', async (t) => {
   const { holder, holderStore, replicaStore, wire } = await holderAndReplica(t);
   wire.deliver = false;
   await holderStore.mutate(() => ({ ops: Array.from({ length: 6_000 }, (_, index) => ({ op: 'putUser' as const, user: user(`big${index}`, 'x'.repeat(300)) })), result: undefined }));
   for (let index = 0; index < 1_001; index++) await holderStore.putUser(user(`far${index % 10}`));
   wire.requests.length = 0;
+  wire.answerChars.length = 0;
   t.equal(await replicaStore.catchUp(), true);
+  t.ok(Math.max(...wire.answerChars) < (1 << 20) + 4096, `the largest answer ${Math.max(...wire.answerChars)} characters: a page and one entry at most`);
   const pages = wire.requests.filter((method) => method === 'store.snapshot').length - 1;
   t.ok(pages >= 2, `${pages} pages`);
   t.same(wire.requests.slice(0, 3), ['store.version', 'store.changes', 'store.snapshot']);
