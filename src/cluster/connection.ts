@@ -121,19 +121,35 @@ export class Connection {
       const length = this.#chunks[0]!.readUInt32BE(0);
       if (length > maxFrameBytes) return this.close();
       if (this.#buffered < 4 + length) return;
-      const buffer = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-      const payload = buffer.subarray(4, 4 + length);
-      const rest = buffer.subarray(4 + length);
-      this.#chunks = rest.length > 0 ? [rest] : [];
-      this.#buffered = rest.length;
+      const text = this.#take(length);
       let message: Message;
       try {
-        message = JSON.parse(payload.toString('utf8')) as Message;
+        message = JSON.parse(text) as Message;
       } catch {
         return this.close();
       }
       this.#dispatch(message);
     }
+  }
+
+  /** Take the frame of `length` bytes that follows the header at the start of the first chunk, as text; what follows stays buffered. */
+  #take(length: number): string {
+    // A frame in several chunks is decoded chunk by chunk, never copied into one buffer first: a page of the store is a
+    // megabyte in ~64 chunks, and a character may be split between two.
+    const decoder = this.#chunks[0]!.length >= 4 + length ? undefined : new TextDecoder();
+    let text = '';
+    let left = length;
+    for (let offset = 4; ; offset = 0) {
+      const chunk = this.#chunks[0]!;
+      const end = Math.min(chunk.length, offset + left);
+      text += decoder ? decoder.decode(chunk.subarray(offset, end), { stream: true }) : chunk.toString('utf8', offset, end);
+      left -= end - offset;
+      if (end < chunk.length) this.#chunks[0] = chunk.subarray(end);
+      else this.#chunks.shift();
+      if (left === 0) break;
+    }
+    this.#buffered -= 4 + length;
+    return decoder ? text + decoder.decode() : text;
   }
 
   #dispatch(message: Message): void {

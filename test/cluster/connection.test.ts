@@ -1,7 +1,9 @@
+import { EventEmitter } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import fc from 'fast-check';
 import t, { type Test } from 'tap';
-import { Connection, maxFrameBytes } from '../../src/cluster/connection.js';
+import { Connection, JsonText, maxFrameBytes } from '../../src/cluster/connection.js';
 
 /** Two ends of a loopback TCP connection (the framing does not care whether TLS is under it). */
 async function pair(t: Test): Promise<[Socket, Socket]> {
@@ -50,4 +52,26 @@ t.test('a malformed or oversized frame closes the connection, and waiting reques
     await t.rejects(connection.request('y', {}, 10), { message: 'y: the connection is closed' });
     b.destroy();
   }
+});
+
+t.test('frames cut anywhere, a character split between chunks, come out whole and in order; a serialized body goes as it is', async (t) => {
+  /** A socket whose writes are kept, and whose chunks a test hands in where it likes. */
+  const fakeSocket = () => Object.assign(new EventEmitter(), { written: [] as Buffer[], write(chunk: Buffer) { this.written.push(chunk); return true; }, destroy() {} });
+  const body = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.jsonValue({ maxDepth: 3 }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(body, fc.boolean()), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 20 }), (messages, cuts) => {
+      const out = fakeSocket();
+      const sender = new Connection(out as unknown as TLSSocket);
+      messages.forEach(([value, serialized], index) => sender.event(`m${index}`, serialized ? new JsonText(JSON.stringify(value) ?? 'null') : value));
+      const bytes = Buffer.concat(out.written);
+      const received: unknown[] = [];
+      const into = fakeSocket();
+      const receiver = new Connection(into as unknown as TLSSocket);
+      receiver.onEvent = (method, value) => received.push([method, value]);
+      const at = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((x, y) => x - y);
+      [0, ...at].forEach((start, index) => into.emit('data', bytes.subarray(start, at[index] ?? bytes.length)));
+      return !receiver.closed && JSON.stringify(received) === JSON.stringify(messages.map(([value], index) => [`m${index}`, JSON.parse(JSON.stringify(value) ?? 'null')]));
+    }),
+    { numRuns: 500 },
+  );
 });
