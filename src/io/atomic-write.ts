@@ -23,15 +23,18 @@ async function ownerToKeep(path: string, dir: string): Promise<{ uid: number; gi
  * Write a file so that a reader (or a crash) only ever sees the old or the new
  * content: write a temporary file beside it, fsync, set the mode, rename, fsync
  * the directory. The mode is set with chmod, so the umask never decides it.
+ * `data` may come in pieces, written one after another, so that a large file
+ * is never one string in memory.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<string>, mode: number): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const owner = await ownerToKeep(path, dir);
   const handle = await open(temp, 'wx', mode);
   try {
     if (owner) await handle.chown(owner.uid, owner.gid);
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else for (const piece of data) await handle.writeFile(piece);
     await handle.chmod(mode);
     await handle.sync();
   } catch (error) {

@@ -130,15 +130,61 @@ export class FileStore extends SecurityStore {
     });
   }
 
-  /** Write the base at `seq` atomically; the log's lines up to it are then spent. */
+  /**
+   * Write the base at `seq` atomically, in pieces; the log's lines up to it are then spent. Run where changes
+   * are serialized, so the store does not change while its pieces are written (reads go on meanwhile).
+   */
   async #writeBase(data: StoreData, seq: number): Promise<void> {
-    const text = `${JSON.stringify({ ...data, seq }, null, 2)}\n`;
-    await writeFileAtomic(this.path, text, 0o600);
-    this.#baseBytes = Buffer.byteLength(text);
+    let bytes = 0;
+    const pieces = function* () {
+      for (const piece of storeText({ ...data, seq })) {
+        bytes += Buffer.byteLength(piece);
+        yield piece;
+      }
+    };
+    await writeFileAtomic(this.path, pieces(), 0o600);
+    this.#baseBytes = bytes;
     if (this.#logBytes > 0 || this.#torn) {
       await cutLog(this.logPath, 0);
       this.#logBytes = 0;
       this.#torn = false;
     }
   }
+}
+
+/** The base file goes to disk in pieces of about this many characters. */
+const pieceChars = 64 * 1024;
+
+/**
+ * The base file's text, exactly `JSON.stringify(data, null, 2)` and a newline,
+ * in pieces of about 64 KiB: each object at the top (a record) is written entry
+ * by entry, so that the store is never one string. Folding the log of a store
+ * of 100,000 users into its base as one string (29 MB) raised the RSS by 120 MB
+ * and held the event loop for most of 0.7 s.
+ */
+export function* storeText(data: Record<string, unknown>): Generator<string> {
+  let piece = '';
+  for (const fragment of fragments(data, '')) {
+    piece += fragment;
+    if (piece.length >= pieceChars) {
+      yield piece;
+      piece = '';
+    }
+  }
+  yield `${piece}\n`;
+}
+
+/** `JSON.stringify(value, null, 2)` at `indent`, in fragments: an object's entries one by one, its values whole below the top. */
+function* fragments(value: Record<string, unknown>, indent: string): Generator<string> {
+  const inner = `${indent}  `;
+  let first = true;
+  for (const key of Object.keys(value)) {
+    const entry = value[key];
+    if (entry === undefined) continue;
+    yield `${first ? '{' : ','}\n${inner}${JSON.stringify(key)}: `;
+    first = false;
+    if (indent === '' && typeof entry === 'object' && entry !== null && !Array.isArray(entry)) yield* fragments(entry as Record<string, unknown>, inner);
+    else yield JSON.stringify(entry, null, 2).replaceAll('\n', `\n${inner}`);
+  }
+  yield first ? '{}' : `\n${indent}}`;
 }

@@ -3,7 +3,7 @@ import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import t from 'tap';
-import { FileStore } from '../../src/security/file-store.js';
+import { FileStore, storeText } from '../../src/security/file-store.js';
 import type { StoreOp } from '../../src/security/store.js';
 
 const user = (username: string, passwordHash = '$argon2id$x') => ({ username, id: `id-${username}`, passwordHash, roles: ['superuser'], enabled: true });
@@ -126,4 +126,19 @@ t.test('kill -9 while a process writes changes as fast as it can: every change i
   const last = store.getUser(`u${acknowledged % 50}`)!;
   t.ok(Number(last.passwordHash.slice(1)) >= acknowledged, `change ${acknowledged} was acknowledged before the kill, and is there (the user has ${last.passwordHash})`);
   t.equal(store.listUsers().length, 50, 'and every user');
+});
+
+t.test('the base is written in pieces of about 64 KiB that together are exactly the indented JSON of the store', async (t) => {
+  const key = fc.oneof(fc.constantFrom('__proto__', 'constructor', '"', '\\', '\n', ''), fc.string({ maxLength: 8 }));
+  const value = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(undefined));
+  fc.assert(
+    fc.property(fc.dictionary(key, fc.oneof(value, fc.dictionary(key, value, { maxKeys: 6 })), { maxKeys: 6 }), (store) => [...storeText(store)].join('') === `${JSON.stringify(store, null, 2)}\n`),
+    { numRuns: 500 },
+  );
+
+  const users = Object.fromEntries(Array.from({ length: 3_000 }, (_, index) => [`u${index}`, user(`u${index}`, 'h'.repeat(100))]));
+  const pieces = [...storeText({ version: 1, users, seq: 9 })];
+  t.ok(pieces.length >= 8, `${pieces.length} pieces for ${pieces.join('').length} characters`);
+  t.ok(pieces.every((piece) => piece.length < 64 * 1024 + 1_000), 'none much over 64 KiB');
+  t.equal(pieces.join(''), `${JSON.stringify({ version: 1, users, seq: 9 }, null, 2)}\n`);
 });
