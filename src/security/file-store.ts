@@ -160,7 +160,7 @@ const pieceChars = 64 * 1024;
  * in pieces of about 64 KiB: each object at the top (a record) is written entry
  * by entry, so that the store is never one string. Folding the log of a store
  * of 100,000 users into its base as one string (29 MB) raised the RSS by 120 MB
- * and held the event loop for most of 0.7 s.
+ * and held the event loop up to 79 ms at once; in pieces, 43 MB and 34 ms.
  */
 export function* storeText(data: Record<string, unknown>): Generator<string> {
   let piece = '';
