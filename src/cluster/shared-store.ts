@@ -147,7 +147,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
   };
   const holder = (): NodeDescriptor | undefined => cluster?.find((node) => node.holds_store);
   /** The holder's whole store, page by page: each page's entries taken into the new store as it comes, never one text. */
-  const fetchStore = async (node: NodeDescriptor): Promise<void> => {
+  const fetchPages = async (node: NodeDescriptor): Promise<void> => {
     const first = (await cluster!.request(node.id, 'store.snapshot', {})) as Partial<Snapshot> & { token?: unknown; base?: unknown; page?: unknown };
     const data = emptyStore(first?.base);
     if (data === undefined) return;
@@ -155,11 +155,21 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     for (let index = 1; !done && typeof first.token === 'string'; index++) done = takePage(data, await cluster!.request(node.id, 'store.snapshot', { token: first.token, index }));
     if (done) install({ ...first, data } as Snapshot);
   };
+  /**
+   * One fetch of the whole store at a time: asked again while one is on its way (a change broadcast during a
+   * join makes the replica follow), the replica waits for it rather than build a second copy of the store.
+   */
+  let fetching: Promise<void> | undefined;
+  const fetchStore = (node: NodeDescriptor): Promise<void> => (fetching ??= fetchPages(node).finally(() => (fetching = undefined)));
   /** Bring the replica up to the holder: the changes it missed, or the whole store when they are no longer kept. */
-  const follow = async (node: NodeDescriptor): Promise<void> => {
+  const follow = async (node: NodeDescriptor, orFetch = true): Promise<void> => {
     const answer = (await cluster!.request(node.id, 'store.changes', { epoch: current?.epoch, since: current?.seq })) as { epoch?: unknown; changes?: NumberedChange[] };
-    if (!Array.isArray(answer?.changes)) return fetchStore(node);
-    for (const change of answer.changes) if (!takeChange(answer.epoch, change.seq, change.ops)) return fetchStore(node);
+    const taken = Array.isArray(answer?.changes) && answer.changes.every((change) => takeChange(answer.epoch, change.seq, change.ops));
+    if (taken || !orFetch) return;
+    // A fetch already on its way was captured before this question was asked: after it, take what changed since, once.
+    const joined = fetching !== undefined;
+    await fetchStore(node);
+    if (joined) await follow(node, false);
   };
   const send = async (change: ChangeRequest): Promise<boolean> => {
     const node = holder();

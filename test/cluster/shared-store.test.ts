@@ -9,9 +9,13 @@ const holderNode: NodeDescriptor = { id: 'holder', name: 'first', transport_addr
 const replicaNode: NodeDescriptor = { id: 'replica', name: 'second', transport_address: '127.0.0.1:3', http_address: '127.0.0.1:4', holds_store: false };
 const user = (username: string, passwordHash = 'hash') => ({ username, id: randomUUID(), passwordHash, roles: [], enabled: true });
 
-/** A holder and a replica wired through a transport whose broadcasts a test can drop, and that counts the replica's requests. */
-async function holderAndReplica(t: Test) {
+/**
+ * A holder and a replica wired through a transport whose broadcasts a test can drop, and that counts the replica's requests.
+ * `fill` runs on the holder's store before the replica connects; `duringJoin` runs once, as the replica asks for its second page.
+ */
+async function holderAndReplica(t: Test, options: { fill?: (store: FileStore) => Promise<void>; duringJoin?: () => Promise<void> } = {}) {
   const holderStore = await FileStore.open(t.testdir());
+  await options.fill?.(holderStore);
   const replicaStore = await FileStore.open(t.testdir());
   const key = randomBytes(32);
   const holder = shareStore(holderStore, true, key);
@@ -30,6 +34,11 @@ async function holderAndReplica(t: Test) {
       wire.requests.push(method);
       wire.bodies.push(body);
       if (wire.away) throw new Error('connection closed');
+      if (options.duringJoin && method === 'store.snapshot' && (body as { index?: unknown }).index === 1) {
+        const during = options.duringJoin;
+        options.duringJoin = undefined;
+        await during();
+      }
       // Answered as the transport answers: encoded as a message, a page already serialized spliced in as it is.
       const text = encodeMessage({ type: 'response', id: 1, body: await holder.handlers[method]!(body, replicaNode) });
       wire.answerChars.push(text.length);
@@ -39,8 +48,12 @@ async function holderAndReplica(t: Test) {
   // Connected: the replica takes the holder's store, as on a real connection.
   replica.onConnected(holderNode);
   await new Promise((resolve) => setImmediate(resolve));
+  // A large store takes several pages, and what changed meanwhile a moment more.
+  for (let waited = 0; JSON.stringify(replicaStore.snapshot()) !== JSON.stringify(holderStore.snapshot()) && waited < 300; waited++) await new Promise((resolve) => setTimeout(resolve, 10));
+  const join = wire.requests.map((method, index) => ({ method, body: wire.bodies[index] }));
   wire.requests.length = 0;
-  return { holder, holderStore, replicaStore, wire };
+  wire.bodies.length = 0;
+  return { holder, holderStore, replicaStore, wire, join };
 }
 
 t.test('a replica that missed a broadcast catches up before it refuses: the version first, the store only when it is newer', async (t) => {
@@ -124,4 +137,20 @@ t.test('a store larger than a page goes to a replica in pages of about 1 MiB, ea
   // The holder drops its serialized copy once the last page is taken, not a minute later.
   const token = (wire.bodies.find((body) => typeof (body as { token?: unknown } | undefined)?.token === 'string') as { token: string }).token;
   await t.rejects(async () => holder.handlers['store.snapshot']!({ token, index: 0 }, replicaNode), { message: 'that page of the store is no longer kept; ask for the store again' });
+});
+
+t.test('a change made while a replica joins does not make it fetch the store twice: it waits for the fetch on its way, then takes the change', async (t) => {
+  let holderStore: FileStore | undefined;
+  const { replicaStore, join } = await holderAndReplica(t, {
+    fill: async (store) => {
+      holderStore = store;
+      await store.mutate(() => ({ ops: Array.from({ length: 6_000 }, (_, index) => ({ op: 'putUser' as const, user: user(`big${index}`, 'x'.repeat(300)) })), result: undefined }));
+    },
+    // The broadcast reaches a replica that has no store yet: it follows the holder, which sends it to the whole store.
+    duringJoin: () => holderStore!.putUser(user('during')),
+  });
+  t.equal(join.filter(({ method, body }) => method === 'store.snapshot' && typeof (body as { token?: unknown }).token !== 'string').length, 1, 'one fetch of the whole store');
+  t.ok(join.filter(({ method }) => method === 'store.snapshot').length >= 3, 'of several pages');
+  t.ok(replicaStore.getUser('during'), 'and the change made during it, taken after it');
+  t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore!.snapshot()));
 });
