@@ -1,18 +1,16 @@
-import { setEntry } from '../security/store-ops.js';
+import { setEntry, storeRecords, type StoreRecord } from '../security/store-ops.js';
 import type { StoreData } from '../security/store.js';
 import { JsonText } from './connection.js';
 
-/** The records of a store, sent entry by entry; anything else the store holds (its version) goes with the first answer. */
-const recordNames = ['users', 'roles', 'apiKeys', 'serviceTokens', 'sessions'] as const;
-type RecordName = (typeof recordNames)[number];
-const isRecord = (name: string): name is RecordName => (recordNames as readonly string[]).includes(name);
+// The store's records are sent entry by entry; anything else the store holds (its version) goes with the first answer.
+const isRecord = (name: string): name is StoreRecord => (storeRecords as readonly string[]).includes(name);
 
 /** A page ends once it holds this many characters of JSON; an entry is never split, and none is larger than a request body (1 MiB). */
 export const pageChars = 1 << 20;
 
 /** One page as a replica reads it: entries by record, as [key, entry] pairs, and whether it is the last. */
 interface Page {
-  readonly entries: Partial<Record<RecordName, [string, unknown][]>>;
+  readonly entries: Partial<Record<StoreRecord, [string, unknown][]>>;
   readonly done: boolean;
 }
 
@@ -28,7 +26,7 @@ interface Page {
 export class StorePages {
   /** The store with its records emptied: what a replica fills, in the same order of fields. */
   readonly base: StoreData;
-  readonly #records: { readonly name: RecordName; readonly keys: string[]; readonly entries: unknown[] }[] = [];
+  readonly #records: { readonly name: StoreRecord; readonly keys: string[]; readonly entries: unknown[] }[] = [];
   readonly #pageChars: number;
   #record = 0;
   #entry = 0;
@@ -85,7 +83,7 @@ export class StorePages {
 export function emptyStore(base: unknown): StoreData | undefined {
   const data = base as StoreData | undefined;
   if (data?.version !== 1 || typeof data.users !== 'object' || data.users === null) return undefined;
-  for (const name of recordNames) if (data[name] !== undefined && (typeof data[name] !== 'object' || data[name] === null)) return undefined;
+  for (const name of storeRecords) if (data[name] !== undefined && (typeof data[name] !== 'object' || data[name] === null)) return undefined;
   return data;
 }
 
@@ -93,7 +91,7 @@ export function emptyStore(base: unknown): StoreData | undefined {
 export function takePage(data: StoreData, body: unknown): boolean {
   const page = body as Page | undefined;
   if (typeof page?.entries !== 'object' || page.entries === null || typeof page.done !== 'boolean') throw new Error('the holder sent something that is not a page of the store');
-  for (const name of recordNames) {
+  for (const name of storeRecords) {
     const pairs = Object.hasOwn(page.entries, name) ? page.entries[name] : undefined;
     if (!Array.isArray(pairs)) continue;
     const record = (data[name] ??= {}) as Record<string, unknown>;

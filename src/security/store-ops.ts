@@ -5,6 +5,10 @@ import type { StoreData, StoredUser, StoreOp } from './store.js';
 // What each change to the security store means, once, for every store kind:
 // in memory here, as rows in postgres-rows.ts (tested to mean the same).
 
+/** The store's records: entries by key, each replaced whole by a change, never edited. */
+export const storeRecords = ['users', 'roles', 'apiKeys', 'serviceTokens', 'sessions'] as const;
+export type StoreRecord = (typeof storeRecords)[number];
+
 /** Whether an API key belongs to a user: by the user's id (a key made before ids were recorded, by name). */
 export function ownedBy(key: StoredApiKey, user: StoredUser): boolean {
   return key.ownerId === undefined ? key.creator === user.username : key.ownerId === user.id;
@@ -70,8 +74,8 @@ export function applyInPlace(data: StoreData, change: StoreOp): void {
 /** The store after `changes`, leaving `data` as it was: one copy of each record, then the changes in place. */
 export function applyAll(data: StoreData, changes: readonly StoreOp[]): StoreData {
   const copy = (record: Record<string, unknown> | undefined) => (record === undefined ? undefined : Object.defineProperties({}, Object.getOwnPropertyDescriptors(record)));
-  const next = { ...data, users: copy(data.users) } as StoreData;
-  for (const field of ['roles', 'apiKeys', 'serviceTokens', 'sessions'] as const) if (data[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = copy(data[field]);
+  const next = { ...data } as StoreData;
+  for (const field of storeRecords) if (data[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = copy(data[field]);
   for (const change of changes) applyInPlace(next, change);
   return next;
 }
