@@ -1,7 +1,7 @@
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HomePaths } from '../home/layout.js';
-import { syncDirectory, writeFileAtomic } from '../io/atomic-write.js';
+import { isLeftover, syncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import { hasConfigBlock } from './config-block.js';
 
 /**
@@ -106,6 +106,6 @@ async function removeLeftovers(configDir: string): Promise<void> {
   } catch {
     return;
   }
-  const leftovers = names.filter((name) => /^\..+\.[0-9a-f]{12}\.tmp$/.test(name) || name.startsWith('.autoconfig-probe-'));
+  const leftovers = names.filter((name) => isLeftover(name) || name.startsWith('.autoconfig-probe-'));
   await Promise.all(leftovers.map((name) => rm(join(configDir, name), { recursive: true, force: true })));
 }

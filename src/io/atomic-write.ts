@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Whether anything (a symbolic link included, dangling or not) is at `path`. */
@@ -50,6 +50,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     throw error;
   }
   await syncDirectory(dir);
+}
+
+/** Whether a file name is one of writeFileAtomic's temporary files (`.NAME.<12 hex digits>.tmp`, of `file` when given). */
+export function isLeftover(name: string, file?: string): boolean {
+  return /^\..+\.[0-9a-f]{12}\.tmp$/.test(name) && (file === undefined || name.slice(1, -'.0123456789ab.tmp'.length) === file);
+}
+
+/**
+ * Remove what writes killed midway left in `dir` (of `file` only, when given):
+ * a copy of the file as it was being written, secrets and all. Only where no
+ * other process writes meanwhile, under the lock that ensures it.
+ */
+export async function removeLeftovers(dir: string, file?: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((name) => isLeftover(name, file)).map((name) => rm(join(dir, name), { force: true })));
 }
 
 /** Flush a directory's entries (a rename is durable only once its directory is). */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { open, readdir, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
-import { makeDirectory, writeFileAtomic } from '../io/atomic-write.js';
+import { makeDirectory, removeLeftovers, writeFileAtomic } from '../io/atomic-write.js';
 
 /** The lock file's name; preflight does not count it as node data. */
 export const lockFileName = 'node.lock';
@@ -106,8 +106,7 @@ export async function withCertsLock<T>(certsDir: string, work: () => Promise<T>)
   const release = await acquireLock(certsDir, { name: '.certs.lock', busy: (holder) => `another securenode process (pid ${holder}) is changing the certificates in ${certsDir}; wait for it to finish, then run this again` });
   try {
     // What a change killed midway left (a temporary copy of a .p12, keys and all): no one else writes here while the lock is held.
-    const leftovers = (await readdir(certsDir)).filter((name) => /^\..+\.[0-9a-f]{12}\.tmp$/.test(name));
-    await Promise.all(leftovers.map((name) => rm(join(certsDir, name), { force: true })));
+    await removeLeftovers(certsDir);
     return await work();
   } finally {
     await release();

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import t from 'tap';
@@ -126,6 +126,20 @@ t.test('kill -9 while a process writes changes as fast as it can: every change i
   const last = store.getUser(`u${acknowledged % 50}`)!;
   t.ok(Number(last.passwordHash.slice(1)) >= acknowledged, `change ${acknowledged} was acknowledged before the kill, and is there (the user has ${last.passwordHash})`);
   t.equal(store.listUsers().length, 50, 'and every user');
+  t.same((await readdir(dir)).filter((name) => name.endsWith('.tmp')), [], 'and no half-written copy of the store is left beside it');
+});
+
+t.test('a copy of the base left by a write killed midway is removed when the store opens; other files stay', async (t) => {
+  const dir = t.testdir({
+    'security.json': JSON.stringify({ version: 1, users: { ada: user('ada') }, seq: 1 }),
+    '.security.json.0123456789ab.tmp': '{"version":1,"users":{"gone":{"passwordHash":"$argon2id$deleted-user-hash"',
+    '.security.json.0123456789ab.tmp.keep': 'not a temporary file of the store',
+    '.other.json.0123456789ab.tmp': 'a temporary file of another file',
+    '.security.json.0123.tmp': 'not the pattern',
+  });
+  const store = await FileStore.open(dir);
+  t.ok(store.getUser('ada'));
+  t.same((await readdir(dir)).sort(), ['.other.json.0123456789ab.tmp', '.security.json.0123.tmp', '.security.json.0123456789ab.tmp.keep', 'security.json']);
 });
 
 t.test('the base is written in pieces of about 64 KiB that together are exactly the indented JSON of the store', async (t) => {
