@@ -116,10 +116,23 @@ export async function startNodeProcess(
     },
     exited: () => exit,
     stop: async () => {
-      try {
-        process.kill(-child.pid!, 'SIGTERM');
-      } catch {
-        // already gone
+      const signal = (): void => {
+        try {
+          process.kill(-child.pid!, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      };
+      if (options.terminal && !ended) {
+        // Ctrl-C typed at the node's terminal: a SIGTERM to script(1) (util-linux 2.38) kills the node 2 s later if it
+        // has not exited by then, which a busy machine can make it miss, lock file and all. A signal only if that fails.
+        child.stdin!.on('error', () => {});
+        child.stdin!.write('\x03');
+        const fallback = setTimeout(signal, 20_000);
+        await exit;
+        clearTimeout(fallback);
+      } else {
+        signal();
       }
       await exit;
       const lock = join(home, 'data', 'node.lock');
