@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
-import { removeLeftovers, writeFileAtomic } from '../io/atomic-write.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { storeShapeError } from './store-schema.js';
 import { cutLog, appendLog, readLog, type LogRead } from './store-log.js';
 import { applyAll, applyInPlace } from './store-ops.js';
@@ -48,9 +48,6 @@ export class FileStore extends SecurityStore {
   /** Open the store of a data dir: the base file and the changes logged after it; a missing file is an empty store. */
   static async open(dataDir: string, options: { rewriteBelow?: number } = {}): Promise<FileStore> {
     const path = join(dataDir, 'security.json');
-    // A base being written when its process was killed: a copy of the store (password hashes, perhaps of users deleted
-    // since) that nothing reads. The store is opened by the one process that holds the data dir's lock.
-    await removeLeftovers(dataDir, 'security.json');
     const damaged = (reason: string) => new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${reason}); restore it from a backup`);
     let text: string | undefined;
     try {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { removeLeftovers } from '../io/atomic-write.js';
 import type { Settings } from '../settings/settings.js';
 import { FileStore } from './file-store.js';
 import { referencesTtl } from '../settings/vault/resolve.js';
@@ -18,7 +19,13 @@ export interface OpenStoreOptions {
 
 /** The security store that security.store.type names: the embedded file, or the shared PostgreSQL database. */
 export async function openStore(settings: Settings, options: OpenStoreOptions): Promise<SecurityStore> {
-  if (settings.string('security.store.type') !== 'postgres') return FileStore.open(options.dataDir);
+  if (settings.string('security.store.type') !== 'postgres') {
+    // The node and the tools open the store holding the data dir's lock: no one writes it meanwhile, so a base being
+    // written when its process was killed (a copy of the store, password hashes perhaps of users deleted since, that
+    // nothing reads) can go. FileStore.open removes nothing itself: a program may open the store beside a running node.
+    await removeLeftovers(options.dataDir, 'security.json');
+    return FileStore.open(options.dataDir);
+  }
   const { references } = options;
   const credentialKeys = ['security.store.postgres.user', 'security.store.postgres.password'];
   const renewEveryMs = references ? referencesTtl(references.raw, credentialKeys) : undefined;
