@@ -21,9 +21,9 @@ const store = fc
     const data = { version: 1, users: {} } as StoreData;
     for (const entry of users) applyInPlace(data, { op: 'putUser', user: entry });
     if (roles) data.roles = {};
-    for (const name of roles ?? []) applyInPlace(data, { op: 'putRole', role: { id: `r-${name}`, name, cluster: ['all'], indices: [] } as never });
+    for (const name of roles ?? []) applyInPlace(data, { op: 'putRole', role: { id: `r-${name}`, name, endpoints: [{ endpoint: `/${name}`, actions: ['read'], negative: false }], entities: [] } });
     if (sessions) data.sessions = {};
-    for (const id of sessions ?? []) applyInPlace(data, { op: 'putSession', session: { id, username: 'x' } as never });
+    for (const id of sessions ?? []) applyInPlace(data, { op: 'putSession', session: { id, secretHash: 'h', username: 'x', userId: 'u', credential: 'c', csrf: 't', created: 1, lastSeen: 2 } });
     return data;
   });
 const change: fc.Arbitrary<StoreOp> = fc.oneof(
