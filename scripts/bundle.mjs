@@ -15,7 +15,7 @@ import { build } from 'esbuild';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../dist/src/io/atomic-write.js';
+import { isLeftover, writeFileAtomic } from '../dist/src/io/atomic-write.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/src/bundle`;
@@ -52,5 +52,5 @@ for (const file of outputFiles) {
 for (const name of await readdir(outdir)) {
   const path = join(outdir, name);
   if (written.has(path)) continue;
-  if (!name.endsWith('.tmp') || Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 600_000) await rm(path, { force: true });
+  if (!isLeftover(name) || Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 600_000) await rm(path, { force: true });
 }
