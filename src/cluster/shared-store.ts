@@ -62,6 +62,12 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     let seq = 0;
     const recent: NumberedChange[] = [];
     const captures = new Map<string, { readonly pages: StorePages; readonly timer: NodeJS.Timeout }>();
+    /** The changes after `since` that a replica missed, when they are still kept; else the whole store. */
+    const missedSince = (known: unknown, since: unknown): { epoch: string; seq: number; whole?: true; changes?: NumberedChange[] } => {
+      const first = recent[0]?.seq ?? seq + 1;
+      if (known !== epoch || typeof since !== 'number' || since > seq || since + 1 < first) return { epoch, seq, whole: true };
+      return { epoch, seq, changes: recent.filter((change) => change.seq > since) };
+    };
     // Each change goes out as itself, not as the store: its cost is its own size, however large the store.
     store.onChange((ops) => {
       seq++;
@@ -108,15 +114,14 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
         // The changes a replica missed, when they are still kept; else the whole store.
         'store.changes': (body) => {
           const { epoch: known, since } = (body ?? {}) as { epoch?: unknown; since?: unknown };
-          const first = recent[0]?.seq ?? seq + 1;
-          if (known !== epoch || typeof since !== 'number' || since > seq || since + 1 < first) return { epoch, seq, whole: true };
-          return { epoch, seq, changes: recent.filter((change) => change.seq > since) };
+          return missedSince(known, since);
         },
         // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write.
         'store.apply': async (body) => {
           const change = body as ChangeRequest;
           const applied = await store.mutate(() => (change.epoch === epoch && change.seq === seq && Array.isArray(change.ops) ? { ops: change.ops, result: true } : { ops: [], result: false }));
-          return { epoch, seq, applied };
+          // Refused: with what the replica missed, so that it tries again at once instead of asking for it first.
+          return applied ? { epoch, seq, applied } : { ...missedSince(change.epoch, change.seq), applied };
         },
       },
       events: {},
@@ -145,6 +150,8 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     current = { epoch, seq };
     return true;
   };
+  /** Take the changes an answer brings, in order; whether every one was taken. */
+  const takeChanges = (epoch: unknown, changes: unknown): boolean => Array.isArray(changes) && changes.every((change: Partial<NumberedChange>) => takeChange(epoch, change?.seq, change?.ops));
   const holder = (): NodeDescriptor | undefined => cluster?.find((node) => node.holds_store);
   /** The holder's whole store, page by page: each page's entries taken into the new store as it comes, never one text. */
   const fetchPages = async (node: NodeDescriptor): Promise<void> => {
@@ -163,8 +170,8 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
   const fetchStore = (node: NodeDescriptor): Promise<void> => (fetching ??= fetchPages(node).finally(() => (fetching = undefined)));
   /** Bring the replica up to the holder: the changes it missed, or the whole store when they are no longer kept. */
   const follow = async (node: NodeDescriptor, orFetch = true): Promise<void> => {
-    const answer = (await cluster!.request(node.id, 'store.changes', { epoch: current?.epoch, since: current?.seq })) as { epoch?: unknown; changes?: NumberedChange[] };
-    const taken = Array.isArray(answer?.changes) && answer.changes.every((change) => takeChange(answer.epoch, change.seq, change.ops));
+    const answer = (await cluster!.request(node.id, 'store.changes', { epoch: current?.epoch, since: current?.seq })) as { epoch?: unknown; changes?: unknown };
+    const taken = takeChanges(answer?.epoch, answer?.changes);
     if (taken || !orFetch) return;
     // A fetch already on its way was captured before this question was asked: after it, take what changed since, once.
     const joined = fetching !== undefined;
@@ -177,10 +184,11 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', 'the node that holds the security store cannot be reached; changes are refused until it is back (logins keep working)');
     }
     try {
-      const answer = (await cluster.request(node.id, 'store.apply', change)) as { epoch?: unknown; seq?: unknown; applied?: unknown };
-      // Taken: it is this change, numbered by the holder. Refused: another landed first, so follow the holder before working it out again.
+      const answer = (await cluster.request(node.id, 'store.apply', change)) as { epoch?: unknown; seq?: unknown; applied?: unknown; changes?: NumberedChange[] };
+      // Taken: it is this change, numbered by the holder. Refused: another landed first, and the answer brings what the
+      // replica missed (else it follows the holder) before it works the change out again.
       if (answer?.applied === true && takeChange(answer.epoch, answer.seq, change.ops)) return true;
-      await follow(node);
+      if (!(answer?.applied === false && takeChanges(answer.epoch, answer.changes) && current?.seq === answer.seq)) await follow(node);
       return answer?.applied === true;
     } catch (error) {
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import type { Cluster, NodeDescriptor } from '../../src/cluster/cluster.js';
 import { encodeMessage } from '../../src/cluster/connection.js';
@@ -112,12 +113,44 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   t.same(wire.requests, ['store.version', 'store.changes', 'store.snapshot'], 'asked for the changes, told to take the store, then the store');
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()), 'the replica is the holder');
 
-  // A replica's own change, refused because another landed first: it follows, works it out again, and lands.
+  // A replica's own change, refused because another landed first: the refusal brings what it missed, and the change,
+  // worked out again from there, lands at the second try, without a question between.
   wire.deliver = false;
   await holderStore.putUser(user('first'));
+  wire.requests.length = 0;
   await replicaStore.putUser(user('second'));
+  t.same(wire.requests, ['store.apply', 'store.apply'], 'refused with the missed change, then taken');
   t.ok(holderStore.getUser('second') && replicaStore.getUser('first') && replicaStore.getUser('second'), 'both changes on both');
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+
+  // Further behind than the holder keeps: the refusal says so, and the replica takes the whole store before it tries again.
+  for (let index = 0; index < 1_001; index++) await holderStore.putUser(user(`far${index % 10}`));
+  wire.requests.length = 0;
+  await replicaStore.putUser(user('third'));
+  t.same(wire.requests, ['store.apply', 'store.changes', 'store.snapshot', 'store.apply']);
+  t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+});
+
+t.test('read-modify-writes made at once on the holder and a replica, broadcasts lost at random: every one lands, once, and the replica ends as the holder', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.record({ onReplica: fc.boolean(), lose: fc.boolean() }), { minLength: 1, maxLength: 24 }), async (changes) => {
+      const { holderStore, replicaStore, wire } = await holderAndReplica(t);
+      await holderStore.putUser({ ...user('counter'), metadata: { n: 0 } });
+      // Each change reads the count and writes it plus one: a change worked out from a store another change had left behind would lose one.
+      const increment = (store: FileStore, index: number) =>
+        store.mutate((data) => {
+          const counter = data.users['counter']!;
+          wire.deliver = !changes[index]!.lose;
+          return { ops: [{ op: 'putUser' as const, user: { ...counter, metadata: { n: (counter.metadata as { n: number }).n + 1 } } }], result: undefined };
+        });
+      await Promise.all(changes.map((change, index) => increment(change.onReplica ? replicaStore : holderStore, index)));
+      wire.deliver = true;
+      await replicaStore.catchUp();
+      t.equal((holderStore.getUser('counter')!.metadata as { n: number }).n, changes.length, 'every increment landed once');
+      t.equal(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()), 'the replica is the holder');
+    }),
+    { numRuns: 60 },
+  );
 });
 
 t.test('a store larger than a page goes to a replica in pages of about 1 MiB, each serialized once, never as one message near the frame limit', async (t) => {
