@@ -156,14 +156,18 @@ export async function readRows(client: pg.ClientBase): Promise<StoreData> {
   return { version: 1, users, roles, apiKeys, serviceTokens, sessions };
 }
 
-/** Record the rows a change touched under its generation, and now and then drop what no node needs any more. */
-export async function logChange(client: pg.ClientBase, generation: string, touched: readonly Touched[]): Promise<void> {
-  if (touched.length > 0) {
-    await client.query('INSERT INTO securenode_changes (generation, kind, key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING', [generation, touched.map((row) => row.kind), touched.map((row) => row.key)]);
-  } else {
-    // A change that touched nothing still has its generation in the log, so that a reader can tell a writer that keeps no log.
-    await client.query("INSERT INTO securenode_changes (generation, kind, key) VALUES ($1, 'none', '')", [generation]);
-  }
+/**
+ * Record the rows a change touched under its generation and announce the generation on `channel`, in one
+ * statement (one round trip fewer while the generation's lock is held), and now and then drop what no node
+ * needs any more. A change that touched nothing still has its generation in the log, so that a reader can
+ * tell a writer that keeps no log.
+ */
+export async function logChange(client: pg.ClientBase, generation: string, touched: readonly Touched[], channel: string): Promise<void> {
+  const rows = touched.length > 0 ? touched : [{ kind: 'none', key: '' }];
+  await client.query(
+    'WITH logged AS (INSERT INTO securenode_changes (generation, kind, key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING) SELECT pg_notify($4, $5)',
+    [generation, rows.map((row) => row.kind), rows.map((row) => row.key), channel, generation],
+  );
   const horizon = BigInt(generation) - changesKept;
   if (BigInt(generation) % pruneEvery === 0n && horizon > 0n) {
     await client.query('DELETE FROM securenode_changes WHERE generation <= $1', [String(horizon)]);

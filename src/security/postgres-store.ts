@@ -184,8 +184,7 @@ export class PostgresStore extends SecurityStore {
       }
       const touched: Touched[] = [];
       for (const change of outcome.ops) touched.push(...(await writeChange(client, change)));
-      await logChange(client, generation, touched);
-      await client.query('SELECT pg_notify($1, $2)', [channel, generation]);
+      await logChange(client, generation, touched, channel);
       // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
       this.#committing.add(generation);
       await client.query('COMMIT');
