@@ -13,6 +13,29 @@ t.test('three nodes joined with node tokens: every node reports all of them, and
   await checkOneSecurityTruth(t, cluster);
   const { first, second, third, call } = cluster;
 
+  // Admins at once on every node, on the same users: a password change made on one replica and a roles change on the
+  // other, each worked out from its node's copy, while the holder creates users. A replica's change that lost its race
+  // to another is refused with what it missed and worked out again: every change lands, none over another.
+  const racers = Array.from({ length: 8 }, (_, index) => `racer${index}`);
+  await Promise.all(racers.map((name, index) => call(first, 'PUT', `/_security/user/${name}`, admin, { password: `racer-password-${index}`, roles: [] })));
+  const answers = await Promise.all(
+    racers.flatMap((name, index) => [
+      call(second, 'POST', `/_security/user/${name}/_password`, admin, { password: `racer-new-pass-${index}` }),
+      call(third, 'PUT', `/_security/user/${name}`, admin, { roles: ['read-only'], full_name: `Racer ${index}` }),
+      call(first, 'PUT', `/_security/user/${name}-twin`, admin, { password: `twin-password-${index}`, roles: [] }),
+    ]),
+  );
+  t.same(answers.map((answer) => answer.status), Array(24).fill(200), 'every change acknowledged');
+  for (const member of [first, second, third]) {
+    for (const [index, name] of racers.entries()) {
+      const seen = await within(5_000, async () => {
+        const caller = (await call(member, 'GET', '/_security/_authenticate', `${name}:racer-new-pass-${index}`)).body as { roles?: string[]; full_name?: string };
+        return JSON.stringify([caller.roles, caller.full_name]) === JSON.stringify([['read-only'], `Racer ${index}`]) && (await call(member, 'GET', '/_security/_authenticate', `${name}-twin:twin-password-${index}`)).status === 200;
+      });
+      t.ok(seen !== undefined, `${name} on ${member.name}: the new password, the roles change and the twin all landed`);
+    }
+  }
+
   // The holder stops: logins go on from the replicas; changes are refused with 503 and the reason.
   await first.node.stop();
   const away = await within(10_000, async () => ((await call(second, 'GET', '/_cluster/health', admin)).body as { number_of_nodes: number }).number_of_nodes === 2);
