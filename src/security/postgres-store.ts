@@ -192,7 +192,8 @@ export class PostgresStore extends SecurityStore {
       failed = error as Error;
       // Not committed (or not known to be): another node's change may take this generation, and its notification must be heard.
       this.#committing.clear();
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection that failed (or timed out) is closed below, which ends its transaction: no ROLLBACK to wait for on it.
+      if (!isConnectionFailure(error)) await client.query('ROLLBACK').catch(() => {});
       throw isConnectionFailure(error) ? this.#unavailable(error) : error;
     } finally {
       // A client that failed is closed rather than handed out again.

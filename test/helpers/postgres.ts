@@ -91,11 +91,20 @@ export async function commitUnheard(connection: PostgresConnection, changes: rea
 }
 
 /** A TCP proxy to the test server that a test can cut and restore: the database going away, for real, without stopping the shared server. */
-export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void> }> {
+export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; freeze(): void }> {
   const server = postgresServer!;
   const sockets = new Set<Socket>();
   let listener: Server | undefined;
   let port = 0;
+  let frozen = false;
+  /** A database that does not answer: connections stay open, and nothing passes either way. */
+  const freeze = () => {
+    frozen = true;
+    for (const socket of sockets) {
+      socket.unpipe();
+      socket.pause();
+    }
+  };
   const open = () =>
     new Promise<void>((resolve) => {
       listener = createServer((socket) => {
@@ -105,6 +114,7 @@ export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): P
           end.on('close', () => sockets.delete(end));
           end.on('error', () => {});
         }
+        if (frozen) return;
         socket.pipe(upstream).pipe(socket);
         socket.on('close', () => upstream.destroy());
         upstream.on('close', () => socket.destroy());
@@ -121,5 +131,5 @@ export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): P
   };
   await open();
   t.teardown(cut);
-  return { get port() { return port; }, cut, restore: open };
+  return { get port() { return port; }, cut, restore: open, freeze };
 }

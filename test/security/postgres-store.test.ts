@@ -166,6 +166,23 @@ t.test('a change on one node reaches another within a second, by NOTIFY; while t
   t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'bea' }]);
 });
 
+t.test("a node's changes made at once against a database that does not answer are refused as soon as one alone is, not one after another", { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const proxy = await cuttableProxy(t);
+  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
+  t.teardown(() => store.close());
+  await store.putUser(user('ada', 'hash-1'));
+  proxy.freeze();
+  const started = performance.now();
+  // A node's changes wait for the one before them (they would wait on the generation's lock anyway), but not for long.
+  const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, index) => store.putUser(user(`late${index}`, 'hash'))));
+  const ms = performance.now() - started;
+  t.same(outcomes.map((outcome) => outcome.status), ['rejected', 'rejected', 'rejected', 'rejected'], 'all four refused');
+  // One alone waits for the query timeout (10 s); four one after another would take four times that.
+  t.ok(ms < 16_000, `in ${Math.round(ms)} ms`);
+  await proxy.cut();
+});
+
 t.test('catchUp takes a change that no notification announced, with a reload that starts after it is asked; a database away makes it false, never an error', { skip: postgresSkip }, async (t) => {
   const connection = await testDatabase(t);
   const proxy = await cuttableProxy(t);
