@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
@@ -14,6 +15,8 @@ export const channel = 'securenode_store';
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
 const relistenMs = 1_000;
+/** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
+const turnWaitMs = 1_000;
 
 /** What PostgresStore.open needs besides the connection. */
 export interface PostgresStoreOptions {
@@ -51,6 +54,8 @@ export class PostgresStore extends SecurityStore {
   readonly #loads = freshRuns(() => this.#load());
   /** Generations this node is committing: their notifications are its own. */
   readonly #committing = new Set<string>();
+  /** This node's last change, done or not: the next waits for it (at most turnWaitMs). */
+  #turn: Promise<unknown> = Promise.resolve();
   #listener: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -151,7 +156,17 @@ export class PostgresStore extends SecurityStore {
    * the store inside that transaction, so the mutation is worked out from the
    * latest committed store and no change is built on a stale one.
    */
-  protected async commit<T>(mutation: Mutation<T>): Promise<T> {
+  protected commit<T>(mutation: Mutation<T>): Promise<T> {
+    // This node's changes one at a time: they would wait on the generation's lock anyway, each holding a connection and
+    // a backend; here they wait without, and the round trips of the one holding the lock do not queue behind theirs.
+    // Order is the lock's business, not this queue's: a change waits at most turnWaitMs for the one before it, so that
+    // against a database that does not answer, changes made at once fail as soon as one alone would, not one by one.
+    const run = Promise.race([this.#turn, delay(turnWaitMs, undefined, { ref: false })]).then(() => this.#transaction(mutation));
+    this.#turn = run.catch(() => {});
+    return run;
+  }
+
+  async #transaction<T>(mutation: Mutation<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#pools.client();
