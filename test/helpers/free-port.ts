@@ -1,13 +1,30 @@
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
-/** A loopback port that was free a moment ago, for a program the test starts itself (moto, nginx). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether a loopback listener can take `port` now (it is let go at once). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A loopback port that was free a moment ago, for a program the test starts
+ * itself (moto, nginx, the README's app). It is below the kernel's ephemeral
+ * range: a port from there could be handed again, before the program binds it,
+ * to any socket that asks for port 0 (a node started on http.port 0 took the
+ * README app's port once in CI, and the app died of EADDRINUSE).
+ */
+export async function freePort(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const ephemeral = Number(range.trim().split(/\s+/)[0]) || 32768;
+  const low = 10_000;
+  const high = Math.max(low + 1000, Math.min(ephemeral, 65_536));
+  for (let tries = 0; tries < 200; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port between ${low} and ${high} after 200 tries`);
 }
