@@ -4,7 +4,8 @@ import { ownedBy, type StoreData, type StoredUser } from '../security/store.js';
 import { parseDuration } from '../settings/coerce.js';
 import { auditContext, invalidBody } from './authorization.js';
 import { Refusal, requireUser } from './refusal.js';
-import { namePattern, type SecurityRouteContext } from './user-routes.js';
+import { tokenBody, tokenParams as params } from './route-schemas.js';
+import type { SecurityRouteContext } from './user-routes.js';
 
 interface TokenParams {
   Params: { name: string; id?: string };
@@ -31,7 +32,6 @@ function tokensOf(data: StoreData, user: StoredUser): StoredApiKey[] {
  */
 export function registerAdminTokenRoutes(app: FastifyInstance, context: SecurityRouteContext & { readonly hashKey: Buffer; readonly header: string }): void {
   const { store, hashKey, header, audit, logger, authorizer } = context;
-  const params = { type: 'object', properties: { name: { type: 'string', pattern: namePattern }, id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } } } as const;
   /** The owner of the path's tokens: oneself (with a password, not a token), or a user the caller may manage. */
   const owner = (request: FastifyRequest<TokenParams>, data: StoreData, action: 'read' | 'update'): StoredUser => {
     const principal = request.principal!;
@@ -52,7 +52,7 @@ export function registerAdminTokenRoutes(app: FastifyInstance, context: Security
     url: '/_security/user/:name/_token',
     schema: {
       params,
-      body: { type: ['object', 'null'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, expiration: { type: 'string', maxLength: 64 } } },
+      body: tokenBody,
     },
     attachValidation: true,
     handler: async (request, reply) => {

@@ -4,6 +4,7 @@ import { parseDuration } from '../settings/coerce.js';
 import { auditContext, forbidden, invalidBody, isSuperuser, rightsOf } from './authorization.js';
 import { requireEntity } from './refusal.js';
 import { operatorName } from './token-authenticator.js';
+import { apiKeyBody } from './route-schemas.js';
 import type { SecurityRouteContext } from './user-routes.js';
 
 interface KeyFilters {
@@ -40,23 +41,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, context: SecurityRout
   app.route<{ Body: CreateBody }>({
     method: ['POST', 'PUT'],
     url: '/_security/api_key',
-      schema: {
-        body: {
-          type: 'object',
-          required: ['name'],
-          additionalProperties: false,
-          properties: {
-            name: { type: 'string', minLength: 1, maxLength: 256 },
-            expiration: { type: 'string', maxLength: 64 },
-            // Only the enroll privileges narrow a key; any other shape is a 400, never a 500.
-            role_descriptors: {
-              type: 'object',
-              maxProperties: 16,
-              additionalProperties: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } } } },
-            },
-          },
-        },
-      },
+      schema: { body: apiKeyBody },
       attachValidation: true,
     handler: async (request, reply) => {
       const principal = request.principal!;

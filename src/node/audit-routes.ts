@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../logging/audit.js';
+import { auditQuery } from './route-schemas.js';
 
 /**
  * GET /_security/audit: this node's latest audit events, newest first, filtered
@@ -12,13 +13,7 @@ export function registerAuditRoute(app: FastifyInstance, audit: AuditLog): void 
   app.get<{ Querystring: { user?: string; event?: string; size?: string } }>(
     '/_security/audit',
     {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { user: { type: 'string', maxLength: 1024 }, event: { type: 'string', pattern: '^[a-z_]{1,64}$' }, size: { type: 'string', pattern: '^[0-9]{1,4}$' } },
-        },
-      },
+      schema: { querystring: auditQuery },
     },
     async (request) => {
       const { user, event, size } = request.query;

@@ -1,4 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
+import { validators } from './compiled-validators.js';
+import { routeSchemas, validatorOptions } from './route-schemas.js';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import jsonc from 'jsonc-parser';
 
@@ -93,22 +95,24 @@ let ajv: Ajv | undefined;
 /** Validators not compiled yet, for `warmValidators`. */
 const cold = new Set<() => void>();
 
+/** The validators compiled at build time, by their schema's JSON text (a route's schema is looked up as fastify hands it over). */
+const precompiled = new Map<string, ValidateFunction>(Object.entries(routeSchemas).map(([name, schema]) => [JSON.stringify(schema), validators[name as keyof typeof routeSchemas]]));
+
 /**
- * Route validators for fastify, each compiled on its first request rather than
- * all at the node's start (tens of milliseconds of its first start), or by
- * `warmValidators` soon after the start, whichever comes first. Bodies are
- * checked as they are: no extra field silently dropped, no type silently
- * coerced; otherwise fastify's own Ajv options.
+ * Route validators for fastify: the node's own schemas compiled at build time
+ * (route-schemas.ts); any other (a plugin's route) compiled on its first
+ * request, or by `warmValidators` soon after the start, whichever comes first.
+ * Every schema with validatorOptions.
  */
 export const lazyValidator: FastifySchemaCompiler<unknown> = ({ schema }) => {
-  let compiled: ValidateFunction | undefined;
+  let compiled = precompiled.get(JSON.stringify(schema));
   const compile = (): ValidateFunction => {
-    ajv ??= new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, addUsedSchema: false, allErrors: false });
+    ajv ??= new Ajv(validatorOptions);
     compiled ??= ajv.compile(schema as object);
     cold.delete(compile);
     return compiled;
   };
-  cold.add(compile);
+  if (!compiled) cold.add(compile);
   const validate = (data: unknown): boolean => {
     const check = compiled ?? compile();
     const valid = check(data);
@@ -123,12 +127,10 @@ export const lazyValidator: FastifySchemaCompiler<unknown> = ({ schema }) => {
 export const coldValidators = (): number => cold.size;
 
 /**
- * Compile the validators no request has needed yet, one per turn of the event
- * loop, so that no request pays for it later: a node's first change compiled
- * Ajv's code generator cold and held its event loop ~100 ms (measured inside
- * the second node of a cluster while changes landed). The first compile still
- * takes tens of milliseconds at once, soon after the start, before traffic in
- * practice; each other one, a millisecond or two.
+ * Compile the validators no request has needed yet (a plugin's: the node's own
+ * are compiled at build time), one per turn of the event loop, so that no
+ * request pays for it later. The first compile loads Ajv's code generator cold:
+ * tens of milliseconds at once, soon after the start.
  */
 export async function warmValidators(): Promise<void> {
   for (const compile of [...cold]) {

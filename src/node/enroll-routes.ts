@@ -10,6 +10,7 @@ import { auditContext, forbidden, isSuperuser } from './authorization.js';
 import { Refusal } from './refusal.js';
 import { createEnrollmentToken } from '../enrollment/create-token.js';
 import { parseDuration } from '../settings/coerce.js';
+import { enrollmentTokenBody } from './route-schemas.js';
 
 /** What the enroll endpoints need. */
 export interface EnrollRouteOptions {
@@ -90,7 +91,7 @@ export function registerEnrollRoutes(app: FastifyInstance, options: EnrollRouteO
   // An enrollment token from the console (or any superuser), as the first start's banner makes: an API key that only enrolls, for 30 minutes unless asked otherwise (24 hours at most).
   app.post<{ Body: { scope: 'client' | 'node'; ttl?: string } }>(
     '/_security/enrollment_token',
-    { schema: { body: { type: 'object', required: ['scope'], additionalProperties: false, properties: { scope: { enum: ['client', 'node'] }, ttl: { type: 'string', maxLength: 16 } } } }, attachValidation: true },
+    { schema: { body: enrollmentTokenBody }, attachValidation: true },
     async (request, reply) => {
       if (request.validationError) return reply.code(400).send({ error: "invalid body: give scope (client or node) and, if you like, ttl (for example 30m)" });
       if (!allowed(request, reply, request.body.scope === 'node' ? 'enroll_node' : 'enroll_client') || !isSuperuser(request.principal!)) {

@@ -5,36 +5,8 @@ import { builtInRoles, entityTypes, isBuiltInRole, normalizeEndpoint, type Actio
 import type { StoreData, StoredRole } from '../security/store.js';
 import { auditContext, invalidBody, rightsOf } from './authorization.js';
 import { Refusal, requireEntity, requireNotAbove, requireWithin } from './refusal.js';
-import { namePattern, type SecurityRouteContext } from './user-routes.js';
-
-const actions = { type: 'array', items: { type: 'string', enum: ['read', 'create', 'update', 'delete', '*'] }, maxItems: 5 } as const;
-const roleBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    description: { type: 'string', maxLength: 1024 },
-    endpoints: {
-      type: 'array',
-      maxItems: 1000,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['endpoint', 'actions'],
-        properties: { endpoint: { type: 'string', minLength: 1, maxLength: 1024 }, actions, negative: { type: 'boolean' } },
-      },
-    },
-    entities: {
-      type: 'array',
-      maxItems: 1000,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['entity_id', 'entity_type', 'actions'],
-        properties: { entity_id: { type: 'string', minLength: 1, maxLength: 256 }, entity_type: { type: 'string', enum: [...entityTypes] }, actions, negative: { type: 'boolean' } },
-      },
-    },
-  },
-} as const;
+import { nameParams, roleBody } from './route-schemas.js';
+import type { SecurityRouteContext } from './user-routes.js';
 
 interface RoleBody {
   description?: string;
@@ -105,7 +77,7 @@ export function registerRoleRoutes(app: FastifyInstance, context: SecurityRouteC
   app.route<NameParams & { Body: RoleBody }>({
     method: ['PUT', 'POST'],
     url: '/_security/role/:name',
-    schema: { params: { type: 'object', properties: { name: { type: 'string', pattern: namePattern } } }, body: roleBody },
+    schema: { params: nameParams, body: roleBody },
     attachValidation: true,
     handler: async (request, reply) => {
       if (request.validationError) return invalidBody(reply, request.validationError);

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
 import type { Authorizer } from '../security/authorizer.js';
 import { endSessions } from '../security/sessions.js';
-import { minimumPasswordLength } from '../security/bootstrap.js';
 import { withId, type SecurityStore, type StoreData, type StoredUser } from '../security/store.js';
 import { hashPassword } from '../security/password.js';
 import type { Action } from '../security/rbac-matcher.js';
@@ -11,6 +10,7 @@ import { superuserName } from '../security/superuser.js';
 import { auditContext, invalidBody, rightsOf } from './authorization.js';
 import { maxMetadataBytes } from './body-limits.js';
 import { Refusal, requireUser, requireWithin } from './refusal.js';
+import { nameParams, passwordBody, userBody } from './route-schemas.js';
 
 /** What the user and role routes share. */
 export interface SecurityRouteContext {
@@ -19,25 +19,6 @@ export interface SecurityRouteContext {
   readonly audit: AuditLog;
   readonly logger: Logger;
 }
-
-/** A user or role name: printable, no '/', not starting with '_' (kept for internal principals). */
-export const namePattern = '^[A-Za-z0-9@.+-][A-Za-z0-9_@.+-]{0,255}$';
-
-const password = { type: 'string', minLength: minimumPasswordLength, maxLength: 1024 } as const;
-const userBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['roles'],
-  properties: {
-    password,
-    username: { type: 'string' },
-    roles: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100 },
-    full_name: { type: ['string', 'null'], maxLength: 1024 },
-    email: { type: ['string', 'null'], maxLength: 1024 },
-    enabled: { type: 'boolean' },
-    metadata: { type: 'object' },
-  },
-} as const;
 
 interface UserBody {
   username?: string;
@@ -64,7 +45,6 @@ export function publicUser(user: StoredUser) {
  */
 export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteContext): void {
   const { store, audit, logger, authorizer } = context;
-  const paramsSchema = { type: 'object', properties: { name: { type: 'string', pattern: namePattern } } } as const;
   const self = (request: FastifyRequest<NameParams>): boolean => request.params.name === request.principal!.user.username;
   /**
    * The user of the path as the store holds it at the change, after the entity
@@ -100,7 +80,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
   });
 
   // PUT or POST, as Elasticsearch's REST spec lists them (each its own RBAC action).
-  app.route<NameParams & { Body: UserBody }>({ method: ['PUT', 'POST'], url: '/_security/user/:name', schema: { params: paramsSchema, body: userBody }, attachValidation: true, handler: async (request, reply) => {
+  app.route<NameParams & { Body: UserBody }>({ method: ['PUT', 'POST'], url: '/_security/user/:name', schema: { params: nameParams, body: userBody }, attachValidation: true, handler: async (request, reply) => {
     if (request.validationError) return invalidBody(reply, request.validationError);
     const { name } = request.params;
     const body = request.body;
@@ -160,7 +140,7 @@ export function registerUserRoutes(app: FastifyInstance, context: SecurityRouteC
   app.route<NameParams & { Body: { password: string } }>({
     method: ['POST', 'PUT'],
     url: '/_security/user/:name/_password',
-    schema: { body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password } } },
+    schema: { body: passwordBody },
     attachValidation: true,
     handler: async (request, reply) => {
       if (request.validationError) return invalidBody(reply, request.validationError);
