@@ -33,6 +33,11 @@ const { outputFiles } = await build({
   banner: { js: "import { createRequire as __securenodeRequire } from 'node:module'; const require = __securenodeRequire(import.meta.url);" },
   chunkNames: 'chunk-[hash]',
   logLevel: 'warning',
+  // Fewer bytes for V8 to scan and compile at each run (Node 20 caches no compiled ES module): measured,
+  // alternating with the unminified bundle, importing a tool's modules 53 -> 45 ms (medians of 12).
+  // Names stay as written (no minifyIdentifiers): keepNames, which renaming would need, cost more than it saved.
+  minifyWhitespace: true,
+  minifySyntax: true,
   write: false,
 });
 
