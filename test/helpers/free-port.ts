@@ -14,8 +14,10 @@ function canListen(port: number): Promise<boolean> {
  * A loopback port that was free a moment ago, for a program the test starts
  * itself (moto, nginx, the README's app). It is below the kernel's ephemeral
  * range: a port from there could be handed again, before the program binds it,
- * to any socket that asks for port 0 (a node started on http.port 0 took the
- * README app's port once in CI, and the app died of EADDRINUSE).
+ * to any socket that asks for port 0. Most likely what failed the embedded-node
+ * test once in CI: its node, started on http.port 0, was given the README app's
+ * port, the app died of EADDRINUSE after the banner, and the test's first
+ * request to the node was reset (ECONNRESET on connect).
  */
 export async function freePort(): Promise<number> {
   const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
