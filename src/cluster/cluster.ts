@@ -92,8 +92,18 @@ export class Cluster {
     this.#timer = setInterval(tick, this.#options.pingIntervalMs ?? 1_000).unref();
   }
 
-  /** Serve a socket that connected to the transport listener (already authorized by mutual TLS). */
+  /**
+   * Serve a socket that connected to the transport listener (already authorized
+   * by mutual TLS). After close(), none: a peer's TLS handshake that ends while
+   * the node closes would otherwise be served for as long as the peer keeps it,
+   * and the listener's close, which waits for its last connection, with it (a
+   * node that had just joined hung on SIGTERM in CI).
+   */
   accept(socket: TLSSocket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
     const connection = new Connection(socket);
     let from: NodeDescriptor | undefined;
     const deadline = setTimeout(() => from || connection.close(), this.#timeoutMs);
