@@ -134,7 +134,18 @@ export async function startNodeProcess(
       } else {
         signal();
       }
-      await exit;
+      // A node that does not exit is a failure to report with what it said, not a test file that waits for its timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const exited = await Promise.race([exit.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 60_000)))]);
+      clearTimeout(timer);
+      if (!exited) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+        throw new Error(`the node did not exit within 60 s of SIGTERM; output: ${output.slice(-4000)}`);
+      }
       const lock = join(home, 'data', 'node.lock');
       const deadline = Date.now() + 15_000;
       while (await access(lock).then(() => true, () => false)) {
