@@ -96,8 +96,8 @@ export class Cluster {
    * Serve a socket that connected to the transport listener (already authorized
    * by mutual TLS). After close(), none: a peer's TLS handshake that ends while
    * the node closes would otherwise be served for as long as the peer keeps it,
-   * and the listener's close, which waits for its last connection, with it (a
-   * node that had just joined hung on SIGTERM in CI).
+   * and the listener's close, which waits for its last connection, with it:
+   * most likely what held a node that had just joined on SIGTERM in one CI run.
    */
   accept(socket: TLSSocket): void {
     if (this.#closed) {
