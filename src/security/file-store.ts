@@ -113,13 +113,21 @@ export class FileStore extends SecurityStore {
       const seq = this.#seq + 1;
       if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
         // Small: the whole store, one readable file, as before the log existed; one string, a quarter of the pieces' cost.
-        await this.#writeBase(applyAll(this.snapshot(), ops), seq, true);
+        await this.#writeBase(applyAll(this.snapshot(), ops), seq, true).catch((error: unknown) => refused(this.path, error));
       } else {
         if (this.#torn) {
-          await cutLog(this.logPath, this.#logBytes);
+          await cutLog(this.logPath, this.#logBytes).catch((error: unknown) => refused(this.logPath, error));
           this.#torn = false;
         }
-        this.#logBytes += await appendLog(this.logPath, { seq, ops }, 0o600, this.path);
+        try {
+          this.#logBytes += await appendLog(this.logPath, { seq, ops }, 0o600, this.path);
+        } catch (error) {
+          // Part of the line may be on disk (a disk that filled midway), or all of it unsynced: the log is cut back to its
+          // whole lines before the next change, which would otherwise follow the fragment on the same line (a log that no
+          // longer opens) or repeat its number.
+          this.#torn = true;
+          refused(this.logPath, error);
+        }
       }
       this.#seq = seq;
       this.take(ops, true);
@@ -150,6 +158,12 @@ export class FileStore extends SecurityStore {
       this.#torn = false;
     }
   }
+}
+
+/** A change the disk did not take: which file and why (a full disk, a size limit, an I/O error), never the change. */
+function refused(path: string, error: unknown): never {
+  if (error instanceof SecurenodeError) throw error;
+  throw new SecurenodeError('ERR_IO', `cannot write the security store's ${path.endsWith('.log') ? 'log' : 'file'} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; the change was not made`, { cause: error });
 }
 
 /** The base file goes to disk in pieces of about this many characters. */

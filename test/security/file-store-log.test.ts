@@ -1,5 +1,7 @@
-import { spawn } from 'node:child_process';
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import t from 'tap';
@@ -161,4 +163,86 @@ t.test('the base is written in pieces of about 64 KiB that together are exactly 
   t.ok(pieces.length >= 8, `${pieces.length} pieces for ${pieces.join('').length} characters`);
   t.ok(pieces.every((piece) => piece.length < 64 * 1024 + 1_000), 'none much over 64 KiB');
   t.equal(pieces.join(''), `${JSON.stringify({ version: 1, users, seq: 9 }, null, 2)}\n`);
+});
+
+t.test('a disk that fills in the middle of a change: the change fails and says why, the part written is cut before the next one, and the store opens with every acknowledged change', async (t) => {
+  const module = fileURLToPath(new URL('../../src/security/file-store.js', import.meta.url));
+  // A process that writes the changes it reads on stdin, one line each, and answers each; its file size limit (RLIMIT_FSIZE,
+  // set from outside with prlimit) makes the kernel write part of a line and then refuse the rest, as a full disk does.
+  const writer = (dir: string) => {
+    const script = `
+      const { FileStore } = await import(${JSON.stringify(module)});
+      const { createInterface } = await import('node:readline');
+      const store = await FileStore.open(${JSON.stringify(dir)}, { rewriteBelow: 1000 });
+      for await (const name of createInterface({ input: process.stdin })) {
+        try {
+          await store.putUser({ username: name, id: 'id-' + name, passwordHash: '$argon2id$' + name, roles: [], enabled: true });
+          process.stdout.write('ok\\n');
+        } catch (error) {
+          process.stdout.write('error ' + error.code + ' ' + error.message + '\\n');
+        }
+      }`;
+    // Under `env -i`, without the test runner's hooks: one of them handles SIGXFSZ, which Node ignores, and dies of it.
+    const child = spawn('env', ['-i', process.execPath, '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const answers: string[] = [];
+    const waiting: ((answer: string) => void)[] = [];
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const done = buffered.split('\n');
+      buffered = done.pop()!;
+      for (const answer of done) (waiting.shift() ?? ((text: string) => answers.push(text)))(answer);
+    });
+    const put = (name: string) =>
+      new Promise<string>((resolve) => {
+        waiting.push(resolve);
+        child.stdin.write(`${name}\n`);
+      });
+    const limit = (bytes: number | 'unlimited') => execFileSync('prlimit', ['--pid', String(child.pid), `--fsize=${bytes}:`]);
+    const kill = () => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve).kill('SIGKILL')));
+    return { put, limit, kill };
+  };
+  // Names of one length: every change's line has the same length, so that a limit can fall at any byte of the next one.
+  const name = (index: number) => `user${String(index).padStart(4, '0')}`;
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), fc.integer({ min: 1, max: 3 }), async (before, where, after) => {
+      const dir = await mkdtemp(join(tmpdir(), 'securenode-full-'));
+      // A base of some size, so that the changes go to the log and are not folded into the base meanwhile.
+      const seed = await FileStore.open(dir, { rewriteBelow: 1 << 20 });
+      for (let index = 0; index < 30; index++) await seed.putUser(user(`seed${index}`));
+      const w = writer(dir);
+      try {
+        const acknowledged: string[] = [];
+        let index = 0;
+        for (; index < before; index++) {
+          if ((await w.put(name(index))) === 'ok') acknowledged.push(name(index));
+        }
+        const logPath = join(dir, 'security.log');
+        const size = (await stat(logPath)).size;
+        const line = size / before;
+        // The next line stops at its byte `cut` (0: nothing of it is written).
+        const cut = Math.floor(where * line);
+        w.limit(size + cut);
+        const failed = await w.put(name(index++));
+        t.equal(failed, `error ERR_IO cannot write the security store's log ${logPath}: EFBIG; the change was not made`, `refused, with the file and the reason (cut at ${cut} of ${line})`);
+        t.equal((await stat(logPath)).size, size + cut, 'the kernel wrote part of the line');
+        w.limit('unlimited');
+        for (let more = 0; more < after; more++, index++) {
+          t.equal(await w.put(name(index)), 'ok', 'space again: the next change is made');
+          acknowledged.push(name(index));
+        }
+        await w.kill();
+        const reopened = await FileStore.open(dir);
+        t.same(
+          reopened.listUsers().map((entry) => entry.username).filter((username) => username.startsWith('user')),
+          acknowledged,
+          'after a crash the store opens with exactly the acknowledged changes',
+        );
+      } finally {
+        await w.kill();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }),
+    { numRuns: 12 },
+  );
 });
