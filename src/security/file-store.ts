@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { storeShapeError } from './store-schema.js';
-import { cutLog, appendLog, readLog, type LogRead } from './store-log.js';
+import { cutLog, LogAppender, readLog, type LogRead } from './store-log.js';
 import { applyAll, applyInPlace } from './store-ops.js';
 import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
 
@@ -32,11 +32,13 @@ export class FileStore extends SecurityStore {
   #logBytes: number;
   #torn: boolean;
   readonly #rewriteBelow: number;
+  readonly #log: LogAppender;
 
-  private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, rewriteBelowBytes: number) {
+  private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, rewriteBelowBytes: number, logIdleMs?: number) {
     super();
     this.path = path;
     this.logPath = join(dirname(path), 'security.log');
+    this.#log = new LogAppender(this.logPath, 0o600, path, logIdleMs);
     this.install(data);
     this.#seq = log.seq;
     this.#baseBytes = log.baseBytes;
@@ -46,7 +48,7 @@ export class FileStore extends SecurityStore {
   }
 
   /** Open the store of a data dir: the base file and the changes logged after it; a missing file is an empty store. */
-  static async open(dataDir: string, options: { rewriteBelow?: number } = {}): Promise<FileStore> {
+  static async open(dataDir: string, options: { rewriteBelow?: number; logIdleMs?: number } = {}): Promise<FileStore> {
     const path = join(dataDir, 'security.json');
     const damaged = (reason: string) => new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${reason}); restore it from a backup`);
     let text: string | undefined;
@@ -85,7 +87,12 @@ export class FileStore extends SecurityStore {
     const after = log.entries.length > 0 ? storeShapeError(data) : undefined;
     if (after) throw damaged(`after its log: ${after}`);
     const last = log.entries.at(-1)?.seq ?? seq;
-    return new FileStore(path, data, { seq: last, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow);
+    return new FileStore(path, data, { seq: last, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow, options.logIdleMs);
+  }
+
+  /** Close the log once the changes under way are written; a change after this opens it again. */
+  override close(): Promise<void> {
+    return this.exclusive(() => this.#log.close());
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
@@ -120,7 +127,7 @@ export class FileStore extends SecurityStore {
           this.#torn = false;
         }
         try {
-          this.#logBytes += await appendLog(this.logPath, { seq, ops }, 0o600, this.path);
+          this.#logBytes += await this.#log.append({ seq, ops });
         } catch (error) {
           // Part of the line may be on disk (a disk that filled midway), or all of it unsynced: the log is cut back to its
           // whole lines before the next change, which would otherwise follow the fragment on the same line (a log that no

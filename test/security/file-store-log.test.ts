@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -245,4 +245,29 @@ t.test('a disk that fills in the middle of a change: the change fails and says w
     }),
     { numRuns: 12 },
   );
+});
+
+t.test('the log stays open while changes come, and is let go when they stop and when the store closes: a dropped store holds no descriptor', async (t) => {
+  const dir = t.testdir();
+  const seed = await FileStore.open(dir, { rewriteBelow: 1 << 20 });
+  for (let index = 0; index < 30; index++) await seed.putUser(user(`seed${index}`));
+  const store = await FileStore.open(dir, { rewriteBelow: 1000, logIdleMs: 300 });
+  // This process's descriptors on the log, as the kernel lists them.
+  const open = async () => {
+    let count = 0;
+    for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === store.logPath) count++;
+    return count;
+  };
+  t.equal(await open(), 0, 'nothing open before the first change');
+  for (let index = 0; index < 5; index++) await store.putUser(user(`burst${index}`));
+  t.equal(await open(), 1, 'one descriptor for a burst of changes');
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  t.equal(await open(), 0, 'let go once the changes stop');
+  await store.putUser(user('later'));
+  t.equal(await open(), 1, 'opened again by the next change');
+  await store.close();
+  t.equal(await open(), 0, 'and let go when the store closes');
+  await store.putUser(user('after-close'));
+  await store.close();
+  t.same((await lines(store.logPath)).map((line) => (JSON.parse(line) as { ops: { user: { username: string } }[] }).ops[0]!.user.username), ['burst0', 'burst1', 'burst2', 'burst3', 'burst4', 'later', 'after-close'], 'every change on its own line, in order');
 });
