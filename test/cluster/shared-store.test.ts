@@ -191,3 +191,33 @@ t.test('a change made while a replica joins does not make it fetch the store twi
   t.ok(replicaStore.getUser('during'), 'and the change made during it, taken after it');
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore!.snapshot()));
 });
+
+t.test("the holder's answer to 'what did I miss since N': exactly the changes after N while it keeps them, else the whole store, whatever N a peer sends", async (t) => {
+  const holderStore = await FileStore.open(t.testdir(), { rewriteBelow: 0 });
+  const holder = shareStore(holderStore, true, randomBytes(32));
+  holder.attach({ broadcast: () => {} } as unknown as Cluster);
+  const { epoch } = (await holder.handlers['store.version']!({}, replicaNode)) as { epoch: string };
+  // 1,050 changes: the holder keeps the last 1,000 (51 to 1,050).
+  const usernames: string[] = [];
+  for (let index = 1; index <= 1_050; index++) {
+    usernames.push(`u${index}`);
+    await holderStore.putUser(user(`u${index}`));
+  }
+  const ask = async (since: unknown) => (await holder.handlers['store.changes']!({ epoch, since }, replicaNode)) as { seq: number; whole?: true; changes?: { seq: number; ops: { user: { username: string } }[] }[] };
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(fc.integer({ min: -5, max: 1_060 }), fc.double({ min: -5, max: 1_060, noNaN: true }), fc.constantFrom(null, '7', 2 ** 53, true)), async (since) => {
+      const answer = await ask(since);
+      t.equal(answer.seq, 1_050);
+      const kept = Number.isSafeInteger(since) && (since as number) >= 50 && (since as number) <= 1_050;
+      if (!kept) return void t.same([answer.whole, answer.changes], [true, undefined], `since ${String(since)}: the whole store`);
+      t.same(
+        answer.changes!.map((change) => [change.seq, change.ops[0]!.user.username]),
+        usernames.slice(since as number).map((username, index) => [(since as number) + 1 + index, username]),
+        `since ${String(since)}: each change after it, numbered, in order`,
+      );
+    }),
+    { numRuns: 300 },
+  );
+  t.same((await ask(50)).changes!.length, 1_000, 'from the oldest kept on: all 1,000');
+  t.same((await holder.handlers['store.changes']!({ epoch: 'another', since: 1_000 }, replicaNode)) as { whole?: true }, { epoch, seq: 1_050, whole: true }, 'another boot of the holder: the whole store');
+});
