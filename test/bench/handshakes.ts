@@ -1,5 +1,6 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { connect } from 'node:tls';
+import { cpuDuring } from '../helpers/cpu.js';
 import { serve } from './keep-alive.js';
 
 /** Full TLS handshakes per second against `port` for `seconds`: 32 clients, each closing at once and starting over, no resumption. */
@@ -40,17 +41,28 @@ function p256SignsPerSecond(): number {
  * bare https server with the same key and certificate, alternately in the same
  * run, and the one-core P-256 signing rate that bounds both.
  */
-export async function handshakeRates(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[]; signLimit: number[] }> {
+export async function handshakeRates(
+  home: string,
+  rounds: number,
+  seconds: number,
+): Promise<{ node: number[]; bare: number[]; ratio: number[]; nodeCpuMicros: number[]; bareCpuMicros: number[]; signLimit: number[] }> {
   const node = await serve('node', home, 'bench-password-1');
   const bare = await serve('bare', home, 'bench-password-1');
-  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], signLimit: [] as number[] };
+  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], nodeCpuMicros: [] as number[], bareCpuMicros: [] as number[], signLimit: [] as number[] };
+  // The server's CPU per handshake, from /proc.
+  const measured = async (server: { port: number; pid: number }) => {
+    const { result: rate, ms } = await cpuDuring(server.pid, () => handshakesPerSecond(server.port, seconds));
+    return { rate, cpuMicros: (ms * 1000) / (rate * seconds) };
+  };
   try {
     for (let round = 0; round < rounds; round++) {
-      const nodeRate = await handshakesPerSecond(node.port, seconds);
-      const bareRate = await handshakesPerSecond(bare.port, seconds);
-      samples.node.push(nodeRate);
-      samples.bare.push(bareRate);
-      samples.ratio.push(nodeRate / bareRate);
+      const onNode = await measured(node);
+      const onBare = await measured(bare);
+      samples.node.push(onNode.rate);
+      samples.bare.push(onBare.rate);
+      samples.ratio.push(onNode.rate / onBare.rate);
+      samples.nodeCpuMicros.push(onNode.cpuMicros);
+      samples.bareCpuMicros.push(onBare.cpuMicros);
       samples.signLimit.push(p256SignsPerSecond());
     }
   } finally {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { cpuDuring } from '../helpers/cpu.js';
 import { peakRssDuring, rssMb } from '../helpers/rss.js';
 
 const serveScript = fileURLToPath(new URL('./serve.js', import.meta.url));
@@ -17,21 +18,35 @@ export async function serve(mode: 'node' | 'bare', home: string, password: strin
 
 /** Requests per second over keep-alive connections for `seconds`, on loopback only. */
 async function requestsPerSecond(port: number, headers: Record<string, string>, seconds: number): Promise<number> {
+  return (await keepAliveLoad(port, headers, seconds)).perSecond;
+}
+
+async function keepAliveLoad(port: number, headers: Record<string, string>, seconds: number): Promise<{ perSecond: number; total: number }> {
   const result = await autocannon({ url: `https://127.0.0.1:${port}/`, connections: 16, duration: seconds, headers, tlsOptions: { rejectUnauthorized: false } } as autocannon.Options);
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors`);
-  return result.requests.average;
+  return { perSecond: result.requests.average, total: result.requests.total };
+}
+
+/** Requests per second as above, and the server's CPU per request in microseconds (from /proc: what the client's share of the cores cannot move). */
+async function requestsAndCpu(server: { port: number; pid: number }, headers: Record<string, string>, seconds: number): Promise<{ perSecond: number; cpuMicros: number }> {
+  const { result, ms } = await cpuDuring(server.pid, () => keepAliveLoad(server.port, headers, seconds));
+  return { perSecond: result.perSecond, cpuMicros: (ms * 1000) / result.total };
 }
 
 /**
  * Authenticated keep-alive GET / on the node as a ratio to a bare https server
  * with the same key and certificate, measured alternately in the same run.
  */
-export async function keepAliveRatio(home: string, rounds: number, seconds: number): Promise<{ node: number[]; bare: number[]; ratio: number[]; rssIdle: number[]; rssRest: number[]; rssLoaded: number[] }> {
+export async function keepAliveRatio(
+  home: string,
+  rounds: number,
+  seconds: number,
+): Promise<{ node: number[]; bare: number[]; ratio: number[]; nodeCpuMicros: number[]; bareCpuMicros: number[]; cpuRatio: number[]; rssIdle: number[]; rssRest: number[]; rssLoaded: number[] }> {
   const password = 'bench-password-1';
   const node = await serve('node', home, password);
   const bare = await serve('bare', home, password);
   const auth = { authorization: `Basic ${Buffer.from(`elastic:${password}`).toString('base64')}` };
-  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], rssIdle: [] as number[], rssRest: [] as number[], rssLoaded: [] as number[] };
+  const samples = { node: [] as number[], bare: [] as number[], ratio: [] as number[], nodeCpuMicros: [] as number[], bareCpuMicros: [] as number[], cpuRatio: [] as number[], rssIdle: [] as number[], rssRest: [] as number[], rssLoaded: [] as number[] };
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     samples.rssIdle.push(await rssMb(node.pid));
@@ -40,12 +55,15 @@ export async function keepAliveRatio(home: string, rounds: number, seconds: numb
     await new Promise((resolve) => setTimeout(resolve, 29_000));
     samples.rssRest.push(await rssMb(node.pid));
     for (let round = 0; round < rounds; round++) {
-      let nodeRate = 0;
-      samples.rssLoaded.push(await peakRssDuring(node.pid, async () => (nodeRate = await requestsPerSecond(node.port, auth, seconds))));
-      const bareRate = await requestsPerSecond(bare.port, {}, seconds);
-      samples.node.push(nodeRate);
-      samples.bare.push(bareRate);
-      samples.ratio.push(nodeRate / bareRate);
+      let nodeLoad = { perSecond: 0, cpuMicros: 0 };
+      samples.rssLoaded.push(await peakRssDuring(node.pid, async () => (nodeLoad = await requestsAndCpu(node, auth, seconds))));
+      const bareLoad = await requestsAndCpu(bare, {}, seconds);
+      samples.node.push(nodeLoad.perSecond);
+      samples.bare.push(bareLoad.perSecond);
+      samples.ratio.push(nodeLoad.perSecond / bareLoad.perSecond);
+      samples.nodeCpuMicros.push(nodeLoad.cpuMicros);
+      samples.bareCpuMicros.push(bareLoad.cpuMicros);
+      samples.cpuRatio.push(bareLoad.cpuMicros / nodeLoad.cpuMicros);
     }
   } finally {
     node.stop();

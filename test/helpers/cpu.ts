@@ -1,0 +1,14 @@
+import { readFile } from 'node:fs/promises';
+
+/** CPU time a process has used so far, in ms: user and system, from /proc (at 100 ticks a second, so 10 ms steps). */
+export async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** What `work` returns, and the CPU time the process `pid` used while it ran, in ms. */
+export async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const before = await cpuMs(pid);
+  const result = await work();
+  return { result, ms: (await cpuMs(pid)) - before };
+}
