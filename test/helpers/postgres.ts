@@ -40,8 +40,22 @@ export async function testDatabase(t: { teardown(fn: () => unknown): void }): Pr
   t.teardown(async () => {
     const dropper = new pg.Client({ ...server, database: 'postgres' });
     await dropper.connect();
-    await dropper.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await dropper.end();
+    try {
+      // FORCE ends the test's own connections, but refuses (42501) a backend of no role of ours: most likely an autovacuum worker, as one
+      // may be soon after a fill of 100,000 rows (the refusal was seen in CI): such a worker is done in moments, so try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await dropper.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42501' || attempt === 50) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    } finally {
+      // Never left open: an open client keeps the test's process alive until its timeout.
+      await dropper.end();
+    }
   });
   return { ...server, database };
 }
