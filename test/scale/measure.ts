@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { homePaths } from '../../src/home/layout.js';
-import { cpuMs } from '../helpers/cpu.js';
+import { cpuDuring, cpuMs } from '../helpers/cpu.js';
 import { writeFileAtomic } from '../../src/io/atomic-write.js';
 import { hashPassword } from '../../src/security/password.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
@@ -34,6 +34,8 @@ export interface ScaleFigures {
   parallelChanges: number;
   /** The same on the first node alone, before the second joins: what adding a node does to the change rate. */
   oneNodeParallelPerSecond: number;
+  /** CPU per change of those parallel changes: the first node alone; then each node (the first, the second) with them split over both. */
+  parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
   cpuMsPerChange: [number, number];
   /** The longest a node's event loop was held up while the changes landed, either node, from inside (GET /_nodes/_local/stats). */
   stallMs: number;
@@ -142,7 +144,7 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
   // The first node alone takes 240 changes from 8 clients (after 80 unmeasured, as the two nodes' are, which come later); the same
   // after the second joins, split over both, with nothing else asking either node meanwhile.
   const warmUp = await parallelChanges(() => a, 10);
-  const oneNode = await parallelChanges(() => a, parallelEach);
+  const { result: oneNode, ms: oneNodeCpuMs } = await cpuDuring(one.node.child.pid!, () => parallelChanges(() => a, parallelEach));
 
   // A second node joins, and takes the store (from the holder, or from the database).
   const token = await runCliAsNodeUser(['create-enrollment-token', '-s', 'node', '--home', `${dir}/one`], env);
@@ -193,7 +195,9 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
   watching = false;
   await watch;
   // The rate over both nodes without the watch above (which asks the second node every 5 ms): measured as the first node's alone was.
+  const parallelCpuBefore = await Promise.all(pids.map(cpuMs));
   const parallel = await parallelChanges((worker) => (worker % 2 ? b : a), parallelEach);
+  const parallelCpuAfter = await Promise.all(pids.map(cpuMs));
   const stallMsByNode: [number, number] = [await eventLoopMax(a), await eventLoopMax(b)];
   const stallMs = Math.max(...stallMsByNode);
   const peak = await Promise.all(pids.map(memory));
@@ -214,6 +218,10 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
     parallelRefused: warmUp.refused + oneNode.refused + spread.refused + parallel.refused,
     parallelChanges: 8 * (10 + parallelEach + 10 + parallelEach),
     oneNodeParallelPerSecond: oneNode.perSecond,
+    parallelCpuMsPerChange: {
+      oneNode: oneNodeCpuMs / (8 * parallelEach),
+      twoNodes: [0, 1].map((index) => (parallelCpuAfter[index]! - parallelCpuBefore[index]!) / (8 * parallelEach)) as [number, number],
+    },
     cpuMsPerChange: [0, 1].map((index) => (cpuAfter[index]! - cpuBefore[index]!) / sequential) as [number, number],
     stallMs,
     stallMsByNode,
@@ -229,5 +237,5 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
 /** One line of figures, for a test's comment and the bench's table. */
 export function describeScale(figures: ScaleFigures): string {
   const f = figures;
-  return `${f.kind} ${f.users.toLocaleString('en')} users: start ${Math.round(f.startMs)} ms, join ${Math.round(f.joinMs)} ms, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${f.sequentialPerSecond.toFixed(1)} changes/s one at a time, ${f.parallelPerSecond.toFixed(1)}/s from 8 clients over both nodes (${f.oneNodeParallelPerSecond.toFixed(1)}/s on the first alone; ${f.parallelRefused} refused), CPU per change ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
+  return `${f.kind} ${f.users.toLocaleString('en')} users: start ${Math.round(f.startMs)} ms, join ${Math.round(f.joinMs)} ms, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${f.sequentialPerSecond.toFixed(1)} changes/s one at a time, ${f.parallelPerSecond.toFixed(1)}/s from 8 clients over both nodes (${f.oneNodeParallelPerSecond.toFixed(1)}/s on the first alone; ${f.parallelRefused} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
 }
