@@ -120,10 +120,10 @@ export class FileStore extends SecurityStore {
       const seq = this.#seq + 1;
       if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
         // Small: the whole store, one readable file, as before the log existed; one string, a quarter of the pieces' cost.
-        await this.#writeBase(applyAll(this.snapshot(), ops), seq, true).catch((error: unknown) => refused(this.path, error));
+        await this.#writeBase(applyAll(this.snapshot(), ops), seq, true).catch((error: unknown) => refused('file', this.path, error));
       } else {
         if (this.#torn) {
-          await cutLog(this.logPath, this.#logBytes).catch((error: unknown) => refused(this.logPath, error));
+          await cutLog(this.logPath, this.#logBytes).catch((error: unknown) => refused('log', this.logPath, error));
           this.#torn = false;
         }
         try {
@@ -133,7 +133,7 @@ export class FileStore extends SecurityStore {
           // whole lines before the next change, which would otherwise follow the fragment on the same line (a log that no
           // longer opens) or repeat its number.
           this.#torn = true;
-          refused(this.logPath, error);
+          refused('log', this.logPath, error);
         }
       }
       this.#seq = seq;
@@ -168,9 +168,9 @@ export class FileStore extends SecurityStore {
 }
 
 /** A change the disk did not take: which file and why (a full disk, a size limit, an I/O error), never the change. */
-function refused(path: string, error: unknown): never {
+function refused(which: 'file' | 'log', path: string, error: unknown): never {
   if (error instanceof SecurenodeError) throw error;
-  throw new SecurenodeError('ERR_IO', `cannot write the security store's ${path.endsWith('.log') ? 'log' : 'file'} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; the change was not made`, { cause: error });
+  throw new SecurenodeError('ERR_IO', `cannot write the security store's ${which} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; the change was not made`, { cause: error });
 }
 
 /** The base file goes to disk in pieces of about this many characters. */
