@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
 import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
 import { freshRuns } from '../security/fresh-runs.js';
+import { meets, readSetFrom, trackReads, type ReadSet } from './change-reads.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
 import { withJsonText } from './connection.js';
 import { emptyStore, StorePages, takePage } from './store-pages.js';
@@ -21,11 +22,16 @@ interface NumberedChange {
   readonly ops: readonly StoreOp[];
 }
 
-/** A change a replica sends to the holder: taken only if the holder's store is still the one the replica worked it out from. */
+/**
+ * A change a replica sends to the holder: taken if the holder's store is still the one the replica worked it out from,
+ * or if what landed since touched nothing it read (`reads`) or writes. A replica that sends no `reads` (one from before
+ * they were sent) needs the store exactly as it was.
+ */
 interface ChangeRequest {
   readonly ops: readonly StoreOp[];
   readonly epoch?: string;
   readonly seq?: number;
+  readonly reads?: ReadSet;
 }
 
 /** How many recent changes the holder keeps for replicas that missed some; one further behind gets the whole store. */
@@ -117,12 +123,22 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
           const { epoch: known, since } = (body ?? {}) as { epoch?: unknown; since?: unknown };
           return missedSince(known, since);
         },
-        // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write.
+        // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write. A change
+        // worked out from an older store is taken when the changes since, still kept, touched nothing it read or writes.
         'store.apply': async (body) => {
           const change = body as ChangeRequest;
-          const applied = await store.mutate(() => (change.epoch === epoch && change.seq === seq && Array.isArray(change.ops) ? { ops: change.ops, result: true } : { ops: [], result: false }));
-          // Refused: with what the replica missed, so that it tries again at once instead of asking for it first.
-          return applied ? { epoch, seq, applied } : { ...missedSince(change.epoch, change.seq), applied };
+          const reads = readSetFrom(change.reads);
+          const applied = await store.mutate(() => {
+            if (change.epoch !== epoch || !Array.isArray(change.ops) || !Number.isSafeInteger(change.seq)) return { ops: [], result: false };
+            const since = change.seq!;
+            const first = recent[0]?.seq ?? seq + 1;
+            const current = since === seq || (reads !== undefined && since < seq && since + 1 >= first && !meets(reads, change.ops, recent.slice(since + 1 - first).map((landed) => landed.ops)));
+            return current ? { ops: change.ops, result: true } : { ops: [], result: false };
+          });
+          // Taken over the store it was worked out from: its number. Otherwise with the changes the replica did not have, its
+          // own among them when taken: it takes them in order, and when refused works the change out again at once instead
+          // of asking for them first.
+          return applied && change.seq === seq - 1 ? { epoch, seq, applied } : { ...missedSince(change.epoch, change.seq), applied };
         },
       },
       events: {},
@@ -186,10 +202,11 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     }
     try {
       const answer = (await cluster.request(node.id, 'store.apply', change)) as { epoch?: unknown; seq?: unknown; applied?: unknown; changes?: NumberedChange[] };
-      // Taken: it is this change, numbered by the holder. Refused: another landed first, and the answer brings what the
-      // replica missed (else it follows the holder) before it works the change out again.
-      if (answer?.applied === true && takeChange(answer.epoch, answer.seq, change.ops)) return true;
-      if (!(answer?.applied === false && takeChanges(answer.epoch, answer.changes) && current?.seq === answer.seq)) await follow(node);
+      // The answer brings what the replica did not have: taken, this change among it, as the holder numbered it; refused,
+      // what landed first, before the change is worked out again. A holder from before answers a taken change with its
+      // number alone. Anything else, the replica follows the holder.
+      const taken = answer?.changes === undefined && answer?.applied === true ? takeChange(answer.epoch, answer.seq, change.ops) : takeChanges(answer?.epoch, answer?.changes);
+      if (!(taken && current?.seq === answer?.seq)) await follow(node);
       return answer?.applied === true;
     } catch (error) {
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
@@ -213,9 +230,10 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
   // Optimistic: work the change out from the replica, and again from the holder's newer store when another change landed first.
   store.useRemote(async <T>(mutation: Mutation<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
-      const { ops, result } = mutation(store.snapshot());
+      const tracked = trackReads(store.snapshot());
+      const { ops, result } = mutation(tracked.data);
       if (ops.length === 0) return result;
-      if (await send({ ops, ...current })) return result;
+      if (await send({ ops, ...current, reads: tracked.reads() })) return result;
       if (attempt >= maxAttempts) throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security store changed under this change ${maxAttempts} times in a row; retry it`);
     }
   }, catchUp.run);

@@ -1,0 +1,135 @@
+import type { StoreData, StoreOp } from '../security/store.js';
+import { storeRecords, type StoreRecord } from '../security/store-ops.js';
+
+// What a change worked out on a replica read of the store, so that the holder
+// can take it even when other changes landed after the store it was worked out
+// from, as long as none of them touched what it read or writes (optimistic
+// concurrency with a check of what was read). Without this, every change from
+// a replica that met any other change was refused and worked out again: with
+// 8 clients over two nodes, about 6 tries a change.
+
+/** Per record, the entries a change read by key, or '*': all of it (a scan, an absent record, or too many keys to list). */
+export type ReadSet = Partial<Record<StoreRecord, readonly string[] | '*'>>;
+
+/** More keys than this read of one record count as all of it: the set stays small on the wire and cheap to check. */
+export const maxKeysRead = 256;
+
+const isRecord = (key: string | symbol): key is StoreRecord => typeof key === 'string' && (storeRecords as readonly string[]).includes(key);
+
+/**
+ * The store as a mutation sees it, noting what it reads: an entry looked up by
+ * key (get, `in`, Object.hasOwn) notes that key; listing a record (keys,
+ * values, a spread) or finding it absent notes all of it. A write through it
+ * (a mutation must not write) also counts as reading all of that record.
+ */
+export function trackReads(data: StoreData): { readonly data: StoreData; reads(): ReadSet } {
+  const seen = new Map<StoreRecord, Set<string> | '*'>();
+  const note = (record: StoreRecord, key?: string | symbol): void => {
+    const keys = seen.get(record);
+    if (keys === '*') return;
+    if (typeof key !== 'string') return void seen.set(record, '*');
+    const next = keys ?? new Set<string>();
+    next.add(key);
+    seen.set(record, next.size > maxKeysRead ? '*' : next);
+  };
+  const view = (record: StoreRecord, target: object): object =>
+    new Proxy(target, {
+      get: (on, key, receiver) => (note(record, key), Reflect.get(on, key, receiver)),
+      has: (on, key) => (note(record, key), Reflect.has(on, key)),
+      getOwnPropertyDescriptor: (on, key) => (note(record, key), Reflect.getOwnPropertyDescriptor(on, key)),
+      ownKeys: (on) => (note(record), Reflect.ownKeys(on)),
+      set: (on, key, value, receiver) => (note(record), Reflect.set(on, key, value, receiver)),
+      defineProperty: (on, key, descriptor) => (note(record), Reflect.defineProperty(on, key, descriptor)),
+      deleteProperty: (on, key) => (note(record), Reflect.deleteProperty(on, key)),
+    });
+  const views = new Map<StoreRecord, object>();
+  const recordOf = (key: StoreRecord): object | undefined => {
+    const value = (data as unknown as Record<string, unknown>)[key];
+    if (value === null || typeof value !== 'object') {
+      // Absent: whatever lands in it later changes what the mutation saw.
+      note(key);
+      return value as undefined;
+    }
+    let proxy = views.get(key);
+    if (!proxy) views.set(key, (proxy = view(key, value)));
+    return proxy;
+  };
+  const everything = () => storeRecords.forEach((record) => note(record));
+  const tracked = new Proxy(data, {
+    get: (on, key, receiver) => (isRecord(key) ? recordOf(key) : Reflect.get(on, key, receiver)),
+    has: (on, key) => (isRecord(key) && note(key), Reflect.has(on, key)),
+    // A descriptor or a listing hands out the records themselves, past the views.
+    getOwnPropertyDescriptor: (on, key) => (isRecord(key) && note(key), Reflect.getOwnPropertyDescriptor(on, key)),
+    ownKeys: (on) => (everything(), Reflect.ownKeys(on)),
+    set: (on, key, value, receiver) => (everything(), Reflect.set(on, key, value, receiver)),
+    defineProperty: (on, key, descriptor) => (everything(), Reflect.defineProperty(on, key, descriptor)),
+    deleteProperty: (on, key) => (everything(), Reflect.deleteProperty(on, key)),
+  });
+  return {
+    data: tracked,
+    reads: () => Object.fromEntries([...seen].map(([record, keys]) => [record, keys === '*' ? '*' : [...keys]])) as ReadSet,
+  };
+}
+
+/** A read set as a peer sent it, or undefined when it is not one (the change then needs the holder's store exactly as it was). */
+export function readSetFrom(value: unknown): ReadSet | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  const valid = entries.every(([record, keys]) => isRecord(record) && (keys === '*' || (Array.isArray(keys) && keys.length <= maxKeysRead && keys.every((key) => typeof key === 'string'))));
+  return valid ? (value as ReadSet) : undefined;
+}
+
+/** What one change writes: record and key, or '*' for entries found by a scan when it is applied. */
+function writesOf(op: StoreOp): readonly (readonly [StoreRecord, string])[] {
+  switch (op?.op) {
+    case 'putUser':
+      return [['users', op.user.username]];
+    case 'deleteUser':
+      // The user's API keys are invalidated with it, found by a scan.
+      return [['users', op.username], ['apiKeys', '*']];
+    case 'putRole':
+      return [['roles', op.role.name]];
+    case 'deleteRole':
+      // The role is taken from every user that held it.
+      return [['roles', op.name], ['users', '*']];
+    case 'putApiKeys':
+      return op.keys.map((key) => ['apiKeys', key.id] as const);
+    case 'putServiceToken':
+      return [['serviceTokens', op.token.name]];
+    case 'putSession':
+      return [['sessions', op.session.id]];
+    case 'deleteSessions':
+      return op.ids.map((id) => ['sessions', id] as const);
+    default:
+      return storeRecords.map((record) => [record, '*'] as const);
+  }
+}
+
+/**
+ * Whether changes that landed after a change was worked out (`landed`) touch
+ * what it read or what it writes itself; if not, taking it now leaves the store
+ * as taking it before them would have. Any change to a role counts as touching
+ * everything: a mutation checks roles through the authorizer (whether a role
+ * exists, what the caller may grant), which is not the store it is given.
+ */
+export function meets(reads: ReadSet, ops: readonly StoreOp[], landed: readonly (readonly StoreOp[])[]): boolean {
+  const footprint = new Map<StoreRecord, Set<string> | '*'>();
+  const add = (record: StoreRecord, key: string) => {
+    const keys = footprint.get(record);
+    if (keys === '*') return;
+    if (key === '*') return void footprint.set(record, '*');
+    footprint.set(record, (keys ?? new Set()).add(key));
+  };
+  for (const [record, keys] of Object.entries(reads) as [StoreRecord, readonly string[] | '*'][]) for (const key of keys === '*' ? ['*'] : keys) add(record, key);
+  for (const op of ops) for (const [record, key] of writesOf(op)) add(record, key);
+  for (const change of landed) {
+    for (const op of change) {
+      for (const [record, key] of writesOf(op)) {
+        if (record === 'roles') return true;
+        const keys = footprint.get(record);
+        if (keys !== undefined && (keys === '*' || key === '*' || keys.has(key))) return true;
+      }
+    }
+  }
+  return false;
+}
