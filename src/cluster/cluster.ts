@@ -156,11 +156,12 @@ export class Cluster {
   }
 
   /**
-   * An event to every connected node: on the connection this node dialed, or,
-   * until it has dialed back a node that just connected, on that node's own.
+   * An event to every connected node but `except`: on the connection this node
+   * dialed, or, until it has dialed back a node that just connected, on that
+   * node's own.
    */
-  broadcast(method: string, body: unknown): void {
-    const reached = new Set<string>();
+  broadcast(method: string, body: unknown, except?: string): void {
+    const reached = new Set<string>(except === undefined ? [] : [except]);
     for (const [id, member] of this.#members) {
       if (member.connection.closed) continue;
       member.connection.event(method, body);

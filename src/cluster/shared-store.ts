@@ -75,12 +75,14 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       // The kept changes are numbered one after another: those after `since` are a slice, not a scan of all 1,000.
       return { epoch, seq, changes: recent.slice((since as number) + 1 - first) };
     };
+    /** The node each change taken from a replica came from: its answer tells it, and the broadcast need not. */
+    const origins = new WeakMap<readonly StoreOp[], string>();
     // Each change goes out as itself, not as the store: its cost is its own size, however large the store.
     store.onChange((ops) => {
       seq++;
       recent.push({ seq, ops });
       if (recent.length > changesKept) recent.shift();
-      cluster?.broadcast('store.changed', { epoch, seq, ops });
+      cluster?.broadcast('store.changed', { epoch, seq, ops }, origins.get(ops));
     });
     return {
       handlers: {
@@ -125,7 +127,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
         },
         // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write. A change
         // worked out from an older store is taken when the changes since, still kept, touched nothing it read or writes.
-        'store.apply': async (body) => {
+        'store.apply': async (body, from) => {
           const change = body as ChangeRequest;
           const reads = readSetFrom(change.reads);
           const applied = await store.mutate(() => {
@@ -133,7 +135,9 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
             const since = change.seq!;
             const first = recent[0]?.seq ?? seq + 1;
             const current = since === seq || (reads !== undefined && since < seq && since + 1 >= first && !meets(reads, change.ops, recent.slice(since + 1 - first).map((landed) => landed.ops)));
-            return current ? { ops: change.ops, result: true } : { ops: [], result: false };
+            if (!current) return { ops: [], result: false };
+            origins.set(change.ops, from.id);
+            return { ops: change.ops, result: true };
           });
           // Taken over the store it was worked out from: its number. Otherwise with the changes the replica did not have, its
           // own among them when taken: it takes them in order, and when refused works the change out again at once instead
@@ -209,6 +213,9 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       if (!(taken && current?.seq === answer?.seq)) await follow(node);
       return answer?.applied === true;
     } catch (error) {
+      // An answer lost after the holder took the change: no broadcast brings it either (the holder sends none to the node a
+      // change came from), so the replica asks for what it missed as soon as it can.
+      void catchUp.run();
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
     }
   };

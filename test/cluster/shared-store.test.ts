@@ -22,9 +22,10 @@ async function holderAndReplica(t: Test, options: { fill?: (store: FileStore) =>
   const key = randomBytes(32);
   const holder = shareStore(holderStore, true, key);
   const replica = shareStore(replicaStore, false, Buffer.alloc(32));
-  const wire = { deliver: true, away: false, requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[], answerChars: [] as number[] };
+  const wire = { deliver: true, away: false, answerLost: false, requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[], answerChars: [] as number[] };
   holder.attach({
-    broadcast: (method: string, body: unknown) => {
+    broadcast: (method: string, body: unknown, except?: string) => {
+      if (except === replicaNode.id) return;
       wire.broadcastBytes.push(JSON.stringify(body).length);
       // Sent as the transport sends it: serialized, never shared.
       if (wire.deliver && !options.lose?.()) replica.events[method]?.(JSON.parse(JSON.stringify(body)), holderNode);
@@ -43,6 +44,7 @@ async function holderAndReplica(t: Test, options: { fill?: (store: FileStore) =>
       }
       // Answered as the transport answers: encoded as a message, a page already serialized spliced in as it is.
       const text = encodeMessage({ type: 'response', id: 1, body: await holder.handlers[method]!(body, replicaNode) });
+      if (wire.answerLost && method === 'store.apply') throw new Error('store.apply: no answer within 10000 ms');
       wire.answerChars.push(text.length);
       return (JSON.parse(text) as { body: unknown }).body;
     },
@@ -123,6 +125,18 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   t.same(wire.requests, ['store.apply'], 'taken at once over a change to another user, with it');
   t.ok(holderStore.getUser('second') && replicaStore.getUser('first') && replicaStore.getUser('second'), 'both changes on both');
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+  // The holder sends no broadcast of a change to the node it came from: the answer brought it. An answer lost after the
+  // holder took the change: the change fails there, and the replica asks for what it missed, its own change among it.
+  const broadcasts = wire.broadcastBytes.length;
+  await replicaStore.putUser(user('quiet'));
+  t.equal(wire.broadcastBytes.length, broadcasts, "no broadcast of the replica's change back to it");
+  t.ok(replicaStore.getUser('quiet'));
+  wire.answerLost = true;
+  await t.rejects(replicaStore.putUser(user('unanswered')), { code: 'ERR_STORE_UNAVAILABLE' });
+  wire.answerLost = false;
+  t.ok(holderStore.getUser('unanswered'), 'the holder took it');
+  for (let waited = 0; !replicaStore.getUser('unanswered') && waited < 100; waited++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.ok(replicaStore.getUser('unanswered'), 'and the replica has it, without a broadcast');
   // One that touched the user it reads: refused, with what it missed, and worked out again from there it lands at the second
   // try, without a question between; the user keeps the id it was given first.
   await holderStore.putUser(user('third'));
