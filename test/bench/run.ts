@@ -20,14 +20,14 @@ import { summarize, time } from './stats.js';
 import { describeScale, measureScale, type ScaleFigures } from '../scale/measure.js';
 import { postgresServer } from '../helpers/postgres.js';
 
-/** Both store kinds at 1,000, 10,000 and 100,000 users, and 1,000,000 with --million (PostgreSQL when a test server is set up). */
+/** Both store kinds at 1,000, 10,000 and 100,000 users, and 1,000,000 with --million (PostgreSQL when a test server is set up); 5 rounds each. */
 async function scaleFigures(): Promise<ScaleFigures[]> {
   const figures: ScaleFigures[] = [];
   const cleanups: (() => unknown)[] = [];
   try {
     for (const users of [1_000, 10_000, 100_000, ...(process.argv.includes('--million') ? [1_000_000] : [])]) {
       for (const kind of postgresServer ? (['file', 'postgres'] as const) : (['file'] as const)) {
-        figures.push(await measureScale({ teardown: (fn) => cleanups.push(fn) }, kind, users));
+        figures.push(await measureScale({ teardown: (fn) => cleanups.push(fn) }, kind, users, runs));
         for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
       }
     }
@@ -168,7 +168,7 @@ for (const [name, { ms, ratio: toolRatio }] of Object.entries(tools.tools)) {
   console.log(`${`  ratio ${name} / bare node`.padEnd(44)} ${summarize(toolRatio).median.toFixed(2).padStart(9)} ${summarize(toolRatio).min.toFixed(2).padStart(9)} ${summarize(toolRatio).max.toFixed(2).padStart(9)}`);
 }
 
-// The store as it grows (goal 5): one round per size, since a round at 100,000 users takes minutes; `npm run bench -- --scale`.
+// The store as it grows (goal 5): each size filled once, then 5 rounds on it; `npm run bench -- --scale`.
 const scale = process.argv.includes('--scale') || process.argv.includes('--million') ? await scaleFigures() : [];
 for (const figures of scale) console.log(`scale: ${describeScale(figures)}`);
 console.log(`load average at the end ${load()}`);
@@ -184,15 +184,16 @@ goal('4. keep-alive ratio 0.9 or better', ratio.median >= 0.9, `${ratio.median.t
 for (const figures of scale.filter((entry) => entry.users === 100_000)) {
   goal(`5. ${figures.kind}, 100,000 users: a change visible on the other node within 100 ms`, figures.visibleMs.max <= 100, `median ${figures.visibleMs.median.toFixed(0)} ms, max ${figures.visibleMs.max.toFixed(0)} ms`);
   goal(`5. ${figures.kind}, 100,000 users: under 5 ms of CPU per change on the other node`, figures.cpuMsPerChange[1] < 5, `writer ${figures.cpuMsPerChange[0].toFixed(1)} ms (the request, TLS and audit included), other ${figures.cpuMsPerChange[1].toFixed(1)} ms`);
-  goal(`5. ${figures.kind}, 100,000 users: no node's event loop held up over 20 ms while changes land`, figures.stallMs <= 20, `${figures.stallMs.toFixed(0)} ms inside the nodes; a client's /_health took up to ${figures.clientStallMs.toFixed(0)} ms`);
+  goal(`5. ${figures.kind}, 100,000 users: no node's event loop held up over 20 ms while changes land`, figures.stallMs <= 20, `${figures.stallMs.toFixed(0)} ms inside the nodes, the longest of ${figures.rounds} rounds (a round's longest: median ${figures.stallMsPerRound.median.toFixed(0)} ms); a client's /_health took up to ${figures.clientStallMs.toFixed(0)} ms`);
   // On this machine both nodes and the clients share two cores: a second node adds no CPU, only a second place to make changes.
-  goal(`5. ${figures.kind}, 100,000 users: adding a node adds change capacity`, figures.parallelPerSecond > figures.oneNodeParallelPerSecond, `8 clients: ${figures.oneNodeParallelPerSecond.toFixed(0)} changes/s on one node, ${figures.parallelPerSecond.toFixed(0)}/s split over two (on one machine of 2 cores); CPU per change ${figures.parallelCpuMsPerChange.oneNode.toFixed(1)} ms on one node, ${figures.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over two`);
-  goal(`5. ${figures.kind}, 100,000 users: RSS under 250 MB`, Math.max(...figures.rssMb.peak) < 250, `peak ${figures.rssMb.peak.map((mb) => mb.toFixed(0)).join(' / ')} MB`);
+  const added = figures.addedNodeRatio;
+  goal(`5. ${figures.kind}, 100,000 users: adding a node adds change capacity`, added.median > 1, `8 clients, each round over two nodes against the first alone: ${added.median.toFixed(2)} (${added.min.toFixed(2)}-${added.max.toFixed(2)}); ${figures.oneNodeParallelPerSecond.median.toFixed(0)} changes/s on one node, ${figures.parallelPerSecond.median.toFixed(0)}/s split over two (on one machine of 2 cores); CPU per change ${figures.parallelCpuMsPerChange.oneNode.toFixed(1)} ms on one node, ${figures.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over two`);
+  goal(`5. ${figures.kind}, 100,000 users: RSS under 250 MB`, Math.max(...figures.rssMb.peak) < 250, `highest peak ${figures.rssMb.peak.map((mb) => mb.toFixed(0)).join(' / ')} MB`);
 }
 for (const figures of scale.filter((entry) => entry.users === 1_000_000)) {
   goal(`5. ${figures.kind}, 1,000,000 users: nothing refused or timed out`, figures.parallelRefused === 0 && figures.seenOnSecond, `${figures.parallelRefused} of ${figures.parallelChanges} parallel changes refused; every change seen on the other node: ${figures.seenOnSecond}`);
   goal(`5. ${figures.kind}, 1,000,000 users: a change visible on the other node within 500 ms`, figures.visibleMs.max <= 500, `median ${figures.visibleMs.median.toFixed(0)} ms, max ${figures.visibleMs.max.toFixed(0)} ms`);
-  goal(`5. ${figures.kind}, 1,000,000 users: a node starts in under 10 s`, figures.startMs < 10_000, `${(figures.startMs / 1000).toFixed(1)} s (join ${(figures.joinMs / 1000).toFixed(1)} s)`);
+  goal(`5. ${figures.kind}, 1,000,000 users: a node starts in under 10 s`, figures.startMs.max < 10_000, `slowest ${(figures.startMs.max / 1000).toFixed(1)} s, median ${(figures.startMs.median / 1000).toFixed(1)} s (the second node's start to serving the store: ${(figures.joinMs.median / 1000).toFixed(1)} s)`);
 }
 goal('6. new TLS connections 0.9 of a bare server or better', handshakeRatio.median >= 0.9, `${handshakeRatio.median.toFixed(2)} (server CPU per handshake: node ${summarize(handshakes.nodeCpuMicros).median.toFixed(0)} us, bare ${summarize(handshakes.bareCpuMicros).median.toFixed(0)} us)`);
 if (!gateway.skipped) {

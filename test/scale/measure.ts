@@ -1,98 +1,69 @@
 // The security store as it grows (P4 goal 5): two nodes on one store filled
 // with `users` users (copies of one real argon2id hash), the file store or
-// PostgreSQL. Measures the node's start, a joining node's start, how soon a
-// change on one node is visible on the other (by its notification, not by the
-// read a refused login makes), changes per second one at a time and from 8
-// clients at once, the CPU each node spends per change, the longest a node
-// stalls meanwhile, logins cached and uncached, and memory. Used by
-// `npm run test:scale` (which also checks that what it measures is right) and
-// by `npm run bench`.
+// PostgreSQL. Measures, in each of `rounds` rounds (scale-round.ts): the
+// node's start, a second node's start, how soon a change on one node is
+// visible on the other (by its notification, not by the read a refused login
+// makes), changes per second one at a time and from 8 clients at once (on the
+// first node alone, then over both), the CPU each node spends per change, the
+// longest a node stalls meanwhile, logins cached and uncached, and memory.
+// Between rounds both nodes stop; the first starts again on the same store,
+// and a new second node enrolls. Used by
+// `npm run test:scale` (one round; it also checks that what it measures is
+// right) and by `npm run bench` (five).
 import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'node:https';
 import { homePaths } from '../../src/home/layout.js';
-import { cpuDuring, cpuMs } from '../helpers/cpu.js';
 import { writeFileAtomic } from '../../src/io/atomic-write.js';
 import { hashPassword } from '../../src/security/password.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { query, testDatabase } from '../helpers/postgres.js';
 import { summarize } from '../bench/stats.js';
+import { admin, measureRound, scalePassword, type RoundFigures, type Started } from './scale-round.js';
 
-export const scalePassword = 'scale-password-1';
-const admin = 'elastic:scale-admin-pass-1';
+export { scalePassword };
 
+type Range = { median: number; min: number; max: number };
+
+/** The rounds' figures: a median where a round gives one figure, the worst where the goal is a bound (visible, stall, peak). */
 export interface ScaleFigures {
   kind: 'file' | 'postgres';
   users: number;
-  startMs: number;
-  joinMs: number;
-  visibleMs: { median: number; max: number };
-  sequentialPerSecond: number;
+  rounds: number;
+  startMs: Range;
+  joinMs: Range;
+  /** Over every change watched in every round (5 a round). */
+  visibleMs: Range;
+  sequentialPerSecond: Range;
   /** 240 changes from 8 clients at once, split over both nodes. */
-  parallelPerSecond: number;
-  /** Of all the changes made from 8 clients at once (`parallelChanges` of them), how many were refused. */
+  parallelPerSecond: Range;
+  /** Of all the changes made from 8 clients at once (`parallelChanges` of them, every round), how many were refused. */
   parallelRefused: number;
   parallelChanges: number;
-  /** The same on the first node alone, before the second joins: what adding a node does to the change rate. */
-  oneNodeParallelPerSecond: number;
-  /** CPU per change of those parallel changes: the first node alone; then each node (the first, the second) with them split over both. */
+  /** The same on the first node alone, before the second starts: what adding a node does to the change rate. */
+  oneNodeParallelPerSecond: Range;
+  /** Each round's rate over both nodes against the first node's alone in the same round. */
+  addedNodeRatio: Range;
+  /** CPU per change of those parallel changes (medians): the first node alone; then each node (the first, the second) with them split over both. */
   parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
+  /** CPU per change one at a time (medians): the first node (the holder, or the writer), the second. */
   cpuMsPerChange: [number, number];
-  /** The longest a node's event loop was held up while the changes landed, either node, from inside (GET /_nodes/_local/stats). */
+  /** The longest a node's event loop was held up while the changes landed, either node, any round, from inside (GET /_nodes/_local/stats). */
   stallMs: number;
-  /** The same, each node: the first (the holder, or the writer), the second. */
+  /** The same, each node: the first, the second. */
   stallMsByNode: [number, number];
+  /** Each round's longest stall, either node: how often the worst comes. */
+  stallMsPerRound: Range;
   /** The longest a client's GET /_health took meanwhile: the machine (2 cores shared by both nodes, the database and this client), not only the node. */
   clientStallMs: number;
   loginMs: { uncached: number; cached: number };
+  /** RSS (medians) a moment after the second node took the store, and the highest peak (VmHWM) of any round, each node. */
   rssMb: { idle: [number, number]; peak: [number, number] };
-  /** What a test checks: the change was seen on the other node, and there its user logged in. */
+  /** What a test checks, every round: the change was seen on the other node, and there its user logged in. */
   seenOnSecond: boolean;
   newUserLogsIn: number;
   filledUserLogsIn: number;
 }
 
 type Teardown = { teardown(fn: () => unknown): void };
-
-/** One keep-alive HTTPS client to a node. */
-function client(port: number, ca: string) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const call = (method: string, path: string, auth = admin, body?: unknown) =>
-    new Promise<{ status: number; ms: number; text: string }>((resolve, reject) => {
-      const started = performance.now();
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(auth).toString('base64')}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
-      request({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', agent, headers }, (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started, text }));
-      })
-        .on('error', reject)
-        .end(payload);
-    });
-  return { call, close: () => agent.destroy() };
-}
-
-async function memory(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)![1]);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
-/** Changes that cost no password hash, `each` from each of 8 clients at once, each client on the node `nodeOf` gives it; the rate and the refused. */
-async function parallelChanges(nodeOf: (worker: number) => ReturnType<typeof client>, each: number): Promise<{ perSecond: number; refused: number }> {
-  const started = performance.now();
-  const answers = await Promise.all(
-    Array.from({ length: 8 }, async (_, worker) => {
-      const statuses: number[] = [];
-      for (let index = 0; index < each; index++) statuses.push((await nodeOf(worker).call('PUT', `/_security/user/u${100 + worker * each + index}`, admin, { roles: [] })).status);
-      return statuses;
-    }),
-  );
-  return { perSecond: ((8 * each) / (performance.now() - started)) * 1000, refused: answers.flat().filter((status) => status !== 200).length };
-}
-
-/** The changes each of the 8 clients makes for a change rate: 240 in all (80, as before, were over in about 0.2 s). */
-const parallelEach = 30;
 
 /** Fill the store of a stopped cluster with `users` users u1..uN, every one with the same real hash. */
 async function fill(kind: 'file' | 'postgres', home: string, connection: Awaited<ReturnType<typeof testDatabase>> | undefined, users: number, hash: string): Promise<void> {
@@ -107,7 +78,42 @@ async function fill(kind: 'file' | 'postgres', home: string, connection: Awaited
   await writeFileAtomic(path, JSON.stringify(store), 0o600);
 }
 
-export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users: number): Promise<ScaleFigures> {
+/** The rounds' figures as one: see ScaleFigures. */
+function combine(kind: 'file' | 'postgres', users: number, rounds: readonly RoundFigures[]): ScaleFigures {
+  const of = (pick: (round: RoundFigures) => number) => summarize(rounds.map(pick));
+  const median = (pick: (round: RoundFigures) => number) => of(pick).median;
+  const worst = (pick: (round: RoundFigures) => number) => of(pick).max;
+  const pair = (pick: (round: RoundFigures) => [number, number], by: (values: (round: RoundFigures) => number) => number) => [by((round) => pick(round)[0]), by((round) => pick(round)[1])] as [number, number];
+  const stallMsByNode = pair((round) => round.stallMsByNode, worst);
+  const failed = (pick: (round: RoundFigures) => number) => rounds.map(pick).find((status) => status !== 200) ?? 200;
+  return {
+    kind,
+    users,
+    rounds: rounds.length,
+    startMs: of((round) => round.startMs),
+    joinMs: of((round) => round.joinMs),
+    visibleMs: summarize(rounds.flatMap((round) => round.visibleMs)),
+    sequentialPerSecond: of((round) => round.sequentialPerSecond),
+    parallelPerSecond: of((round) => round.parallelPerSecond),
+    parallelRefused: rounds.reduce((sum, round) => sum + round.refused, 0),
+    parallelChanges: rounds.reduce((sum, round) => sum + round.changes, 0),
+    oneNodeParallelPerSecond: of((round) => round.oneNodeParallelPerSecond),
+    addedNodeRatio: of((round) => round.parallelPerSecond / round.oneNodeParallelPerSecond),
+    parallelCpuMsPerChange: { oneNode: median((round) => round.parallelCpuMsPerChange.oneNode), twoNodes: pair((round) => round.parallelCpuMsPerChange.twoNodes, median) },
+    cpuMsPerChange: pair((round) => round.cpuMsPerChange, median),
+    stallMs: Math.max(...stallMsByNode),
+    stallMsByNode,
+    stallMsPerRound: of((round) => Math.max(...round.stallMsByNode)),
+    clientStallMs: worst((round) => round.clientStallMs),
+    loginMs: { uncached: median((round) => round.loginMs.uncached), cached: median((round) => round.loginMs.cached) },
+    rssMb: { idle: pair((round) => round.rssMb.idle, median), peak: pair((round) => round.rssMb.peak, worst) },
+    seenOnSecond: rounds.every((round) => round.seenOnSecond),
+    newUserLogsIn: failed((round) => round.newUserLogsIn),
+    filledUserLogsIn: failed((round) => round.filledUserLogsIn),
+  };
+}
+
+export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users: number, rounds = 1): Promise<ScaleFigures> {
   const dir = await nodeOwnedDir(t);
   const connection = kind === 'postgres' ? await testDatabase(t) : undefined;
   const env: Record<string, string> = connection
@@ -122,7 +128,7 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
     : {};
   const nodes: NodeProcess[] = [];
   t.teardown(() => nodes.forEach((node) => node.signal('SIGKILL')));
-  const start = async (name: string, args: string[] = [], extra: Record<string, string> = {}) => {
+  const start = async (name: string, args: string[] = [], extra: Record<string, string> = {}): Promise<Started> => {
     const started = performance.now();
     const node = await startNodeProcess(`${dir}/${name}`, { terminal: false, env: { ...env, ...extra }, args: ['-E', `node.name=${name}`, ...args] });
     nodes.push(node);
@@ -130,112 +136,35 @@ export async function measureScale(t: Teardown, kind: 'file' | 'postgres', users
     return { node, port, ms: performance.now() - started };
   };
 
-  // The cluster's first node, stopped to fill its store, then started again: its start at this size.
+  // The cluster's first node, stopped to fill its store; then each round starts it again (its start at this size) and a second node.
   const first = await start('one', [], { ELASTIC_PASSWORD: admin.split(':')[1]! });
   await first.node.waitFor(/"event":"bootstrap_password_applied"/);
   await first.node.stop();
   await fill(kind, `${dir}/one`, connection, users, await hashPassword(scalePassword));
-  const one = await start('one');
   const ca = await readFile(`${homePaths(`${dir}/one`).certsDir}/http_ca.crt`, 'utf8');
-  const a = client(one.port, ca);
-  t.teardown(() => a.close());
-  while ((await a.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
-  const startMs = one.ms;
-  // The first node alone takes 240 changes from 8 clients (after 80 unmeasured, as the two nodes' are, which come later); the same
-  // after the second joins, split over both, with nothing else asking either node meanwhile.
-  const warmUp = await parallelChanges(() => a, 10);
-  const { result: oneNode, ms: oneNodeCpuMs } = await cpuDuring(one.node.child.pid!, () => parallelChanges(() => a, parallelEach));
-
-  // A second node joins, and takes the store (from the holder, or from the database).
-  const token = await runCliAsNodeUser(['create-enrollment-token', '-s', 'node', '--home', `${dir}/one`], env);
-  const joinStarted = performance.now();
-  const two = await start('two', ['--enrollment-token', token.stdout.trim()]);
-  const b = client(two.port, ca);
-  t.teardown(() => b.close());
-  while ((await b.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
-  const joinMs = performance.now() - joinStarted;
-  const pids = [one.node.child.pid!, two.node.child.pid!];
-  const idle = await Promise.all(pids.map(memory));
-
-  // A change on the first node, seen on the second by its notification: polled with GETs, which never read the store again.
-  const visible: number[] = [];
-  let seenOnSecond = true;
-  for (let round = 0; round < 5; round++) {
-    const made = await a.call('PUT', `/_security/user/new${round}`, admin, { password: scalePassword, roles: ['read-only'] });
-    const after = performance.now();
-    let seen = false;
-    while (!seen && performance.now() - after < 30_000) seen = (await b.call('GET', `/_security/user/new${round}`)).status === 200;
-    seenOnSecond &&= made.status === 200 && seen;
-    visible.push(performance.now() - after);
+  const figures: RoundFigures[] = [];
+  for (let round = 0; round < rounds; round++) {
+    let one: Started | undefined;
+    let two: Started | undefined;
+    const startFirst = async () => (one = await start('one'));
+    // A new second node each round, enrolled with a new token: the first node's transport port is new at each start.
+    const startSecond = async () => {
+      const token = await runCliAsNodeUser(['create-enrollment-token', '-s', 'node', '--home', `${dir}/one`], env);
+      return (two = await start(`two${round}`, ['--enrollment-token', token.stdout.trim()]));
+    };
+    figures.push(await measureRound(users, round, ca, startFirst, startSecond, (fn) => t.teardown(fn)));
+    // Stopped, the second first: a stopped holder would leave a replica refusing changes.
+    await two!.node.stop();
+    await one!.node.stop();
   }
-
-  // Changes that cost no password hash (roles), one at a time, with the CPU of each node, while the second node's stall is watched
-  // from outside (a client's /_health) and from inside (each node's event-loop delay, counted from this read on).
-  const eventLoopMax = async (node: typeof a) => {
-    const answer = await node.call('GET', '/_nodes/_local/stats');
-    const stats = Object.values((JSON.parse(answer.text) as { nodes: Record<string, { event_loop: { delay_in_millis: { max: number } } }> }).nodes)[0]!;
-    return stats.event_loop.delay_in_millis.max;
-  };
-  await Promise.all([eventLoopMax(a), eventLoopMax(b)]);
-  let clientStallMs = 0;
-  let watching = true;
-  const watch = (async () => {
-    while (watching) {
-      clientStallMs = Math.max(clientStallMs, (await b.call('GET', '/_health')).ms);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  const cpuBefore = await Promise.all(pids.map(cpuMs));
-  const sequential = 50;
-  const sequentialStarted = performance.now();
-  for (let index = 0; index < sequential; index++) await a.call('PUT', `/_security/user/u${1 + index}`, admin, { roles: index % 2 ? ['read-only'] : [] });
-  const sequentialMs = performance.now() - sequentialStarted;
-  const cpuAfter = await Promise.all(pids.map(cpuMs));
-  const spread = await parallelChanges((worker) => (worker % 2 ? b : a), 10);
-  watching = false;
-  await watch;
-  // The rate over both nodes without the watch above (which asks the second node every 5 ms): measured as the first node's alone was.
-  const parallelCpuBefore = await Promise.all(pids.map(cpuMs));
-  const parallel = await parallelChanges((worker) => (worker % 2 ? b : a), parallelEach);
-  const parallelCpuAfter = await Promise.all(pids.map(cpuMs));
-  const stallMsByNode: [number, number] = [await eventLoopMax(a), await eventLoopMax(b)];
-  const stallMs = Math.max(...stallMsByNode);
-  const peak = await Promise.all(pids.map(memory));
-
-  // Logins on the second node: a filled user, uncached then cached; the new user.
-  const uncached = await b.call('GET', '/_security/_authenticate', `u${users}:${scalePassword}`);
-  const cached = await b.call('GET', '/_security/_authenticate', `u${users}:${scalePassword}`);
-  const newUser = await b.call('GET', '/_security/_authenticate', `new0:${scalePassword}`);
-  const { median, max } = summarize(visible);
-  return {
-    kind,
-    users,
-    startMs,
-    joinMs,
-    visibleMs: { median, max },
-    sequentialPerSecond: (sequential / sequentialMs) * 1000,
-    parallelPerSecond: parallel.perSecond,
-    parallelRefused: warmUp.refused + oneNode.refused + spread.refused + parallel.refused,
-    parallelChanges: 8 * (10 + parallelEach + 10 + parallelEach),
-    oneNodeParallelPerSecond: oneNode.perSecond,
-    parallelCpuMsPerChange: {
-      oneNode: oneNodeCpuMs / (8 * parallelEach),
-      twoNodes: [0, 1].map((index) => (parallelCpuAfter[index]! - parallelCpuBefore[index]!) / (8 * parallelEach)) as [number, number],
-    },
-    cpuMsPerChange: [0, 1].map((index) => (cpuAfter[index]! - cpuBefore[index]!) / sequential) as [number, number],
-    stallMs,
-    stallMsByNode,
-    clientStallMs,
-    loginMs: { uncached: uncached.ms, cached: cached.ms },
-    rssMb: { idle: [idle[0]!.rss, idle[1]!.rss], peak: [peak[0]!.peak, peak[1]!.peak] },
-    seenOnSecond,
-    newUserLogsIn: newUser.status,
-    filledUserLogsIn: uncached.status,
-  };
+  return combine(kind, users, figures);
 }
 
-/** One line of figures, for a test's comment and the bench's table. */
+const range = (value: Range, digits = 0, unit = '') =>
+  `${value.median.toFixed(digits)}${unit}` + (value.min === value.max ? '' : ` (${value.min.toFixed(digits)}-${value.max.toFixed(digits)})`);
+
+/** One line of figures, for a test's comment and the bench's table: medians, with the rounds' min-max where there are several. */
 export function describeScale(figures: ScaleFigures): string {
   const f = figures;
-  return `${f.kind} ${f.users.toLocaleString('en')} users: start ${Math.round(f.startMs)} ms, join ${Math.round(f.joinMs)} ms, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${f.sequentialPerSecond.toFixed(1)} changes/s one at a time, ${f.parallelPerSecond.toFixed(1)}/s from 8 clients over both nodes (${f.oneNodeParallelPerSecond.toFixed(1)}/s on the first alone; ${f.parallelRefused} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change one at a time ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
+  return `${f.kind} ${f.users.toLocaleString('en')} users, ${f.rounds} round${f.rounds === 1 ? '' : 's'}: start ${range(f.startMs, 0, ' ms')}, join ${range(f.joinMs, 0, ' ms')}, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${range(f.sequentialPerSecond, 1)} changes/s one at a time, ${range(f.parallelPerSecond, 1)}/s from 8 clients over both nodes (${range(f.oneNodeParallelPerSecond, 1)}/s on the first alone, ratio ${range(f.addedNodeRatio, 2)}; ${f.parallelRefused} of ${f.parallelChanges} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change one at a time ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
 }

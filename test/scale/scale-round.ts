@@ -1,0 +1,182 @@
+// One round of the store-at-scale measurement (measure.ts): the first node
+// started on the filled store, changes on it alone, a second node started, a
+// change on one seen on the other, changes one at a time and from 8 clients
+// over both, the CPU of each node, the longest stall, logins and memory.
+import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
+import { cpuDuring, cpuMs } from '../helpers/cpu.js';
+import type { NodeProcess } from '../helpers/node-process.js';
+
+export const scalePassword = 'scale-password-1';
+export const admin = 'elastic:scale-admin-pass-1';
+
+/** What one round measures. */
+export interface RoundFigures {
+  /** The first node's start on the filled store, to its first answer. */
+  startMs: number;
+  /** A new second node's enrollment and start, to serving the store it took. */
+  joinMs: number;
+  visibleMs: number[];
+  sequentialPerSecond: number;
+  parallelPerSecond: number;
+  oneNodeParallelPerSecond: number;
+  parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
+  cpuMsPerChange: [number, number];
+  stallMsByNode: [number, number];
+  clientStallMs: number;
+  loginMs: { uncached: number; cached: number };
+  rssMb: { idle: [number, number]; peak: [number, number] };
+  refused: number;
+  changes: number;
+  seenOnSecond: boolean;
+  newUserLogsIn: number;
+  filledUserLogsIn: number;
+}
+
+/** One keep-alive HTTPS client to a node. */
+export function client(port: number, ca: string) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const call = (method: string, path: string, auth = admin, body?: unknown) =>
+    new Promise<{ status: number; ms: number; text: string }>((resolve, reject) => {
+      const started = performance.now();
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(auth).toString('base64')}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
+      request({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', agent, headers }, (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started, text }));
+      })
+        .on('error', reject)
+        .end(payload);
+    });
+  return { call, close: () => agent.destroy() };
+}
+type Client = ReturnType<typeof client>;
+
+async function memory(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)![1]);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** Changes that cost no password hash, `each` from each of 8 clients at once, each client on the node `nodeOf` gives it; the rate and the refused. */
+async function parallelChanges(nodeOf: (worker: number) => Client, each: number): Promise<{ perSecond: number; refused: number }> {
+  const started = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, async (_, worker) => {
+      const statuses: number[] = [];
+      for (let index = 0; index < each; index++) statuses.push((await nodeOf(worker).call('PUT', `/_security/user/u${100 + worker * each + index}`, admin, { roles: [] })).status);
+      return statuses;
+    }),
+  );
+  return { perSecond: ((8 * each) / (performance.now() - started)) * 1000, refused: answers.flat().filter((status) => status !== 200).length };
+}
+
+/** The changes each of the 8 clients makes for a change rate: 240 in all (80, as before, were over in about 0.2 s). */
+const parallelEach = 30;
+
+/** A started node: the process, its port, and how long it took to its first answer. */
+export interface Started {
+  readonly node: NodeProcess;
+  readonly port: number;
+  readonly ms: number;
+}
+
+/**
+ * One round on a filled store of `users` users: `startFirst` starts the first node, `startSecond` the second (which
+ * joins the first's cluster, or its database). `round` keeps the round's new users apart from the other rounds'.
+ */
+export async function measureRound(users: number, round: number, ca: string, startFirst: () => Promise<Started>, startSecond: () => Promise<Started>, teardown: (fn: () => unknown) => void): Promise<RoundFigures> {
+  const one = await startFirst();
+  const a = client(one.port, ca);
+  teardown(() => a.close());
+  while ((await a.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+  // The first node alone takes 240 changes from 8 clients (after 80 unmeasured, as the two nodes' are, which come later); the same
+  // after the second joins, split over both, with nothing else asking either node meanwhile.
+  const warmUp = await parallelChanges(() => a, 10);
+  const { result: oneNode, ms: oneNodeCpuMs } = await cpuDuring(one.node.child.pid!, () => parallelChanges(() => a, parallelEach));
+
+  // The second node starts, and takes the store (from the holder, or from the database).
+  const two = await startSecond();
+  const listening = performance.now();
+  const b = client(two.port, ca);
+  teardown(() => b.close());
+  while ((await b.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+  // From the node's process start (its token made before) to the store served.
+  const joinMs = two.ms + (performance.now() - listening);
+  const pids = [one.node.child.pid!, two.node.child.pid!];
+  const idle = await Promise.all(pids.map(memory));
+
+  // A change on the first node, seen on the second by its notification: polled with GETs, which never read the store again.
+  const visibleMs: number[] = [];
+  let seenOnSecond = true;
+  for (let index = 0; index < 5; index++) {
+    const made = await a.call('PUT', `/_security/user/new${round}-${index}`, admin, { password: scalePassword, roles: ['read-only'] });
+    const after = performance.now();
+    let seen = false;
+    while (!seen && performance.now() - after < 30_000) seen = (await b.call('GET', `/_security/user/new${round}-${index}`)).status === 200;
+    seenOnSecond &&= made.status === 200 && seen;
+    visibleMs.push(performance.now() - after);
+  }
+
+  // Changes that cost no password hash (roles), one at a time, with the CPU of each node, while the second node's stall is watched
+  // from outside (a client's /_health) and from inside (each node's event-loop delay, counted from this read on).
+  const eventLoopMax = async (node: Client) => {
+    const answer = await node.call('GET', '/_nodes/_local/stats');
+    const stats = Object.values((JSON.parse(answer.text) as { nodes: Record<string, { event_loop: { delay_in_millis: { max: number } } }> }).nodes)[0]!;
+    return stats.event_loop.delay_in_millis.max;
+  };
+  await Promise.all([eventLoopMax(a), eventLoopMax(b)]);
+  let clientStallMs = 0;
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      clientStallMs = Math.max(clientStallMs, (await b.call('GET', '/_health')).ms);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  const cpuBefore = await Promise.all(pids.map(cpuMs));
+  const sequential = 50;
+  const sequentialStarted = performance.now();
+  for (let index = 0; index < sequential; index++) await a.call('PUT', `/_security/user/u${1 + index}`, admin, { roles: index % 2 ? ['read-only'] : [] });
+  const sequentialMs = performance.now() - sequentialStarted;
+  const cpuAfter = await Promise.all(pids.map(cpuMs));
+  const spread = await parallelChanges((worker) => (worker % 2 ? b : a), 10);
+  watching = false;
+  await watch;
+  // The rate over both nodes without the watch above (which asks the second node every 5 ms): measured as the first node's alone was.
+  const parallelCpuBefore = await Promise.all(pids.map(cpuMs));
+  const parallel = await parallelChanges((worker) => (worker % 2 ? b : a), parallelEach);
+  const parallelCpuAfter = await Promise.all(pids.map(cpuMs));
+  const stallMsByNode: [number, number] = [await eventLoopMax(a), await eventLoopMax(b)];
+  const peak = await Promise.all(pids.map(memory));
+
+  // Logins on the second node: a filled user, uncached then cached; a new user of this round.
+  const uncached = await b.call('GET', '/_security/_authenticate', `u${users}:${scalePassword}`);
+  const cached = await b.call('GET', '/_security/_authenticate', `u${users}:${scalePassword}`);
+  const newUser = await b.call('GET', '/_security/_authenticate', `new${round}-0:${scalePassword}`);
+  a.close();
+  b.close();
+  return {
+    startMs: one.ms,
+    joinMs,
+    visibleMs,
+    sequentialPerSecond: (sequential / sequentialMs) * 1000,
+    parallelPerSecond: parallel.perSecond,
+    oneNodeParallelPerSecond: oneNode.perSecond,
+    parallelCpuMsPerChange: {
+      oneNode: oneNodeCpuMs / (8 * parallelEach),
+      twoNodes: [0, 1].map((index) => (parallelCpuAfter[index]! - parallelCpuBefore[index]!) / (8 * parallelEach)) as [number, number],
+    },
+    cpuMsPerChange: [0, 1].map((index) => (cpuAfter[index]! - cpuBefore[index]!) / sequential) as [number, number],
+    stallMsByNode,
+    clientStallMs,
+    loginMs: { uncached: uncached.ms, cached: cached.ms },
+    rssMb: { idle: [idle[0]!.rss, idle[1]!.rss], peak: [peak[0]!.peak, peak[1]!.peak] },
+    refused: warmUp.refused + oneNode.refused + spread.refused + parallel.refused,
+    changes: 8 * (10 + parallelEach + 10 + parallelEach),
+    seenOnSecond,
+    newUserLogsIn: newUser.status,
+    filledUserLogsIn: uncached.status,
+  };
+}
