@@ -23,8 +23,12 @@ export { scalePassword };
 
 type Range = { median: number; min: number; max: number };
 
-/** The rounds' figures: a median where a round gives one figure, the worst where the goal is a bound (visible, stall, peak). */
-export interface ScaleFigures {
+/**
+ * The rounds' figures: a median where a round gives one figure, the worst where the goal is a bound. Of the fields a
+ * round has too: CPU per change and logins are medians; the stall, a client's stall and the peak memory the worst of any
+ * round (idle memory a median); the checks (seen, logged in) hold only if they held in every round.
+ */
+export interface ScaleFigures extends Pick<RoundFigures, 'parallelCpuMsPerChange' | 'cpuMsPerChange' | 'stallMsByNode' | 'clientStallMs' | 'loginMs' | 'rssMb' | 'seenOnSecond' | 'newUserLogsIn' | 'filledUserLogsIn'> {
   kind: 'file' | 'postgres';
   users: number;
   rounds: number;
@@ -42,25 +46,10 @@ export interface ScaleFigures {
   oneNodeParallelPerSecond: Range;
   /** Each round's rate over both nodes against the first node's alone in the same round. */
   addedNodeRatio: Range;
-  /** CPU per change of those parallel changes (medians): the first node alone; then each node (the first, the second) with them split over both. */
-  parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
-  /** CPU per change one at a time (medians): the first node (the holder, or the writer), the second. */
-  cpuMsPerChange: [number, number];
   /** The longest a node's event loop was held up while the changes landed, either node, any round, from inside (GET /_nodes/_local/stats). */
   stallMs: number;
-  /** The same, each node: the first, the second. */
-  stallMsByNode: [number, number];
   /** Each round's longest stall, either node: how often the worst comes. */
   stallMsPerRound: Range;
-  /** The longest a client's GET /_health took meanwhile: the machine (2 cores shared by both nodes, the database and this client), not only the node. */
-  clientStallMs: number;
-  loginMs: { uncached: number; cached: number };
-  /** RSS (medians) a moment after the second node took the store, and the highest peak (VmHWM) of any round, each node. */
-  rssMb: { idle: [number, number]; peak: [number, number] };
-  /** What a test checks, every round: the change was seen on the other node, and there its user logged in. */
-  seenOnSecond: boolean;
-  newUserLogsIn: number;
-  filledUserLogsIn: number;
 }
 
 type Teardown = { teardown(fn: () => unknown): void };

@@ -20,9 +20,13 @@ export interface RoundFigures {
   sequentialPerSecond: number;
   parallelPerSecond: number;
   oneNodeParallelPerSecond: number;
+  /** CPU per change of the parallel changes: the first node alone; then each node (the first, the second) with them split over both. */
   parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
+  /** CPU per change one at a time: the first node (the holder, or the writer), the second. */
   cpuMsPerChange: [number, number];
+  /** The longest each node's event loop was held up while the changes landed, from inside (GET /_nodes/_local/stats). */
   stallMsByNode: [number, number];
+  /** The longest a client's GET /_health took meanwhile: the machine (2 cores shared by both nodes, the database and this client), not only the node. */
   clientStallMs: number;
   loginMs: { uncached: number; cached: number };
   rssMb: { idle: [number, number]; peak: [number, number] };
