@@ -1,3 +1,4 @@
+import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
 import { maxKeysRead, meets, readSetFrom, trackReads } from '../../src/cluster/change-reads.js';
@@ -109,16 +110,18 @@ t.test('a change the holder takes over changes that landed after it was worked o
       const reads = tracked.reads();
       // What goes over the wire, and what the holder makes of it.
       const received = readSetFrom(JSON.parse(JSON.stringify(reads)));
-      t.same(received, reads, 'the read set survives the wire');
+      deepStrictEqual(received, reads, 'the read set survives the wire');
       if (meets(received!, then.ops, landed)) return void refused++;
       taken++;
       const after = applyAll(before, landed.flat());
       const now = mutation(after);
-      t.same(JSON.stringify(then), JSON.stringify(now), `taken over ${JSON.stringify(landed)}: the same change and answer from the newer store`);
-      t.same(JSON.stringify(applyAll(after, then.ops)), JSON.stringify(applyAll(after, now.ops)));
+      // Compared as JSON: the same entries in the same order, a user named __proto__ among them.
+      deepStrictEqual(JSON.stringify(then), JSON.stringify(now), `taken over ${JSON.stringify(landed)}: the same change and answer from the newer store`);
+      deepStrictEqual(JSON.stringify(applyAll(after, then.ops)), JSON.stringify(applyAll(after, now.ops)));
     }),
     { numRuns: 3000 },
   );
+  t.pass('3,000 generated: each change taken is the change worked out again from the newer store, with the same answer');
   // Neither way only: the check lets changes through that others did not touch, and stops the rest.
   t.ok(taken > 300 && refused > 300, `taken ${taken}, refused ${refused} of 3000`);
 });
@@ -152,10 +155,11 @@ t.test('a role changed meanwhile meets every change: the authorizer reads roles 
     fc.property(fc.array(stepArbitrary, { minLength: 1, maxLength: 3 }), fc.constantFrom<StoreOp>({ op: 'deleteRole', name: 'unread' }, { op: 'putRole', role: { id: 'x', name: 'unread', cluster: [], indices: [], endpoints: [], entities: [] } as never }), (steps, roleChange) => {
       const tracked = trackReads(applyAll({ version: 1, users: {} }, [{ op: 'putUser', user: user('u0') }]));
       const { ops } = mutationOf(steps)(tracked.data);
-      t.equal(meets(tracked.reads(), ops, [[roleChange]]), true);
+      deepStrictEqual(meets(tracked.reads(), ops, [[roleChange]]), true);
     }),
     { numRuns: 200 },
   );
+  t.pass('200 generated mutations, each met by a role changed meanwhile');
   t.equal(meets({}, [{ op: 'putUser', user: user('a') }], [[{ op: 'putUser', user: user('b') }]]), false, 'two users apart: no');
   t.equal(meets({}, [{ op: 'putUser', user: user('a') }], [[{ op: 'putUser', user: user('a') }]]), true, 'the same user written by both: yes');
   t.equal(meets({}, [{ op: 'putUser', user: user('a') }], [[{ op: 'nonsense' } as never]]), true, 'a change of a kind it does not know: yes');
@@ -167,10 +171,11 @@ t.test('a read set from a peer is taken only as one: anything else makes the cha
       const taken = readSetFrom(value);
       if (taken === undefined) return;
       // Taken: every record one of the store's, each all of it or at most maxKeysRead names.
-      t.ok(Object.entries(taken).every(([record, keys]) => ['users', 'roles', 'apiKeys', 'serviceTokens', 'sessions'].includes(record) && (keys === '*' || (Array.isArray(keys) && keys.length <= maxKeysRead && keys.every((key) => typeof key === 'string')))));
+      deepStrictEqual(Object.entries(taken).every(([record, keys]) => ['users', 'roles', 'apiKeys', 'serviceTokens', 'sessions'].includes(record) && (keys === '*' || (Array.isArray(keys) && keys.length <= maxKeysRead && keys.every((key) => typeof key === 'string')))), true);
     }),
     { numRuns: 2000 },
   );
+  t.pass('2,000 generated values: none taken that is not a read set');
   for (const hostile of [null, [], 'users', { users: 'ada' }, { users: [1] }, JSON.parse('{"__proto__":["x"]}'), { constructor: '*' }, { users: Array(maxKeysRead + 1).fill('a') }, { users: '*', extra: '*' }]) t.equal(readSetFrom(hostile), undefined, JSON.stringify(hostile));
   t.same(readSetFrom({ users: ['ada'], sessions: '*' }), { users: ['ada'], sessions: '*' });
 });
