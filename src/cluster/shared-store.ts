@@ -134,8 +134,8 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
             if (change.epoch !== epoch || !Array.isArray(change.ops) || !Number.isSafeInteger(change.seq)) return { ops: [], result: false };
             const since = change.seq!;
             const first = recent[0]?.seq ?? seq + 1;
-            const current = since === seq || (reads !== undefined && since < seq && since + 1 >= first && !meets(reads, change.ops, recent.slice(since + 1 - first).map((landed) => landed.ops)));
-            if (!current) return { ops: [], result: false };
+            const untouched = since === seq || (reads !== undefined && since < seq && since + 1 >= first && !meets(reads, change.ops, recent.slice(since + 1 - first).map((landed) => landed.ops)));
+            if (!untouched) return { ops: [], result: false };
             origins.set(change.ops, from.id);
             return { ops: change.ops, result: true };
           });
