@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
 import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
 import { freshRuns } from '../security/fresh-runs.js';
-import { meets, readSetFrom, trackReads, type ReadSet } from './change-reads.js';
+import { meets, readSetFrom, trackReads, type ReadSet } from '../security/change-reads.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
 import { withJsonText } from './connection.js';
 import { emptyStore, StorePages, takePage } from './store-pages.js';

@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { SecurenodeError } from '../errors.js';
 import type { ApiKeyScope, StoredApiKey, StoredServiceToken } from './api-keys.js';
 import type { StoredSession } from './sessions.js';
+import type { Written } from './change-reads.js';
 import type { StoreData, StoredRole, StoredUser, StoreOp } from './store.js';
-import { setEntry } from './store-ops.js';
+import { setEntry, type StoreRecord } from './store-ops.js';
 
 // The security store as rows: each StoreOp as statements with the meaning
 // applyStoreOp gives it, and the whole store read back.
@@ -179,6 +180,22 @@ export async function logChange(client: pg.ClientBase, generation: string, touch
 const changesKept = 10_000n;
 const pruneEvery = 1_000n;
 
+/** The change log's rows after `known` up to `generation`; undefined when it cannot tell (pruned past `known`, or a generation without an entry). */
+async function logSince(client: pg.ClientBase, known: string, generation: string, changesSince: string): Promise<{ kind: string; key: string }[] | undefined> {
+  if (BigInt(known) < BigInt(changesSince)) return undefined;
+  const { rows } = await client.query<{ kind: string; key: string; generation: string }>('SELECT generation, kind, key FROM securenode_changes WHERE generation > $1 AND generation <= $2', [known, generation]);
+  return new Set(rows.map((row) => row.generation)).size === Number(BigInt(generation) - BigInt(known)) ? rows : undefined;
+}
+
+const records: Record<string, StoreRecord> = { user: 'users', role: 'roles', api_key: 'apiKeys', service_token: 'serviceTokens', session: 'sessions' };
+
+/** The entries the changes after `known` up to `generation` wrote, from the log alone (no row read); undefined when the log cannot tell. */
+export async function writtenSince(client: pg.ClientBase, known: string, generation: string, changesSince: string): Promise<Written[] | undefined> {
+  const rows = await logSince(client, known, generation, changesSince);
+  // A change that touched no row logs kind 'none'; a kind this version does not know counts as every record.
+  return rows?.flatMap((row): Written[] => (row.kind === 'none' ? [] : Object.hasOwn(records, row.kind) ? [[records[row.kind]!, row.key]] : Object.values(records).map((record) => [record, '*'])));
+}
+
 /**
  * What changed after `known`, as changes in the store's own terms: each
  * touched row as it is now (a put), or gone (a delete), deletes first. Undefined
@@ -186,9 +203,8 @@ const pruneEvery = 1_000n;
  * entry: a writer that keeps no log), and the whole store must be read.
  */
 export async function readChanges(client: pg.ClientBase, known: string, generation: string, changesSince: string): Promise<StoreOp[] | undefined> {
-  if (BigInt(known) < BigInt(changesSince)) return undefined;
-  const { rows } = await client.query<{ kind: string; key: string; generation: string }>('SELECT generation, kind, key FROM securenode_changes WHERE generation > $1 AND generation <= $2', [known, generation]);
-  if (new Set(rows.map((row) => row.generation)).size !== Number(BigInt(generation) - BigInt(known))) return undefined;
+  const rows = await logSince(client, known, generation, changesSince);
+  if (!rows) return undefined;
   const keys = (kind: Kind) => [...new Set(rows.filter((row) => row.kind === kind).map((row) => row.key))];
   const deletes: StoreOp[] = [];
   const puts: StoreOp[] = [];
@@ -215,11 +231,11 @@ export async function readChanges(client: pg.ClientBase, known: string, generati
 /** What a node reads to catch up: the changes after `known` when the log can tell them, else the whole store. */
 export type StoreRead = { readonly generation: string } & ({ readonly changes: StoreOp[] } | { readonly data: StoreData });
 
-/** Read what changed since `known` as one consistent read (the whole store when nothing is known), or undefined when it is still at `known`. */
-export async function readStore(client: pg.ClientBase, known: string | undefined): Promise<StoreRead | undefined> {
+/** Read what changed since `known` (up to `at` when given) as one consistent read (the whole store when nothing is known), or undefined when it is still at `known`. */
+export async function readStore(client: pg.ClientBase, known: string | undefined, at?: string): Promise<StoreRead | undefined> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    return await readSince(client, known);
+    return await readSince(client, known, at);
   } finally {
     await client.query('COMMIT').catch(() => {});
   }

@@ -7,7 +7,8 @@ import { clientConfig, connectionError, describeConnection, type PostgresConnect
 import { checkout, isConnectionFailure, isRefusedCredentials, newPool, RenewingPool } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
 import { freshRuns } from './fresh-runs.js';
-import { logChange, readSince, readStore, writeChange, type StoreRead, type Touched } from './postgres-rows.js';
+import { logChange, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
+import { meetsWrites, trackReads, type ReadSet } from './change-reads.js';
 import { SecurityStore, type Mutation } from './store.js';
 
 /** The channel every change is announced on; the payload is the new generation, never data. */
@@ -152,9 +153,14 @@ export class PostgresStore extends SecurityStore {
 
   /**
    * One transaction per change. Bumping the generation row first takes its
-   * lock, which orders the writers of every node; a node that is behind reads
-   * the store inside that transaction, so the mutation is worked out from the
-   * latest committed store and no change is built on a stale one.
+   * lock, which orders the writers of every node. The mutation is worked out
+   * before, from this node's store; a node that is behind then reads, under the
+   * lock, which entries the changes it missed wrote (the change log alone): if
+   * none is one the mutation read or writes, its change stands, and what it
+   * missed is read after the commit. Otherwise, and when the mutation refused or
+   * had nothing to do, the node reads what it missed inside the transaction and
+   * works the mutation out again from the latest committed store, so no change
+   * is built on a stale one.
    */
   protected commit<T>(mutation: Mutation<T>): Promise<T> {
     // This node's changes one at a time: they would wait on the generation's lock anyway, each holding a connection and
@@ -167,6 +173,7 @@ export class PostgresStore extends SecurityStore {
   }
 
   async #transaction<T>(mutation: Mutation<T>): Promise<T> {
+    const early = this.#workOut(mutation);
     let client: pg.PoolClient;
     try {
       client = await this.#pools.client();
@@ -176,19 +183,32 @@ export class PostgresStore extends SecurityStore {
     let failed: Error | undefined;
     let outcome: ReturnType<Mutation<T>> | undefined;
     let generation: string;
+    let previous: string;
+    /** The generation this node was at when the change was worked out, when what it missed since is to be read after the commit. */
+    let behind: string | undefined;
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ generation: string }>('UPDATE securenode_meta SET generation = generation + 1 RETURNING generation');
+      const { rows } = await client.query<{ generation: string; changes_since: string }>('UPDATE securenode_meta SET generation = generation + 1 RETURNING generation, changes_since');
       generation = String(rows[0]!.generation);
-      const previous = String(BigInt(generation) - 1n);
-      // Behind: read what was missed under the generation's lock, so that the mutation works from the latest store.
-      if (this.#generation !== previous) {
-        const missed = await readSince(client, this.#generation, previous);
-        if (missed) this.#take(missed);
+      previous = String(BigInt(generation) - 1n);
+      const current = early !== undefined && this.#generation === early.known;
+      if (this.#generation === previous) {
+        if (current) outcome = early.outcome;
+      } else {
+        // Behind: the change stands if what was missed touched nothing it read or writes; else read what was missed under
+        // the generation's lock, so that the mutation works from the latest store.
+        const written = current ? await writtenSince(client, early.known, previous, String(rows[0]!.changes_since)) : undefined;
+        if (written && !meetsWrites(early!.reads, early!.outcome.ops, written)) {
+          outcome = early!.outcome;
+          behind = early!.known;
+        } else {
+          const missed = await readSince(client, this.#generation, previous);
+          if (missed) this.#take(missed);
+        }
       }
       // A refusal from the mutation is not a failure of the database: it rolls back and goes to the caller as it is.
       try {
-        outcome = mutation(this.snapshot());
+        outcome ??= mutation(this.snapshot());
       } catch (refusal) {
         await client.query('ROLLBACK');
         return Promise.reject(refusal);
@@ -203,6 +223,12 @@ export class PostgresStore extends SecurityStore {
       // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
       this.#committing.add(generation);
       await client.query('COMMIT');
+      if (behind !== undefined) {
+        // Committed: what landed before it, read now that the lock is let go, is taken first. A read that fails is left to a
+        // reload, which brings this change too.
+        const missed = await readStore(client, behind, previous).catch((error: Error) => void (failed = error));
+        if (missed) this.#take(missed);
+      }
     } catch (error) {
       failed = error as Error;
       // Not committed (or not known to be): another node's change may take this generation, and its notification must be heard.
@@ -214,10 +240,25 @@ export class PostgresStore extends SecurityStore {
       // A client that failed is closed rather than handed out again.
       client.release(failed);
     }
-    // Committed: taken here as it was written, without reading it back (unless a reload has taken it already).
-    this.#take({ generation, changes: [...outcome.ops] });
+    // Committed: taken here as it was written, without reading it back (unless a reload has taken it already), once
+    // everything before it is here; else a reload brings both.
+    if (this.#generation === previous || BigInt(this.#generation ?? '0') >= BigInt(generation)) this.#take({ generation, changes: [...outcome.ops] });
+    else void this.reload().catch(() => {});
     this.#committing.delete(generation);
     return outcome.result;
+  }
+
+  /** A mutation worked out from this node's store as it is, noting what it read; undefined when it refuses or changes nothing (both are decided again under the lock). */
+  #workOut<T>(mutation: Mutation<T>): { readonly known: string; readonly outcome: ReturnType<Mutation<T>>; readonly reads: ReadSet } | undefined {
+    const known = this.#generation;
+    if (known === undefined) return undefined;
+    const tracked = trackReads(this.snapshot());
+    try {
+      const outcome = mutation(tracked.data);
+      return outcome.ops.length === 0 ? undefined : { known, outcome, reads: tracked.reads() };
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -1,12 +1,14 @@
-import type { StoreData, StoreOp } from '../security/store.js';
-import { storeRecords, type StoreRecord } from '../security/store-ops.js';
+import type { StoreData, StoreOp } from './store.js';
+import { storeRecords, type StoreRecord } from './store-ops.js';
 
-// What a change worked out on a replica read of the store, so that the holder
-// can take it even when other changes landed after the store it was worked out
-// from, as long as none of them touched what it read or writes (optimistic
-// concurrency with a check of what was read). Without this, every change from
-// a replica that met any other change was refused and worked out again: with
-// 8 clients over two nodes, about 6 tries a change.
+// What a change worked out from a store that may be behind read of it, so that
+// it can be committed even when other changes landed after that store, as long
+// as none of them touched what it read or writes (optimistic concurrency with a
+// check of what was read): a file store's holder for a replica's change, and a
+// PostgreSQL node for its own, under the generation's lock. Without this, a
+// replica's change that met any other change was refused and worked out again
+// (with 8 clients over two nodes, about 6 tries a change), and a PostgreSQL
+// node behind another read what it missed while it held the lock.
 
 /** Per record, the entries a change read by key, or '*': all of it (a scan, an absent record, or too many keys to list). */
 export type ReadSet = Partial<Record<StoreRecord, readonly string[] | '*'>>;
@@ -79,8 +81,11 @@ export function readSetFrom(value: unknown): ReadSet | undefined {
   return valid ? (value as ReadSet) : undefined;
 }
 
-/** What one change writes: record and key, or '*' for entries found by a scan when it is applied. */
-function writesOf(op: StoreOp): readonly (readonly [StoreRecord, string])[] {
+/** One entry a change writes: record and key, or '*' for entries found by a scan when it is applied. */
+export type Written = readonly [StoreRecord, string];
+
+/** What one change writes. */
+function writesOf(op: StoreOp): readonly Written[] {
   switch (op?.op) {
     case 'putUser':
       return [['users', op.user.username]];
@@ -113,6 +118,11 @@ function writesOf(op: StoreOp): readonly (readonly [StoreRecord, string])[] {
  * exists, what the caller may grant), which is not the store it is given.
  */
 export function meets(reads: ReadSet, ops: readonly StoreOp[], landed: readonly (readonly StoreOp[])[]): boolean {
+  return meetsWrites(reads, ops, landed.flatMap((change) => change.flatMap(writesOf)));
+}
+
+/** The same, with what landed as the entries it wrote (as a database's change log names them). */
+export function meetsWrites(reads: ReadSet, ops: readonly StoreOp[], written: readonly Written[]): boolean {
   const footprint = new Map<StoreRecord, Set<string> | '*'>();
   const add = (record: StoreRecord, key: string) => {
     const keys = footprint.get(record);
@@ -122,14 +132,10 @@ export function meets(reads: ReadSet, ops: readonly StoreOp[], landed: readonly 
   };
   for (const [record, keys] of Object.entries(reads) as [StoreRecord, readonly string[] | '*'][]) for (const key of keys === '*' ? ['*'] : keys) add(record, key);
   for (const op of ops) for (const [record, key] of writesOf(op)) add(record, key);
-  for (const change of landed) {
-    for (const op of change) {
-      for (const [record, key] of writesOf(op)) {
-        if (record === 'roles') return true;
-        const keys = footprint.get(record);
-        if (keys !== undefined && (keys === '*' || key === '*' || keys.has(key))) return true;
-      }
-    }
+  for (const [record, key] of written) {
+    if (record === 'roles') return true;
+    const keys = footprint.get(record);
+    if (keys !== undefined && (keys === '*' || key === '*' || keys.has(key))) return true;
   }
   return false;
 }

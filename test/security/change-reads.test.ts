@@ -1,7 +1,7 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { maxKeysRead, meets, readSetFrom, trackReads } from '../../src/cluster/change-reads.js';
+import { maxKeysRead, meets, readSetFrom, trackReads } from '../../src/security/change-reads.js';
 import type { StoreData, StoreOp, StoredUser } from '../../src/security/store.js';
 import { applyAll } from '../../src/security/store-ops.js';
 
