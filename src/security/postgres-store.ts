@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
-import { clientConfig, connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
-import { checkout, isConnectionFailure, isRefusedCredentials, newPool, RenewingPool } from './postgres-pool.js';
+import { connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
+import { ChangeListener, channel } from './postgres-listen.js';
+import { checkout, isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChange, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
 import { meetsWrites, trackReads, type ReadSet } from './change-reads.js';
 import { SecurityStore, type Mutation } from './store.js';
 
-/** The channel every change is announced on; the payload is the new generation, never data. */
-export const channel = 'securenode_store';
+export { channel };
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
-const relistenMs = 1_000;
 /** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
 const turnWaitMs = 1_000;
 
@@ -57,15 +56,20 @@ export class PostgresStore extends SecurityStore {
   readonly #committing = new Set<string>();
   /** This node's last change, done or not: the next waits for it (at most turnWaitMs). */
   #turn: Promise<unknown> = Promise.resolve();
-  #listener: pg.Client | undefined;
+  readonly #listener: ChangeListener;
   #timer: NodeJS.Timeout | undefined;
-  #closed = false;
 
   private constructor(pools: RenewingPool, tokenHashKey: Buffer, options: PostgresStoreOptions) {
     super();
     this.#pools = pools;
     this.tokenHashKey = tokenHashKey;
     this.#logger = options.logger;
+    // The payload is the generation a change made: one this node has taken already (its own change, most often) needs no read.
+    const heard = (announced: bigint | undefined) => {
+      if (announced !== undefined && ((this.#generation !== undefined && announced <= BigInt(this.#generation)) || this.#committing.has(String(announced)))) return;
+      void this.reload().catch(() => {});
+    };
+    this.#listener = new ChangeListener(pools, heard, () => this.reload(), options.logger, pollMs);
   }
 
   /** Where the store lives, with the credentials in use now. */
@@ -107,7 +111,7 @@ export class PostgresStore extends SecurityStore {
       const store = new PostgresStore(new RenewingPool(connection, pool, options), Buffer.from(owner.token_hash_key, 'base64'), options);
       try {
         await store.reload();
-        await store.#listen();
+        await store.#listener.listen();
       } catch (error) {
         await store.close().catch(() => {});
         throw error;
@@ -276,9 +280,8 @@ export class PostgresStore extends SecurityStore {
 
   /** Stop listening and close every connection. */
   override async close(): Promise<void> {
-    this.#closed = true;
     clearInterval(this.#timer);
-    await this.#listener?.end().catch(() => {});
+    await this.#listener.close();
     await this.#loads.settled();
     await this.#pools.end();
   }
@@ -286,43 +289,5 @@ export class PostgresStore extends SecurityStore {
   #unavailable(error: unknown): SecurenodeError {
     const reason = (error as Error).message || String(error);
     return new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security database cannot be reached (${reason}); changes are refused until it is back (logins keep working)`, { cause: error });
-  }
-
-  /** LISTEN on a connection of its own; when it drops, listen again and reload, since notifications were missed meanwhile. */
-  async #listen(): Promise<void> {
-    const client = new pg.Client(clientConfig(this.#pools.connection));
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${channel}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
-    // The payload is the generation a change made: one this node has taken already (its own change, most often) needs no read.
-    client.on('notification', (message) => {
-      const announced = /^\d+$/.test(message.payload ?? '') ? BigInt(message.payload!) : undefined;
-      if (announced !== undefined && ((this.#generation !== undefined && announced <= BigInt(this.#generation)) || this.#committing.has(String(announced)))) return;
-      void this.reload().catch(() => {});
-    });
-    client.on('end', () => {
-      if (this.#closed) return;
-      this.#logger?.warn({ event: 'store_listen_lost' }, `lost the connection that hears changes to the security store; listening again every ${relistenMs / 1000} s, and reloading every ${pollMs / 1000} s meanwhile`);
-      setTimeout(() => void this.#relisten(), relistenMs).unref();
-    });
-    this.#listener = client;
-  }
-
-  async #relisten(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.#listen();
-    } catch (error) {
-      if (isRefusedCredentials(error)) await this.#pools.renew('refused');
-      setTimeout(() => void this.#relisten(), relistenMs).unref();
-      return;
-    }
-    this.#logger?.info({ event: 'store_listen_restored' }, 'hearing changes to the security store again');
-    await this.reload().catch(() => {});
   }
 }
