@@ -12,7 +12,6 @@ import { logChange, readSince, readStore, writeChange, writtenSince, type StoreR
 import { meetsWrites, trackReads, type ReadSet } from './change-reads.js';
 import { SecurityStore, type Mutation } from './store.js';
 
-export { channel };
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
 /** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
