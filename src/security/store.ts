@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { promoteLoaded } from '../io/heap.js';
 import type { StoredApiKey, StoredServiceToken } from './api-keys.js';
 import type { StoredSession } from './sessions.js';
 import type { RoleDefinition } from './rbac-matcher.js';
@@ -182,10 +183,14 @@ export abstract class SecurityStore {
     return this.#data;
   }
 
-  /** Replace the whole store with what the place it lives in holds now (no listener is told). */
+  /**
+   * Replace the whole store with what the place it lives in holds now (no listener is told). What was built for it
+   * leaves V8's young generation here, not in the first collections while the node serves.
+   */
   install(data: StoreData): void {
     this.#data = data;
     this.#generation++;
+    promoteLoaded();
   }
 
   /**
