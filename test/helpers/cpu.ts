@@ -12,3 +12,12 @@ export async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise
   const result = await work();
   return { result, ms: (await cpuMs(pid)) - before };
 }
+
+/**
+ * How long the main thread of `pid` has waited so far, ready to run, for a core, in ms (the kernel's schedstat); NaN
+ * where the kernel keeps no such count. What a node's event-loop delay holds besides the node's own work.
+ */
+export async function coreWaitMs(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').catch(() => '');
+  return Number(text.split(' ')[1]) / 1e6;
+}

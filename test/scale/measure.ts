@@ -25,10 +25,10 @@ type Range = { median: number; min: number; max: number };
 
 /**
  * The rounds' figures: a median where a round gives one figure, the worst where the goal is a bound. Of the fields a
- * round has too: CPU per change and logins are medians; the stall, a client's stall and the peak memory the worst of any
+ * round has too: CPU per change and logins are medians; the stall, the wait for a core, a client's stall and the peak memory the worst of any
  * round (idle memory a median); the checks (seen, logged in) hold only if they held in every round.
  */
-export interface ScaleFigures extends Pick<RoundFigures, 'parallelCpuMsPerChange' | 'cpuMsPerChange' | 'stallMsByNode' | 'clientStallMs' | 'loginMs' | 'rssMb' | 'seenOnSecond' | 'newUserLogsIn' | 'filledUserLogsIn'> {
+export interface ScaleFigures extends Pick<RoundFigures, 'parallelCpuMsPerChange' | 'cpuMsPerChange' | 'stallMsByNode' | 'coreWaitPercentByNode' | 'clientStallMs' | 'loginMs' | 'rssMb' | 'seenOnSecond' | 'newUserLogsIn' | 'filledUserLogsIn'> {
   kind: 'file' | 'postgres';
   users: number;
   rounds: number;
@@ -93,6 +93,7 @@ function combine(kind: 'file' | 'postgres', users: number, rounds: readonly Roun
     stallMs: Math.max(...stallMsByNode),
     stallMsByNode,
     stallMsPerRound: of((round) => Math.max(...round.stallMsByNode)),
+    coreWaitPercentByNode: pair((round) => round.coreWaitPercentByNode, worst),
     clientStallMs: worst((round) => round.clientStallMs),
     loginMs: { uncached: median((round) => round.loginMs.uncached), cached: median((round) => round.loginMs.cached) },
     rssMb: { idle: pair((round) => round.rssMb.idle, median), peak: pair((round) => round.rssMb.peak, worst) },
@@ -155,5 +156,5 @@ const range = (value: Range, digits = 0, unit = '') =>
 /** One line of figures, for a test's comment and the bench's table: medians, with the rounds' min-max where there are several. */
 export function describeScale(figures: ScaleFigures): string {
   const f = figures;
-  return `${f.kind} ${f.users.toLocaleString('en')} users, ${f.rounds} round${f.rounds === 1 ? '' : 's'}: start ${range(f.startMs, 0, ' ms')}, join ${range(f.joinMs, 0, ' ms')}, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${range(f.sequentialPerSecond, 1)} changes/s one at a time, ${range(f.parallelPerSecond, 1)}/s from 8 clients over both nodes (${range(f.oneNodeParallelPerSecond, 1)}/s on the first alone, ratio ${range(f.addedNodeRatio, 2)}; ${f.parallelRefused} of ${f.parallelChanges} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change one at a time ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
+  return `${f.kind} ${f.users.toLocaleString('en')} users, ${f.rounds} round${f.rounds === 1 ? '' : 's'}: start ${range(f.startMs, 0, ' ms')}, join ${range(f.joinMs, 0, ' ms')}, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${range(f.sequentialPerSecond, 1)} changes/s one at a time, ${range(f.parallelPerSecond, 1)}/s from 8 clients over both nodes (${range(f.oneNodeParallelPerSecond, 1)}/s on the first alone, ratio ${range(f.addedNodeRatio, 2)}; ${f.parallelRefused} of ${f.parallelChanges} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change one at a time ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (waiting for a core up to ${f.coreWaitPercentByNode.map(Math.round).join(' / ')}% of the time; a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
 }

@@ -4,7 +4,7 @@
 // over both, the CPU of each node, the longest stall, logins and memory.
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { cpuDuring, cpuMs } from '../helpers/cpu.js';
+import { coreWaitMs, cpuDuring, cpuMs } from '../helpers/cpu.js';
 import type { NodeProcess } from '../helpers/node-process.js';
 
 export const scalePassword = 'scale-password-1';
@@ -26,6 +26,8 @@ export interface RoundFigures {
   cpuMsPerChange: [number, number];
   /** The longest each node's event loop was held up while the changes landed, from inside (GET /_nodes/_local/stats). */
   stallMsByNode: [number, number];
+  /** The share of that time (in %) each node's main thread waited, ready to run, for a core: the machine's part of the stall. */
+  coreWaitPercentByNode: [number, number];
   /** The longest a client's GET /_health took meanwhile: the machine (2 cores shared by both nodes, the database and this client), not only the node. */
   clientStallMs: number;
   loginMs: { uncached: number; cached: number };
@@ -131,6 +133,8 @@ export async function measureRound(users: number, round: number, ca: string, sta
     return stats.event_loop.delay_in_millis.max;
   };
   await Promise.all([eventLoopMax(a), eventLoopMax(b)]);
+  const waitedBefore = await Promise.all(pids.map(coreWaitMs));
+  const windowStarted = performance.now();
   let clientStallMs = 0;
   let watching = true;
   const watch = (async () => {
@@ -153,6 +157,8 @@ export async function measureRound(users: number, round: number, ca: string, sta
   const parallel = await parallelChanges((worker) => (worker % 2 ? b : a), parallelEach);
   const parallelCpuAfter = await Promise.all(pids.map(cpuMs));
   const stallMsByNode: [number, number] = [await eventLoopMax(a), await eventLoopMax(b)];
+  const windowMs = performance.now() - windowStarted;
+  const waitedAfter = await Promise.all(pids.map(coreWaitMs));
   const peak = await Promise.all(pids.map(memory));
 
   // Logins on the second node: a filled user, uncached then cached; a new user of this round.
@@ -174,6 +180,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
     },
     cpuMsPerChange: [0, 1].map((index) => (cpuAfter[index]! - cpuBefore[index]!) / sequential) as [number, number],
     stallMsByNode,
+    coreWaitPercentByNode: [0, 1].map((index) => ((waitedAfter[index]! - waitedBefore[index]!) / windowMs) * 100) as [number, number],
     clientStallMs,
     loginMs: { uncached: uncached.ms, cached: cached.ms },
     rssMb: { idle: [idle[0]!.rss, idle[1]!.rss], peak: [peak[0]!.peak, peak[1]!.peak] },
