@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
 import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
 import { freshRuns } from '../security/fresh-runs.js';
-import { meets, readSetFrom, trackReads, type ReadSet } from '../security/change-reads.js';
+import { meets, readSetFrom, workOutNoting, type ReadSet } from '../security/change-reads.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
 import { withJsonText } from './connection.js';
 import { emptyStore, StorePages, takePage } from './store-pages.js';
@@ -237,10 +237,9 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
   // Optimistic: work the change out from the replica, and again from the holder's newer store when another change landed first.
   store.useRemote(async <T>(mutation: Mutation<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
-      const tracked = trackReads(store.snapshot());
-      const { ops, result } = mutation(tracked.data);
+      const { outcome: { ops, result }, reads } = workOutNoting(store.snapshot(), mutation);
       if (ops.length === 0) return result;
-      if (await send({ ops, ...current, reads: tracked.reads() })) return result;
+      if (await send({ ops, ...current, reads })) return result;
       if (attempt >= maxAttempts) throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security store changed under this change ${maxAttempts} times in a row; retry it`);
     }
   }, catchUp.run);

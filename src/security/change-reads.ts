@@ -1,4 +1,4 @@
-import type { StoreData, StoreOp } from './store.js';
+import type { Mutation, StoreData, StoreOp } from './store.js';
 import { storeRecords, type StoreRecord } from './store-ops.js';
 
 // What a change worked out from a store that may be behind read of it, so that
@@ -71,6 +71,13 @@ export function trackReads(data: StoreData): { readonly data: StoreData; reads()
     data: tracked,
     reads: () => Object.fromEntries([...seen].map(([record, keys]) => [record, keys === '*' ? '*' : [...keys]])) as ReadSet,
   };
+}
+
+/** Work `mutation` out from `data` through the view that notes its reads: what it answers, and (when it changes anything) what it read. */
+export function workOutNoting<T>(data: StoreData, mutation: Mutation<T>): { readonly outcome: ReturnType<Mutation<T>>; readonly reads: ReadSet } {
+  const tracked = trackReads(data);
+  const outcome = mutation(tracked.data);
+  return { outcome, reads: outcome.ops.length === 0 ? {} : tracked.reads() };
 }
 
 /** A read set as a peer sent it, or undefined when it is not one (the change then needs the holder's store exactly as it was). */

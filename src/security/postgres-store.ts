@@ -9,7 +9,7 @@ import { checkout, isConnectionFailure, newPool, RenewingPool } from './postgres
 import { migrate } from './postgres-schema.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChange, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
-import { meetsWrites, trackReads, type ReadSet } from './change-reads.js';
+import { meetsWrites, workOutNoting, type ReadSet } from './change-reads.js';
 import { SecurityStore, type Mutation } from './store.js';
 
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
@@ -255,10 +255,9 @@ export class PostgresStore extends SecurityStore {
   #workOut<T>(mutation: Mutation<T>): { readonly known: string; readonly outcome: ReturnType<Mutation<T>>; readonly reads: ReadSet } | undefined {
     const known = this.#generation;
     if (known === undefined) return undefined;
-    const tracked = trackReads(this.snapshot());
     try {
-      const outcome = mutation(tracked.data);
-      return outcome.ops.length === 0 ? undefined : { known, outcome, reads: tracked.reads() };
+      const { outcome, reads } = workOutNoting(this.snapshot(), mutation);
+      return outcome.ops.length === 0 ? undefined : { known, outcome, reads };
     } catch {
       return undefined;
     }
