@@ -91,8 +91,8 @@ export function readSetFrom(value: unknown): ReadSet | undefined {
 /** One entry a change writes: record and key, or '*' for entries found by a scan when it is applied. */
 export type Written = readonly [StoreRecord, string];
 
-/** What one change writes. */
-function writesOf(op: StoreOp): readonly Written[] {
+/** What one change writes: the entries it names, '*' where applying it scans a record. Throws on a change that is not one. */
+export function writesOf(op: StoreOp): readonly Written[] {
   switch (op?.op) {
     case 'putUser':
       return [['users', op.user.username]];

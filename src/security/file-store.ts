@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { storeShapeError } from './store-schema.js';
+import { storeShapeError, writtenShapeError } from './store-schema.js';
 import { cutLog, LogAppender, readLog, type LogRead } from './store-log.js';
 import { applyAll, applyInPlace } from './store-ops.js';
 import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
@@ -84,7 +84,7 @@ export class FileStore extends SecurityStore {
       }
     }
     // The changes are checked as the base is: a log line of the wrong shape is refused, not served.
-    const after = log.entries.length > 0 ? storeShapeError(data) : undefined;
+    const after = log.entries.length > 0 ? writtenShapeError(data, log.entries.flatMap((entry) => entry.ops)) : undefined;
     if (after) throw damaged(`after its log: ${after}`);
     const last = log.entries.at(-1)?.seq ?? seq;
     return new FileStore(path, data, { seq: last, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow, options.logIdleMs);

@@ -1,5 +1,7 @@
 import { validators } from '../node/compiled-validators.js';
-import type { StoreData } from './store.js';
+import { writesOf } from './change-reads.js';
+import type { StoreData, StoreOp } from './store.js';
+import { setEntry } from './store-ops.js';
 
 /**
  * What is wrong with a parsed store file, said as a place and a reason (never
@@ -21,4 +23,25 @@ export function storeShapeError(data: unknown): string | undefined {
   const where =
     misplaced(store.users, 'username') ?? misplaced(store.roles ?? {}, 'name') ?? misplaced(store.apiKeys ?? {}, 'id') ?? misplaced(store.serviceTokens ?? {}, 'name') ?? misplaced(store.sessions ?? {}, 'id');
   return where === undefined ? undefined : `the entry under '${where.slice(0, 64)}' names another`;
+}
+
+/**
+ * The same for a store checked whole before `ops` were applied to it: only the entries they wrote are checked again
+ * (a whole record where applying them scans it). At a start with a log, checking the whole store a second time cost as
+ * much as the first (about 1.3 s at a million users) for the few entries the log changed. A change that does not say
+ * what it wrote gets the whole check.
+ */
+export function writtenShapeError(data: StoreData, ops: readonly StoreOp[]): string | undefined {
+  const part: Record<string, unknown> = { version: data.version, users: {} };
+  try {
+    for (const [record, key] of ops.flatMap(writesOf)) {
+      const entries = data[record] as Record<string, unknown> | undefined;
+      if (entries === undefined) continue;
+      if (key === '*') part[record] = entries;
+      else if (part[record] !== entries && Object.hasOwn(entries, key)) setEntry((part[record] ??= {}) as Record<string, unknown>, key, entries[key]);
+    }
+  } catch {
+    return storeShapeError(data);
+  }
+  return storeShapeError(part);
 }
