@@ -34,6 +34,7 @@ import { noSharing, shareStore } from '../cluster/shared-store.js';
 import { FileStore } from '../security/file-store.js';
 import { registerGateway, type LoadedRoute } from '../gateway/gateway.js';
 import { CertificateKeeper } from './certificate-keeper.js';
+import { keepTickShape } from '../io/heap.js';
 
 /** What startNode needs. */
 export interface NodeOptions {
@@ -120,6 +121,8 @@ function adminTokenHeader(name: string): string {
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { settings, tls, logger } = options;
+  // Every request goes through process.nextTick: keep its fast path through the node's first rest (see keepTickShape).
+  keepTickShape();
   const bootId = randomUUID();
   let requests = 0;
   const ttl = parseDuration(settings.string('security.authc.cache.ttl')!) ?? 1_200_000;

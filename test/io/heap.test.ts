@@ -41,3 +41,25 @@ t.test("a whole store read at once takes what is alive in V8's young generation 
   t.equal(exposed.globalGc, 'function', 'and its gc stays');
   t.equal(exposed.contextGc, 'function', 'and so does V8 exposing it');
 });
+
+const heapModule = fileURLToPath(new URL('../../src/io/heap.js', import.meta.url));
+
+t.test("a kept tick queue entry keeps nextTick's shape through collections that find nothing else of that shape alive", async (t) => {
+  // Five full collections with the tick queue empty: more than V8 keeps an unused shape for (two), as a node at rest
+  // gets from its memory reducer. The entry made after them must still have the kept entry's shape: the one
+  // nextTick's fast path was built for.
+  const script = `
+    import { createHook } from 'node:async_hooks';
+    const { keepTickShape, tickShapeKept } = await import(${JSON.stringify(heapModule)});
+    const before = tickShapeKept();
+    const kept = keepTickShape();
+    const again = keepTickShape();
+    for (let round = 0; round < 5; round++) gc();
+    let fresh;
+    const hook = createHook({ init(_id, type, _trigger, resource) { if (type === 'TickObject') fresh ??= resource; } }).enable();
+    process.nextTick(() => {});
+    hook.disable();
+    console.log(JSON.stringify({ before, after: tickShapeKept(), same: kept === again, keys: Reflect.ownKeys(kept).length, shared: %HaveSameMap(kept, fresh) }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--allow-natives-syntax', '--input-type=module', '-e', script]);
+  t.same(JSON.parse(stdout), { before: false, after: true, same: true, keys: 4, shared: true }, 'one entry kept, once: its shape is the one a new entry gets');
+});

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { loadIdentity } from '../../src/node/data-dir.js';
 import { coldValidators } from '../../src/node/body-limits.js';
 import { startNode } from '../../src/node/server.js';
+import { tickShapeKept } from '../../src/io/heap.js';
 import { generateTlsMaterial } from '../../src/pki/tls-material.js';
 import { FileStore } from '../../src/security/file-store.js';
 import { createOperatorToken } from '../../src/security/operator-token.js';
@@ -31,6 +32,10 @@ t.teardown(() => node.close());
 const port = node.http.port;
 // Read before any timer runs: the warm-up after the start would compile what was left.
 const coldAtStart = coldValidators();
+
+t.test("a started node keeps a tick queue entry alive, so that nextTick keeps its fast path through the node's rests", async (t) => {
+  t.ok(tickShapeKept());
+});
 
 t.test('GET / with the right password answers the node info', async (t) => {
   const response = await httpsJson({ port, ca: tls.httpCaPem, auth: 'elastic:right-password-1' });
