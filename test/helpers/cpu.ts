@@ -21,3 +21,9 @@ export async function coreWaitMs(pid: number): Promise<number> {
   const text = await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').catch(() => '');
   return Number(text.split(' ')[1]) / 1e6;
 }
+
+/** The worst share of a stall window each node's main thread waited for a core, as the bench and test:scale print it. */
+export function coreWaitText(percents: readonly number[]): string {
+  if (percents.some(Number.isNaN)) return 'its wait for a core not known (no schedstat in this kernel)';
+  return `waited for a core up to ${percents.map((percent) => percent.toFixed(0)).join(' / ')}% of the time`;
+}
