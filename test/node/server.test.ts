@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { request as httpsRequest } from 'node:https';
@@ -35,6 +36,13 @@ const coldAtStart = coldValidators();
 
 t.test("a started node keeps a tick queue entry alive, so that nextTick keeps its fast path through the node's rests", async (t) => {
   t.ok(tickShapeKept());
+});
+
+t.test("a started node has not loaded fastify's default compilers: its own validator checks bodies, and it declares no response schemas", async (t) => {
+  const loaded = Object.keys(createRequire(import.meta.url).cache);
+  t.ok(loaded.some((path) => path.includes('/node_modules/fastify/')), 'fastify itself is loaded (the check looks in the right place)');
+  // fastify's error serializer needs fast-json-stringify's small runtime (lib/serializer.js), not its compiler.
+  t.same(loaded.filter((path) => /@fastify\/(ajv-compiler|fast-json-stringify-compiler)\/|\/fast-json-stringify\/index\.js$/.test(path)), []);
 });
 
 t.test('GET / with the right password answers the node info', async (t) => {
