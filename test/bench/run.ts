@@ -18,6 +18,7 @@ import { gatewayRates } from './gateway.js';
 import { authorizationCost, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
 import { describeScale, measureScale, type ScaleFigures } from '../scale/measure.js';
+import { heldShare } from '../scale/scale-round.js';
 import { postgresServer } from '../helpers/postgres.js';
 import { coreWaitText } from '../helpers/cpu.js';
 
@@ -187,8 +188,18 @@ for (const figures of scale.filter((entry) => entry.users === 100_000)) {
   goal(`5. ${figures.kind}, 100,000 users: under 5 ms of CPU per change on the other node`, figures.cpuMsPerChange[1] < 5, `writer ${figures.cpuMsPerChange[0].toFixed(1)} ms (the request, TLS and audit included), other ${figures.cpuMsPerChange[1].toFixed(1)} ms`);
   goal(`5. ${figures.kind}, 100,000 users: no node's event loop held up over 20 ms while changes land`, figures.stallMs <= 20, `${figures.stallMs.toFixed(0)} ms inside the nodes, the longest of ${figures.rounds} rounds (a round's longest: median ${figures.stallMsPerRound.median.toFixed(0)} ms); a client's /_health took up to ${figures.clientStallMs.toFixed(0)} ms; each node's main thread ${coreWaitText(figures.coreWaitPercentByNode)}`);
   // On this machine both nodes and the clients share two cores: a second node adds no CPU, only a second place to make changes.
+  // Held to half a core each (as if each ran on a machine of its own, the other core left to the database and the
+  // clients), a second node shows what it adds; the goal is judged there, at a fifth more changes than one node alone.
   const added = figures.addedNodeRatio;
-  goal(`5. ${figures.kind}, 100,000 users: adding a node adds change capacity`, added.median > 1, `8 clients, each round over two nodes against the first alone: ${added.median.toFixed(2)} (${added.min.toFixed(2)}-${added.max.toFixed(2)}); ${figures.oneNodeParallelPerSecond.median.toFixed(0)} changes/s on one node, ${figures.parallelPerSecond.median.toFixed(0)}/s split over two (on one machine of 2 cores); CPU per change ${figures.parallelCpuMsPerChange.oneNode.toFixed(1)} ms on one node, ${figures.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over two`);
+  const shared = `unheld, on one machine of 2 cores: ${added.median.toFixed(2)} (${added.min.toFixed(2)}-${added.max.toFixed(2)}), ${figures.oneNodeParallelPerSecond.median.toFixed(0)} changes/s on one node, ${figures.parallelPerSecond.median.toFixed(0)}/s split over two; CPU per change ${figures.parallelCpuMsPerChange.oneNode.toFixed(1)} ms on one node, ${figures.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over two`;
+  const held = figures.held;
+  goal(
+    `5. ${figures.kind}, 100,000 users: adding a node adds change capacity (each node held to ${heldShare} of a core: two nodes 1.2x one or better)`,
+    held !== undefined && held.addedNodeRatio.median >= 1.2,
+    held === undefined
+      ? `not measured: this machine cannot hold a process to a share of a core (needs root and a cgroup CPU controller); ${shared}`
+      : `8 clients, each round over two held nodes against the first alone: ${held.addedNodeRatio.median.toFixed(2)} (${held.addedNodeRatio.min.toFixed(2)}-${held.addedNodeRatio.max.toFixed(2)}), ${held.oneNode.median.toFixed(0)} against ${held.twoNodes.median.toFixed(0)} changes/s; ${shared}`,
+  );
   goal(`5. ${figures.kind}, 100,000 users: RSS under 250 MB`, Math.max(...figures.rssMb.peak) < 250, `highest peak ${figures.rssMb.peak.map((mb) => mb.toFixed(0)).join(' / ')} MB`);
 }
 for (const figures of scale.filter((entry) => entry.users === 1_000_000)) {

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { coreWaitMs, cpuDuring, cpuMs } from '../helpers/cpu.js';
+import { holdToCpuShare } from '../helpers/cpu-budget.js';
 import type { NodeProcess } from '../helpers/node-process.js';
 
 export const scalePassword = 'scale-password-1';
@@ -20,6 +21,11 @@ export interface RoundFigures {
   sequentialPerSecond: number;
   parallelPerSecond: number;
   oneNodeParallelPerSecond: number;
+  /**
+   * The same changes with each node held to `heldShare` of a core, as if each ran on a machine of its own: the first
+   * alone, then split over both. Undefined where this machine cannot hold a process to a share (not root, no cgroup CPU controller).
+   */
+  held: { oneNode: number; twoNodes: number } | undefined;
   /** CPU per change of the parallel changes: the first node alone; then each node (the first, the second) with them split over both. */
   parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
   /** CPU per change one at a time: the first node (the holder, or the writer), the second. */
@@ -78,6 +84,22 @@ async function parallelChanges(nodeOf: (worker: number) => Client, each: number)
   return { perSecond: ((8 * each) / (performance.now() - started)) * 1000, refused: answers.flat().filter((status) => status !== 200).length };
 }
 
+/**
+ * Each node's share of a core when held: two held nodes leave this machine's other core to the database and the
+ * clients, so that what a second node adds shows, not what the machine has left.
+ */
+export const heldShare = 0.5;
+
+/** `work`'s changes with every process of `pids` held to heldShare of a core; undefined where they cannot be held. */
+async function held<T>(pids: readonly number[], work: () => Promise<T>): Promise<T | undefined> {
+  const holds = await Promise.all(pids.map((pid) => holdToCpuShare(pid, heldShare)));
+  try {
+    return holds.every((hold) => hold !== undefined) ? await work() : undefined;
+  } finally {
+    await Promise.all(holds.map((hold) => hold?.release()));
+  }
+}
+
 /** The changes each of the 8 clients makes for a change rate: 240 in all (80, as before, were over in about 0.2 s). */
 const parallelEach = 30;
 
@@ -101,6 +123,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
   // after the second joins, split over both, with nothing else asking either node meanwhile.
   const warmUp = await parallelChanges(() => a, 10);
   const { result: oneNode, ms: oneNodeCpuMs } = await cpuDuring(one.node.child.pid!, () => parallelChanges(() => a, parallelEach));
+  const heldOne = await held([one.node.child.pid!], () => parallelChanges(() => a, parallelEach));
 
   // The second node starts, and takes the store (from the holder, or from the database).
   const two = await startSecond();
@@ -156,6 +179,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
   const parallelCpuBefore = await Promise.all(pids.map(cpuMs));
   const parallel = await parallelChanges((worker) => (worker % 2 ? b : a), parallelEach);
   const parallelCpuAfter = await Promise.all(pids.map(cpuMs));
+  const heldTwo = await held(pids, () => parallelChanges((worker) => (worker % 2 ? b : a), parallelEach));
   const stallMsByNode: [number, number] = [await eventLoopMax(a), await eventLoopMax(b)];
   const windowMs = performance.now() - windowStarted;
   const waitedAfter = await Promise.all(pids.map(coreWaitMs));
@@ -174,6 +198,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
     sequentialPerSecond: (sequential / sequentialMs) * 1000,
     parallelPerSecond: parallel.perSecond,
     oneNodeParallelPerSecond: oneNode.perSecond,
+    held: heldOne === undefined || heldTwo === undefined ? undefined : { oneNode: heldOne.perSecond, twoNodes: heldTwo.perSecond },
     parallelCpuMsPerChange: {
       oneNode: oneNodeCpuMs / (8 * parallelEach),
       twoNodes: [0, 1].map((index) => (parallelCpuAfter[index]! - parallelCpuBefore[index]!) / (8 * parallelEach)) as [number, number],
@@ -184,8 +209,8 @@ export async function measureRound(users: number, round: number, ca: string, sta
     clientStallMs,
     loginMs: { uncached: uncached.ms, cached: cached.ms },
     rssMb: { idle: [idle[0]!.rss, idle[1]!.rss], peak: [peak[0]!.peak, peak[1]!.peak] },
-    refused: warmUp.refused + oneNode.refused + spread.refused + parallel.refused,
-    changes: 8 * (10 + parallelEach + 10 + parallelEach),
+    refused: warmUp.refused + oneNode.refused + spread.refused + parallel.refused + (heldOne?.refused ?? 0) + (heldTwo?.refused ?? 0),
+    changes: 8 * (10 + parallelEach + 10 + parallelEach) + (heldOne ? 8 * parallelEach : 0) + (heldTwo ? 8 * parallelEach : 0),
     seenOnSecond,
     newUserLogsIn: newUser.status,
     filledUserLogsIn: uncached.status,
