@@ -158,19 +158,21 @@ export async function readRows(client: pg.ClientBase): Promise<StoreData> {
 }
 
 /**
- * Record the rows a change touched under its generation and announce the generation on `channel`, in one
- * statement (one round trip fewer while the generation's lock is held), and now and then drop what no node
- * needs any more. A change that touched nothing still has its generation in the log, so that a reader can
- * tell a writer that keeps no log.
+ * Record the rows each change touched under its generation and announce the last generation on `channel`, in one
+ * statement (one round trip while the generation's lock is held, however many changes a transaction carries), and
+ * now and then drop what no node needs any more. A change that touched nothing still has its generation in the log,
+ * so that a reader can tell a writer that keeps no log.
  */
-export async function logChange(client: pg.ClientBase, generation: string, touched: readonly Touched[], channel: string): Promise<void> {
-  const rows = touched.length > 0 ? touched : [{ kind: 'none', key: '' }];
+export async function logChanges(client: pg.ClientBase, changes: readonly { readonly generation: string; readonly touched: readonly Touched[] }[], channel: string): Promise<void> {
+  const rows = changes.flatMap(({ generation, touched }) => (touched.length > 0 ? touched : [{ kind: 'none', key: '' }]).map((row) => [generation, row.kind, row.key] as const));
+  const last = changes.at(-1)!.generation;
   await client.query(
-    'WITH logged AS (INSERT INTO securenode_changes (generation, kind, key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING) SELECT pg_notify($4, $5)',
-    [generation, rows.map((row) => row.kind), rows.map((row) => row.key), channel, generation],
+    'WITH logged AS (INSERT INTO securenode_changes (generation, kind, key) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING) SELECT pg_notify($4, $5)',
+    [rows.map((row) => row[0]), rows.map((row) => row[1]), rows.map((row) => row[2]), channel, last],
   );
-  const horizon = BigInt(generation) - changesKept;
-  if (BigInt(generation) % pruneEvery === 0n && horizon > 0n) {
+  const horizon = BigInt(last) - changesKept;
+  // Pruned when the changes pass a multiple of pruneEvery (one change at a time: when it lands on one).
+  if (BigInt(last) / pruneEvery !== (BigInt(changes[0]!.generation) - 1n) / pruneEvery && horizon > 0n) {
     await client.query('DELETE FROM securenode_changes WHERE generation <= $1', [String(horizon)]);
     await client.query('UPDATE securenode_meta SET changes_since = GREATEST(changes_since, $1)', [String(horizon)]);
   }

@@ -1,19 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
 import { connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
 import { ChangeListener, channel } from './postgres-listen.js';
-import { checkout, isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
-import { migrate } from './postgres-schema.js';
+import { claimDatabase } from './postgres-claim.js';
+import { isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
 import { freshRuns } from './fresh-runs.js';
-import { logChange, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
-import { meetsWrites, workOutNoting, type ReadSet } from './change-reads.js';
+import { logChanges, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
+import { meetsWrites } from './change-reads.js';
+import { groupWaiting, workOutEarly, type Early, type Planned, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation } from './store.js';
 
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
+/** The most changes one transaction carries. */
+const batchMax = 64;
 /** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
 const turnWaitMs = 1_000;
 
@@ -53,8 +55,10 @@ export class PostgresStore extends SecurityStore {
   readonly #loads = freshRuns(() => this.#load());
   /** Generations this node is committing: their notifications are its own. */
   readonly #committing = new Set<string>();
-  /** This node's last change, done or not: the next waits for it (at most turnWaitMs). */
+  /** This node's last transaction, done or not: the next waits for it (at most turnWaitMs). */
   #turn: Promise<unknown> = Promise.resolve();
+  /** The changes made while the last transaction runs: the next takes them all. */
+  #waiting: Waiting[] | undefined;
   readonly #listener: ChangeListener;
   #timer: NodeJS.Timeout | undefined;
 
@@ -88,26 +92,8 @@ export class PostgresStore extends SecurityStore {
   static async open(connection: PostgresConnection, options: PostgresStoreOptions): Promise<PostgresStore> {
     const pool = newPool(connection);
     try {
-      const client = await checkout(pool);
-      let owner: { cluster_uuid: string; token_hash_key: string } | undefined;
-      try {
-        await migrate(client);
-        if (options.claim) {
-          await client.query('INSERT INTO securenode_meta (cluster_uuid, token_hash_key) VALUES ($1, $2) ON CONFLICT (singleton) DO NOTHING', [options.clusterUuid, randomBytes(32).toString('base64')]);
-        }
-        owner = (await client.query<{ cluster_uuid: string; token_hash_key: string }>('SELECT cluster_uuid, token_hash_key FROM securenode_meta')).rows[0];
-      } finally {
-        client.release();
-      }
-      const where = describeConnection(connection);
-      if (!owner) throw new SecurenodeError('ERR_STORE_CONFIG', `no node has started with the ${where} yet; start a node first`);
-      if (owner.cluster_uuid !== options.clusterUuid) {
-        throw new SecurenodeError(
-          'ERR_STORE_CONFIG',
-          `the ${where} holds the security store of another cluster (uuid ${owner.cluster_uuid}), not of this node's (uuid ${options.clusterUuid}); give each cluster its own database, or add a node to that cluster by starting a new home with a node enrollment token from it`,
-        );
-      }
-      const store = new PostgresStore(new RenewingPool(connection, pool, options), Buffer.from(owner.token_hash_key, 'base64'), options);
+      const tokenHashKey = await claimDatabase(pool, connection, options);
+      const store = new PostgresStore(new RenewingPool(connection, pool, options), tokenHashKey, options);
       try {
         await store.reload();
         await store.#listener.listen();
@@ -155,28 +141,60 @@ export class PostgresStore extends SecurityStore {
   }
 
   /**
-   * One transaction per change. Bumping the generation row first takes its
-   * lock, which orders the writers of every node. The mutation is worked out
-   * before, from this node's store; a node that is behind then reads, under the
-   * lock, which entries the changes it missed wrote (the change log alone): if
-   * none is one the mutation read or writes, its change stands, and what it
-   * missed is read after the commit. Otherwise, and when the mutation refused or
-   * had nothing to do, the node reads what it missed inside the transaction and
-   * works the mutation out again from the latest committed store, so no change
-   * is built on a stale one.
+   * Changes commit in transactions. Bumping the generation row first takes its lock, which orders the writers of
+   * every node. A mutation is worked out before, from this node's store; a node that is behind then reads, under the
+   * lock, which entries the changes it missed wrote (the change log alone): if none is one the mutation read or
+   * writes, its change stands, and what it missed is read after the commit. Otherwise, and when the mutation refused
+   * or had nothing to do, the node reads what it missed inside the transaction and works the mutation out again from
+   * the latest committed store, so no change is built on a stale one.
+   *
+   * This node's transactions run one at a time: they would wait on the generation's lock anyway, each holding a
+   * connection and a backend; here they wait without, and the round trips of the one holding the lock do not queue
+   * behind theirs. The changes made meanwhile go together in the next (a group commit), the lock held once for all
+   * of them rather than once each, so that a node's changes and a second node's add up rather than take turns.
+   * Order is the lock's business, not this queue's: a transaction waits at most turnWaitMs for the one before it, so
+   * that against a database that does not answer, changes made at once fail as soon as one alone would.
    */
   protected commit<T>(mutation: Mutation<T>): Promise<T> {
-    // This node's changes one at a time: they would wait on the generation's lock anyway, each holding a connection and
-    // a backend; here they wait without, and the round trips of the one holding the lock do not queue behind theirs.
-    // Order is the lock's business, not this queue's: a change waits at most turnWaitMs for the one before it, so that
-    // against a database that does not answer, changes made at once fail as soon as one alone would, not one by one.
-    const run = Promise.race([this.#turn, delay(turnWaitMs, undefined, { ref: false })]).then(() => this.#transaction(mutation));
-    this.#turn = run.catch(() => {});
-    return run;
+    return new Promise<T>((resolve, reject) => {
+      const change: Waiting = { mutation, resolve: resolve as (value: unknown) => void, reject };
+      if (this.#waiting && this.#waiting.length < batchMax) return void this.#waiting.push(change);
+      const waiting = [change];
+      this.#waiting = waiting;
+      const run = Promise.race([this.#turn, delay(turnWaitMs, undefined, { ref: false })]).then(() => {
+        if (this.#waiting === waiting) this.#waiting = undefined;
+        return this.#commitWaiting(waiting);
+      });
+      this.#turn = run.catch(() => {});
+    });
   }
 
-  async #transaction<T>(mutation: Mutation<T>): Promise<T> {
-    const early = this.#workOut(mutation);
+  /**
+   * The changes that waited for one turn: those worked out from this node's store without meeting each other's writes
+   * go in one transaction; the others (a refusal, a change with nothing to do, one that reads or writes what an earlier
+   * one writes, a role change after another change) each in one of their own after it, worked out again.
+   */
+  async #commitWaiting(waiting: readonly Waiting[]): Promise<void> {
+    const { together, alone } = groupWaiting(waiting, (mutation) => this.#workOut(mutation));
+    if (together.length > 0) {
+      try {
+        const answered = await this.#transaction(together);
+        if (answered === undefined) alone.unshift(...together);
+        else answered.forEach((result, index) => together[index]!.resolve(result));
+      } catch (error) {
+        for (const change of together) change.reject(error);
+      }
+    }
+    for (const change of alone) await this.#transaction([{ ...change, early: this.#workOut(change.mutation) }]).then((answered) => change.resolve(answered![0]), change.reject);
+  }
+
+  /**
+   * One transaction for `changes`, each under a generation of its own (one lock, one log statement, one notification):
+   * each change's answer. A change alone is worked out again under the lock when it has to be (see commit); several
+   * worked out together stand only all at once: when something that landed since meets one of them, or the database
+   * refuses a write (one change's), the transaction is rolled back and the answer is undefined, for each to go alone.
+   */
+  async #transaction(changes: readonly Planned[]): Promise<unknown[] | undefined> {
     let client: pg.PoolClient;
     try {
       client = await this.#pools.client();
@@ -184,51 +202,57 @@ export class PostgresStore extends SecurityStore {
       throw this.#unavailable(error);
     }
     let failed: Error | undefined;
-    let outcome: ReturnType<Mutation<T>> | undefined;
-    let generation: string;
+    let outcomes: ReturnType<Mutation<unknown>>[];
+    let top: bigint;
     let previous: string;
-    /** The generation this node was at when the change was worked out, when what it missed since is to be read after the commit. */
+    /** The generation this node was at when the changes were worked out, when what it missed since is to be read after the commit. */
     let behind: string | undefined;
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ generation: string; changes_since: string }>('UPDATE securenode_meta SET generation = generation + 1 RETURNING generation, changes_since');
-      generation = String(rows[0]!.generation);
-      previous = String(BigInt(generation) - 1n);
-      const current = early !== undefined && this.#generation === early.known;
-      if (this.#generation === previous) {
-        if (current) outcome = early.outcome;
+      const { rows } = await client.query<{ generation: string; changes_since: string }>('UPDATE securenode_meta SET generation = generation + $1 RETURNING generation, changes_since', [changes.length]);
+      top = BigInt(rows[0]!.generation);
+      previous = String(top - BigInt(changes.length));
+      const known = changes[0]!.early?.known;
+      const current = changes.every((change) => change.early !== undefined) && this.#generation === known;
+      // Behind: the changes stand if what was missed touched nothing they read or write; a change alone else reads what
+      // was missed under the generation's lock, so that its mutation works from the latest store.
+      const written = current && known !== previous ? await writtenSince(client, known!, previous, String(rows[0]!.changes_since)) : undefined;
+      if (current && (known === previous || (written && !changes.some(({ early }) => meetsWrites(early!.reads, early!.outcome.ops, written))))) {
+        outcomes = changes.map(({ early }) => early!.outcome);
+        if (known !== previous) behind = known;
+      } else if (changes.length > 1) {
+        await client.query('ROLLBACK');
+        return undefined;
       } else {
-        // Behind: the change stands if what was missed touched nothing it read or writes; else read what was missed under
-        // the generation's lock, so that the mutation works from the latest store.
-        const written = current ? await writtenSince(client, early.known, previous, String(rows[0]!.changes_since)) : undefined;
-        if (written && !meetsWrites(early!.reads, early!.outcome.ops, written)) {
-          outcome = early!.outcome;
-          behind = early!.known;
-        } else {
+        if (this.#generation !== previous) {
           const missed = await readSince(client, this.#generation, previous);
           if (missed) this.#take(missed);
         }
+        // A refusal from the mutation is not a failure of the database: it rolls back and goes to the caller as it is.
+        try {
+          outcomes = [changes[0]!.mutation(this.snapshot())];
+        } catch (refusal) {
+          await client.query('ROLLBACK');
+          return Promise.reject(refusal);
+        }
+        if (outcomes[0]!.ops.length === 0) {
+          await client.query('ROLLBACK');
+          return [outcomes[0]!.result];
+        }
       }
-      // A refusal from the mutation is not a failure of the database: it rolls back and goes to the caller as it is.
-      try {
-        outcome ??= mutation(this.snapshot());
-      } catch (refusal) {
-        await client.query('ROLLBACK');
-        return Promise.reject(refusal);
+      const logged: { generation: string; touched: Touched[] }[] = [];
+      for (const [index, outcome] of outcomes.entries()) {
+        const touched: Touched[] = [];
+        for (const change of outcome.ops) touched.push(...(await writeChange(client, change)));
+        logged.push({ generation: String(BigInt(previous) + BigInt(index + 1)), touched });
       }
-      if (outcome.ops.length === 0) {
-        await client.query('ROLLBACK');
-        return outcome.result;
-      }
-      const touched: Touched[] = [];
-      for (const change of outcome.ops) touched.push(...(await writeChange(client, change)));
-      await logChange(client, generation, touched, channel);
+      await logChanges(client, logged, channel);
       // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
-      this.#committing.add(generation);
+      this.#committing.add(String(top));
       await client.query('COMMIT');
       if (behind !== undefined) {
         // Committed: what landed before it, read now that the lock is let go, is taken first. A read that fails is left to a
-        // reload, which brings this change too.
+        // reload, which brings these changes too.
         const missed = await readStore(client, behind, previous).catch((error: Error) => void (failed = error));
         if (missed) this.#take(missed);
       }
@@ -237,30 +261,31 @@ export class PostgresStore extends SecurityStore {
       // Not committed (or not known to be): another node's change may take this generation, and its notification must be heard.
       this.#committing.clear();
       // A connection that failed (or timed out) is closed below, which ends its transaction: no ROLLBACK to wait for on it.
-      if (!isConnectionFailure(error)) await client.query('ROLLBACK').catch(() => {});
-      throw isConnectionFailure(error) ? this.#unavailable(error) : error;
+      if (isConnectionFailure(error)) throw this.#unavailable(error);
+      await client.query('ROLLBACK').catch(() => {});
+      if (changes.length > 1) return undefined;
+      throw error;
     } finally {
       // A client that failed is closed rather than handed out again.
       client.release(failed);
     }
-    // Committed: taken here as it was written, without reading it back (unless a reload has taken it already), once
-    // everything before it is here; else a reload brings both.
-    if (this.#generation === previous || BigInt(this.#generation ?? '0') >= BigInt(generation)) this.#take({ generation, changes: [...outcome.ops] });
-    else void this.reload().catch(() => {});
-    this.#committing.delete(generation);
-    return outcome.result;
+    // Committed: each change taken here as it was written, without reading it back (unless a reload has taken it
+    // already), once everything before it is here; else a reload brings them.
+    for (const [index, outcome] of outcomes.entries()) {
+      const generation = String(BigInt(previous) + BigInt(index + 1));
+      if (this.#generation !== String(BigInt(generation) - 1n) && BigInt(this.#generation ?? '0') < BigInt(generation)) {
+        void this.reload().catch(() => {});
+        break;
+      }
+      this.#take({ generation, changes: [...outcome.ops] });
+    }
+    this.#committing.delete(String(top));
+    return outcomes.map((outcome) => outcome.result);
   }
 
-  /** A mutation worked out from this node's store as it is, noting what it read; undefined when it refuses or changes nothing (both are decided again under the lock). */
-  #workOut<T>(mutation: Mutation<T>): { readonly known: string; readonly outcome: ReturnType<Mutation<T>>; readonly reads: ReadSet } | undefined {
-    const known = this.#generation;
-    if (known === undefined) return undefined;
-    try {
-      const { outcome, reads } = workOutNoting(this.snapshot(), mutation);
-      return outcome.ops.length === 0 ? undefined : { known, outcome, reads };
-    } catch {
-      return undefined;
-    }
+  /** A mutation worked out from this node's store as it is (see workOutEarly); refusals and changes with nothing to do are decided again under the lock. */
+  #workOut<T>(mutation: Mutation<T>): Early<T> | undefined {
+    return workOutEarly(this.snapshot(), this.#generation, mutation);
   }
 
   /**
