@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { meets, workOutNoting, type ReadSet } from './change-reads.js';
 import type { Mutation, StoreData, StoreOp } from './store.js';
 
@@ -57,4 +58,55 @@ export function groupWaiting(waiting: readonly Waiting[], workOut: (mutation: Mu
     } else alone.push(change);
   }
   return together.length > 1 ? { together, alone } : { together: [], alone: [...waiting] };
+}
+
+/**
+ * A node's changes in turns, one turn at a time: the changes made while a turn runs (up to `max`) wait together for
+ * the next, which `run` commits. A turn waits at most `waitMs` for the one before it, so that against a store that
+ * does not answer, changes made at once fail as soon as one alone would, not one after another. `ended` is called
+ * whenever a turn ends with no other running or queued.
+ */
+export class Turns {
+  readonly #run: (waiting: readonly Waiting[]) => Promise<void>;
+  readonly #ended: () => void;
+  readonly #waitMs: number;
+  readonly #max: number;
+  /** The last turn, done or not: the next waits for it. */
+  #last: Promise<unknown> = Promise.resolve();
+  /** The changes made while the last turn runs: the next takes them all. */
+  #waiting: Waiting[] | undefined;
+  #running = 0;
+
+  constructor(run: (waiting: readonly Waiting[]) => Promise<void>, ended: () => void, waitMs: number, max: number) {
+    this.#run = run;
+    this.#ended = ended;
+    this.#waitMs = waitMs;
+    this.#max = max;
+  }
+
+  /** Whether a turn runs now. */
+  get running(): boolean {
+    return this.#running > 0;
+  }
+
+  /** The mutation's answer, once a turn has committed it (or its refusal, or the store's failure). */
+  add<T>(mutation: Mutation<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const change: Waiting = { mutation, resolve: resolve as (value: unknown) => void, reject };
+      if (this.#waiting && this.#waiting.length < this.#max) return void this.#waiting.push(change);
+      const waiting = [change];
+      this.#waiting = waiting;
+      const turn = Promise.race([this.#last, delay(this.#waitMs, undefined, { ref: false })]).then(async () => {
+        if (this.#waiting === waiting) this.#waiting = undefined;
+        this.#running++;
+        try {
+          await this.#run(waiting);
+        } finally {
+          // Ended when no turn runs and none is queued (one queued starts at once, in the next microtask).
+          if (--this.#running === 0 && this.#waiting === undefined) this.#ended();
+        }
+      });
+      this.#last = turn.catch(() => {});
+    });
+  }
 }

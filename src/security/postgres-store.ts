@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
@@ -9,7 +8,7 @@ import { isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChanges, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
 import { meetsWrites } from './change-reads.js';
-import { groupWaiting, workOutEarly, type Early, type Planned, type Waiting } from './group-commit.js';
+import { groupWaiting, Turns, workOutEarly, type Early, type Planned, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation } from './store.js';
 
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
@@ -55,10 +54,10 @@ export class PostgresStore extends SecurityStore {
   readonly #loads = freshRuns(() => this.#load());
   /** Generations this node is committing: their notifications are its own. */
   readonly #committing = new Set<string>();
-  /** This node's last transaction, done or not: the next waits for it (at most turnWaitMs). */
-  #turn: Promise<unknown> = Promise.resolve();
-  /** The changes made while the last transaction runs: the next takes them all. */
-  #waiting: Waiting[] | undefined;
+  /** This node's changes, in turns (see commit). */
+  readonly #turns = new Turns((waiting) => this.#commitTurn(waiting), () => this.#turnsEnded(), turnWaitMs, batchMax);
+  /** The latest generation another node announced while this node's turns committed (-1: one without a generation), read when they end unless taken by then. */
+  #heardMeanwhile: bigint | undefined;
   readonly #listener: ChangeListener;
   #timer: NodeJS.Timeout | undefined;
 
@@ -70,6 +69,13 @@ export class PostgresStore extends SecurityStore {
     // The payload is the generation a change made: one this node has taken already (its own change, most often) needs no read.
     const heard = (announced: bigint | undefined) => {
       if (announced !== undefined && ((this.#generation !== undefined && announced <= BigInt(this.#generation)) || this.#committing.has(String(announced)))) return;
+      // While this node's own changes commit, another node's change is read after them: a change of this node made
+      // behind reads what it missed as it commits, so the read is not made twice (once here, once there).
+      if (this.#turns.running) {
+        const kept = this.#heardMeanwhile;
+        this.#heardMeanwhile = announced === undefined || kept === -1n ? -1n : kept === undefined || announced > kept ? announced : kept;
+        return;
+      }
       void this.reload().catch(() => {});
     };
     this.#listener = new ChangeListener(pools, heard, () => this.reload(), options.logger, pollMs);
@@ -151,30 +157,25 @@ export class PostgresStore extends SecurityStore {
    * This node's transactions run one at a time: they would wait on the generation's lock anyway, each holding a
    * connection and a backend; here they wait without, and the round trips of the one holding the lock do not queue
    * behind theirs. The changes made meanwhile go together in the next (a group commit), the lock held once for all
-   * of them rather than once each, so that a node's changes and a second node's add up rather than take turns.
-   * Order is the lock's business, not this queue's: a transaction waits at most turnWaitMs for the one before it, so
-   * that against a database that does not answer, changes made at once fail as soon as one alone would.
+   * of them rather than once each (Turns; a turn waits at most turnWaitMs for the one before it).
    */
   protected commit<T>(mutation: Mutation<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const change: Waiting = { mutation, resolve: resolve as (value: unknown) => void, reject };
-      if (this.#waiting && this.#waiting.length < batchMax) return void this.#waiting.push(change);
-      const waiting = [change];
-      this.#waiting = waiting;
-      const run = Promise.race([this.#turn, delay(turnWaitMs, undefined, { ref: false })]).then(() => {
-        if (this.#waiting === waiting) this.#waiting = undefined;
-        return this.#commitWaiting(waiting);
-      });
-      this.#turn = run.catch(() => {});
-    });
+    return this.#turns.add(mutation);
+  }
+
+  /** No turn of this node commits any more: an announcement heard meanwhile of a change not taken by then is read now. */
+  #turnsEnded(): void {
+    const announced = this.#heardMeanwhile;
+    this.#heardMeanwhile = undefined;
+    if (announced !== undefined && (announced === -1n || this.#generation === undefined || announced > BigInt(this.#generation))) void this.reload().catch(() => {});
   }
 
   /**
    * The changes that waited for one turn: those worked out from this node's store without meeting each other's writes
    * go in one transaction; the others (a refusal, a change with nothing to do, one that reads or writes what an earlier
-   * one writes, a role change after another change) each in one of their own after it, worked out again.
+   * one writes, a change after a role change) each in one of their own after it, worked out again.
    */
-  async #commitWaiting(waiting: readonly Waiting[]): Promise<void> {
+  async #commitTurn(waiting: readonly Waiting[]): Promise<void> {
     const { together, alone } = groupWaiting(waiting, (mutation) => this.#workOut(mutation));
     if (together.length > 0) {
       try {

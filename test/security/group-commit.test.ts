@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { meets } from '../../src/security/change-reads.js';
-import { groupWaiting, workOutEarly, type Waiting } from '../../src/security/group-commit.js';
+import { groupWaiting, Turns, workOutEarly, type Waiting } from '../../src/security/group-commit.js';
 import type { Mutation, StoreData } from '../../src/security/store.js';
 
 const data: StoreData = { version: 1, users: { ada: { username: 'ada', id: 'a', passwordHash: 'h', roles: [], enabled: true } }, roles: { ops: { name: 'ops', id: 'r', endpoints: [], entities: [] } } };
@@ -58,4 +58,46 @@ t.test('examples: apart together; a read of what an earlier one writes, a refusa
   t.same(groupWaiting([a], (mutation) => workOutEarly(data, '7', mutation)), { together: [], alone: [a] }, 'one change: alone, not worked out');
   t.equal(workOutEarly(data, undefined, a.mutation), undefined, 'a store not loaded yet works nothing out');
   t.equal(workOutEarly(data, '7', waiting(mutationOf({ kind: 'nothing' })).mutation), undefined);
+});
+
+t.test('turns: changes made in one tick go in one turn, those made while it runs in the next (at most `max` a turn); one turn at a time, unless one is stuck past waitMs', async (t) => {
+  const turns: number[][] = [];
+  let ended = 0;
+  let release: () => void = () => {};
+  const gate = () => new Promise<void>((resolve) => (release = resolve));
+  let hold: Promise<void> | undefined;
+  const queue = new Turns(
+    async (waiting) => {
+      turns.push(waiting.map((change) => change.mutation({ version: 1, users: {} }).result as number));
+      await hold;
+      for (const change of waiting) change.resolve(change.mutation({ version: 1, users: {} }).result);
+    },
+    () => ended++,
+    1_000,
+    3,
+  );
+  const change = (n: number): Mutation<number> => () => ({ ops: [], result: n });
+  hold = gate();
+  const first = [1, 2, 3, 4].map((n) => queue.add(change(n)));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(turns, [[1, 2, 3]], 'three in the first turn (max 3); the fourth waits for the next');
+  t.equal(queue.running, true);
+  const later = queue.add(change(5));
+  hold = undefined;
+  release();
+  t.same(await Promise.all([...first, later]), [1, 2, 3, 4, 5], 'each answered with its own result');
+  t.same(turns, [[1, 2, 3], [4, 5]], 'the fourth and one made during the first turn, together in the second');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(queue.running, false);
+  t.equal(ended, 1, 'ended once, when no turn ran any more');
+
+  // A turn stuck past waitMs does not hold the next.
+  const stuck = new Turns(async (waiting) => (waiting[0]!.mutation({ version: 1, users: {} }).result === 1 ? new Promise(() => {}) : waiting[0]!.resolve('done')), () => {}, 50, 1);
+  void stuck.add(change(1));
+  // (The wait's timer does not keep a process alive by itself: a node's server does.)
+  const alive = setTimeout(() => {}, 5_000);
+  t.teardown(() => clearTimeout(alive));
+  const started = performance.now();
+  t.equal(await stuck.add(change(2)), 'done', 'the next turn ran');
+  t.ok(performance.now() - started >= 45, 'after waiting for the stuck one');
 });

@@ -142,3 +142,58 @@ t.test('bursts of changes on two nodes at once (increments of shared users, user
   );
   t.pass('20 generated bursts: every increment once, every user apart there, deletions done, both nodes as the database');
 });
+
+t.test("another node's change announced while this node's own change commits is read with it, not read again", { skip: postgresSkip }, async (t) => {
+  const { node: first, open, connection } = await oneNode(t);
+  const second = await open();
+  t.teardown(() => second.close());
+  let reloads = 0;
+  const reload = second.reload.bind(second);
+  second.reload = () => (reloads++, reload());
+  // Hold the generation's lock, so that the first node's change and then the second's wait for it, in that order.
+  const holder = new pg.Client({ ...connection });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query('BEGIN');
+  await holder.query('UPDATE securenode_meta SET generation = generation');
+  const waitingOnLock = async (count: number) => {
+    while (Number((await query<{ n: string }>(connection, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n) < count) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  const made = first.putUser(user('from-first'));
+  await waitingOnLock(1);
+  const own = second.putUser(user('from-second'));
+  await waitingOnLock(2);
+  await holder.query('ROLLBACK');
+  // The first commits and announces; the second, still committing behind it, reads that change as it commits its own.
+  await Promise.all([made, own]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(reloads, 0, 'the announcement heard meanwhile needed no read of its own');
+  t.ok(second.getUser('from-first') && second.getUser('from-second'), 'the second node has both changes');
+  const fresh = await open();
+  t.teardown(() => fresh.close());
+  t.ok(isDeepStrictEqual(records(second.snapshot()), records(fresh.snapshot())), 'and is as the database is');
+});
+
+t.test('an announcement heard while this node commits, of a change its commit did not bring, is read once the commit ends', { skip: postgresSkip }, async (t) => {
+  const { node, connection } = await oneNode(t);
+  await node.putUser(user('ada'));
+  let reloads = 0;
+  const reload = node.reload.bind(node);
+  node.reload = () => (reloads++, reload());
+  const holder = new pg.Client({ ...connection });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query('BEGIN');
+  await holder.query('UPDATE securenode_meta SET generation = generation');
+  const own = node.putUser(user('bea'));
+  while (Number((await query<{ n: string }>(connection, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n) < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  // A generation far ahead, announced while the node's change waits: nothing the node's commit reads brings it.
+  const ahead = (await generation(connection)) + 100;
+  await query(connection, 'SELECT pg_notify($1, $2)', [channel, String(ahead)]);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(reloads, 0, 'not read while the change commits');
+  await holder.query('ROLLBACK');
+  await own;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(reloads, 1, 'read once the commit ended');
+});
