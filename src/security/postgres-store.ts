@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
@@ -186,7 +187,11 @@ export class PostgresStore extends SecurityStore {
         for (const change of together) change.reject(error);
       }
     }
-    for (const change of alone) await this.#transaction([{ ...change, early: this.#workOut(change.mutation) }]).then((answered) => change.resolve(answered![0]), change.reject);
+    // One after another, each waiting at most turnWaitMs for the one before it, as the turns do.
+    for (const change of alone) {
+      const done = this.#transaction([{ ...change, early: this.#workOut(change.mutation) }]).then((answered) => change.resolve(answered![0]), change.reject);
+      await Promise.race([done, delay(turnWaitMs, undefined, { ref: false })]);
+    }
   }
 
   /**
@@ -208,6 +213,7 @@ export class PostgresStore extends SecurityStore {
     let previous: string;
     /** The generation this node was at when the changes were worked out, when what it missed since is to be read after the commit. */
     let behind: string | undefined;
+    let committed = false;
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ generation: string; changes_since: string }>('UPDATE securenode_meta SET generation = generation + $1 RETURNING generation, changes_since', [changes.length]);
@@ -251,6 +257,7 @@ export class PostgresStore extends SecurityStore {
       // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
       this.#committing.add(String(top));
       await client.query('COMMIT');
+      committed = true;
       if (behind !== undefined) {
         // Committed: what landed before it, read now that the lock is let go, is taken first. A read that fails is left to a
         // reload, which brings these changes too.
@@ -264,7 +271,8 @@ export class PostgresStore extends SecurityStore {
       // A connection that failed (or timed out) is closed below, which ends its transaction: no ROLLBACK to wait for on it.
       if (isConnectionFailure(error)) throw this.#unavailable(error);
       await client.query('ROLLBACK').catch(() => {});
-      if (changes.length > 1) return undefined;
+      // Rolled back: the changes go alone. Never once committed: they would be made twice.
+      if (changes.length > 1 && !committed) return undefined;
       throw error;
     } finally {
       // A client that failed is closed rather than handed out again.

@@ -8,7 +8,7 @@ import { PostgresStore } from '../../src/security/postgres-store.js';
 import { storeRecords } from '../../src/security/store-ops.js';
 import type { StoreData, StoredUser } from '../../src/security/store.js';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
-import { postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { cuttableProxy, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
 
 // A node's changes made while its last transaction runs go together in the next
 // (a group commit): one lock, one log statement, one notification, each change
@@ -196,4 +196,56 @@ t.test('an announcement heard while this node commits, of a change its commit di
   await own;
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.equal(reloads, 1, 'read once the commit ended');
+});
+
+t.test('changes that go alone, made at once against a database that does not answer, are refused as soon as one alone is, not one after another', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const proxy = await cuttableProxy(t);
+  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
+  t.teardown(() => store.close());
+  await store.putUser(user('counter'));
+  proxy.freeze();
+  const started = performance.now();
+  // Four increments of one user: each reads what the one before writes, so none go together.
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 4 }, () =>
+      store.mutate((data) => {
+        const counter = data.users['counter']!;
+        return { ops: [{ op: 'putUser', user: { ...counter, metadata: { n: (counter.metadata as { n: number }).n + 1 } } }], result: undefined };
+      }),
+    ),
+  );
+  const ms = performance.now() - started;
+  t.same(outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as { code?: string }).code : outcome.status)), Array(4).fill('ERR_STORE_UNAVAILABLE'));
+  // One alone waits for the query timeout (10 s); four one after another would take four times that.
+  t.ok(ms < 16_000, `in ${Math.round(ms)} ms`);
+  await proxy.cut();
+});
+
+t.test('changes committed together are never made again, even when taking them afterwards fails', { skip: postgresSkip }, async (t) => {
+  const { node, open, connection } = await oneNode(t);
+  const other = await open();
+  t.teardown(() => other.close());
+  for (const name of ['ca', 'cb']) await node.putUser(user(name));
+  // The node is behind (it has not heard of a change the other made), so after its commit it reads what it missed; taking that fails once.
+  const reload = node.reload.bind(node);
+  node.reload = () => Promise.resolve();
+  await other.putUser(user('elsewhere'));
+  const take = Reflect.get(node, 'take') as (...args: unknown[]) => void;
+  let failures = 0;
+  Reflect.set(node, 'take', function (this: unknown, ...args: unknown[]) {
+    // An error with a database's code, which a connection failure is not: the kind a rolled-back group retries alone.
+    if (failures++ === 0) throw Object.assign(new Error('taking failed'), { code: '22021' });
+    return take.apply(this, args);
+  });
+  const increment = (name: string) =>
+    node.mutate((data) => {
+      const counter = data.users[name]!;
+      return { ops: [{ op: 'putUser', user: { ...counter, metadata: { n: (counter.metadata as { n: number }).n + 1 } } }], result: undefined };
+    });
+  const outcomes = await Promise.allSettled([increment('ca'), increment('cb')]);
+  t.same(outcomes.map((outcome) => outcome.status), ['rejected', 'rejected'], 'both told it failed (it committed, but the node could not take it)');
+  Reflect.deleteProperty(node, 'take');
+  node.reload = reload;
+  t.same((await query<{ username: string; metadata: { n: number } }>(connection, "SELECT username, metadata FROM securenode_users WHERE username IN ('ca', 'cb') ORDER BY username")).map((row) => row.metadata.n), [1, 1], 'each made once, not again alone');
 });
