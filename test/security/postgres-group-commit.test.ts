@@ -40,6 +40,30 @@ async function oneNode(t: Test) {
   return { node, open, connection };
 }
 
+/** Count a store's reloads (its reads after an announcement), from now on. */
+function countReloads(store: PostgresStore): { readonly count: number } {
+  const counted = { count: 0 };
+  const reload = store.reload.bind(store);
+  store.reload = () => (counted.count++, reload());
+  return counted;
+}
+
+/** Hold the generation's lock from outside any node, so that changes wait for it in the order made; `waiting(n)` returns once n wait. */
+async function holdLock(t: Test, connection: PostgresConnection) {
+  const holder = new pg.Client({ ...connection });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query('BEGIN');
+  await holder.query('UPDATE securenode_meta SET generation = generation');
+  const count = async () => Number((await query<{ n: string }>(connection, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n);
+  return {
+    waiting: async (n: number) => {
+      while ((await count()) < n) await new Promise((resolve) => setTimeout(resolve, 10));
+    },
+    release: () => holder.query('ROLLBACK'),
+  };
+}
+
 const generation = async (connection: PostgresConnection) => Number((await query<{ generation: string }>(connection, 'SELECT generation FROM securenode_meta'))[0]!.generation);
 const logged = async (connection: PostgresConnection, after: number) =>
   query<{ generation: string; key: string }>(connection, "SELECT generation, key FROM securenode_changes WHERE generation > $1 AND kind = 'user' ORDER BY generation", [after]);
@@ -147,27 +171,18 @@ t.test("another node's change announced while this node's own change commits is 
   const { node: first, open, connection } = await oneNode(t);
   const second = await open();
   t.teardown(() => second.close());
-  let reloads = 0;
-  const reload = second.reload.bind(second);
-  second.reload = () => (reloads++, reload());
-  // Hold the generation's lock, so that the first node's change and then the second's wait for it, in that order.
-  const holder = new pg.Client({ ...connection });
-  await holder.connect();
-  t.teardown(() => holder.end());
-  await holder.query('BEGIN');
-  await holder.query('UPDATE securenode_meta SET generation = generation');
-  const waitingOnLock = async (count: number) => {
-    while (Number((await query<{ n: string }>(connection, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n) < count) await new Promise((resolve) => setTimeout(resolve, 10));
-  };
+  const reloads = countReloads(second);
+  // The first node's change and then the second's wait for the lock, in that order.
+  const lock = await holdLock(t, connection);
   const made = first.putUser(user('from-first'));
-  await waitingOnLock(1);
+  await lock.waiting(1);
   const own = second.putUser(user('from-second'));
-  await waitingOnLock(2);
-  await holder.query('ROLLBACK');
+  await lock.waiting(2);
+  await lock.release();
   // The first commits and announces; the second, still committing behind it, reads that change as it commits its own.
   await Promise.all([made, own]);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  t.equal(reloads, 0, 'the announcement heard meanwhile needed no read of its own');
+  t.equal(reloads.count, 0, 'the announcement heard meanwhile needed no read of its own');
   t.ok(second.getUser('from-first') && second.getUser('from-second'), 'the second node has both changes');
   const fresh = await open();
   t.teardown(() => fresh.close());
@@ -177,25 +192,19 @@ t.test("another node's change announced while this node's own change commits is 
 t.test('an announcement heard while this node commits, of a change its commit did not bring, is read once the commit ends', { skip: postgresSkip }, async (t) => {
   const { node, connection } = await oneNode(t);
   await node.putUser(user('ada'));
-  let reloads = 0;
-  const reload = node.reload.bind(node);
-  node.reload = () => (reloads++, reload());
-  const holder = new pg.Client({ ...connection });
-  await holder.connect();
-  t.teardown(() => holder.end());
-  await holder.query('BEGIN');
-  await holder.query('UPDATE securenode_meta SET generation = generation');
+  const reloads = countReloads(node);
+  const lock = await holdLock(t, connection);
   const own = node.putUser(user('bea'));
-  while (Number((await query<{ n: string }>(connection, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n) < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  await lock.waiting(1);
   // A generation far ahead, announced while the node's change waits: nothing the node's commit reads brings it.
   const ahead = (await generation(connection)) + 100;
   await query(connection, 'SELECT pg_notify($1, $2)', [channel, String(ahead)]);
   await new Promise((resolve) => setTimeout(resolve, 200));
-  t.equal(reloads, 0, 'not read while the change commits');
-  await holder.query('ROLLBACK');
+  t.equal(reloads.count, 0, 'not read while the change commits');
+  await lock.release();
   await own;
   await new Promise((resolve) => setTimeout(resolve, 300));
-  t.equal(reloads, 1, 'read once the commit ended');
+  t.equal(reloads.count, 1, 'read once the commit ended');
 });
 
 t.test('changes that go alone, made at once against a database that does not answer, are refused as soon as one alone is, not one after another', { skip: postgresSkip }, async (t) => {
