@@ -5,12 +5,20 @@ import { describeConnection, type PostgresConnection } from './postgres-connecti
 import { checkout } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
 
+/** Which cluster's store a node looks for, and whether it may claim a database for it. */
+export interface ClaimOptions {
+  /** The node's cluster: the first node to open the database claims it for its cluster; a node of another is refused. */
+  readonly clusterUuid: string;
+  /** Whether this may claim a database no node has claimed yet (a node starting), or only use a claimed one (a tool). */
+  readonly claim: boolean;
+}
+
 /**
  * Bring the schema up to date and check that the database holds this node's cluster's store: the first node to open
  * it claims it (`claim`: a node starting, not a tool), a node of another cluster is refused. The cluster's key that
  * hashes API key and service token secrets, kept in the database since the keys are shared.
  */
-export async function claimDatabase(pool: pg.Pool, connection: PostgresConnection, options: { readonly clusterUuid: string; readonly claim: boolean }): Promise<Buffer> {
+export async function claimDatabase(pool: pg.Pool, connection: PostgresConnection, options: ClaimOptions): Promise<Buffer> {
   const client = await checkout(pool);
   let owner: { cluster_uuid: string; token_hash_key: string } | undefined;
   try {

@@ -32,8 +32,15 @@ export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
 
 /** What a renewing pool needs: how to read the credentials again, how often, and how long to wait after a failed read. */
 export interface RenewalOptions {
+  /**
+   * Reads the connection's settings again, their vault references included:
+   * called when the server refuses the credentials (a password rotated in the
+   * secret store), as Kong's kong.vault.try, and every `renewEveryMs`.
+   */
   readonly refresh?: () => Promise<PostgresConnection>;
+  /** Read the credentials again this often (the references' ttl); a failed read keeps the credentials in use. */
   readonly renewEveryMs?: number;
+  /** After a failed read, try the next only this much later (the references' neg_ttl), however often the server refuses meanwhile. */
   readonly retryAfterMs?: number;
   readonly logger?: Logger;
 }

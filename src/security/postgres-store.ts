@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
 import { connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
 import { ChangeListener, channel } from './postgres-listen.js';
-import { claimDatabase } from './postgres-claim.js';
-import { isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
+import { claimDatabase, type ClaimOptions } from './postgres-claim.js';
+import { isConnectionFailure, newPool, RenewingPool, type RenewalOptions } from './postgres-pool.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChanges, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
 import { meetsWrites } from './change-reads.js';
@@ -19,24 +19,8 @@ const batchMax = 64;
 /** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
 const turnWaitMs = 1_000;
 
-/** What PostgresStore.open needs besides the connection. */
-export interface PostgresStoreOptions {
-  /** The node's cluster: the first node to open the database claims it for its cluster; a node of another is refused. */
-  readonly clusterUuid: string;
-  /** Whether this may claim a database no node has claimed yet (a node starting), or only use a claimed one (a tool). */
-  readonly claim: boolean;
-  readonly logger?: Logger;
-  /**
-   * Reads the connection's settings again, their vault references included:
-   * called when the server refuses the credentials (a password rotated in the
-   * secret store), as Kong's kong.vault.try, and every `renewEveryMs`.
-   */
-  readonly refresh?: () => Promise<PostgresConnection>;
-  /** Read the credentials again this often (the references' ttl); a failed read keeps the credentials in use. */
-  readonly renewEveryMs?: number;
-  /** After a failed read, try the next only this much later (the references' neg_ttl), however often the server refuses meanwhile. */
-  readonly retryAfterMs?: number;
-}
+/** What PostgresStore.open needs besides the connection: the claim's (ClaimOptions) and the pool's (RenewalOptions). */
+export interface PostgresStoreOptions extends ClaimOptions, RenewalOptions {}
 
 /**
  * The security store in a shared PostgreSQL database (SPEC 7): every node

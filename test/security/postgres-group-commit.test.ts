@@ -40,6 +40,13 @@ async function oneNode(t: Test) {
   return { node, open, connection };
 }
 
+/** Poll `check` every 10 ms until it holds (or `ms` pass), then let anything more that was coming arrive for 100 ms. */
+async function settled(check: () => boolean, ms = 5_000): Promise<void> {
+  const started = performance.now();
+  while (!check() && performance.now() - started < ms) await new Promise((resolve) => setTimeout(resolve, 10));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 /** Count a store's reloads (its reads after an announcement), from now on. */
 function countReloads(store: PostgresStore): { readonly count: number } {
   const counted = { count: 0 };
@@ -76,7 +83,7 @@ t.test('changes made at once on one node go in one transaction: a generation and
   await Promise.all(Array.from({ length: 8 }, (_, index) => node.putUser(user(`u${index}`))));
   t.equal(await generation(connection), before + 8, 'eight generations');
   t.same((await logged(connection, before)).map((row) => [Number(row.generation) - before, row.key]), Array.from({ length: 8 }, (_, index) => [index + 1, `u${index}`]), 'each change logged under its own, in the order made');
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await settled(() => payloads.length > 0);
   t.same(payloads, [String(before + 8)], 'one notification, of the last generation (eight without the group commit)');
   t.same(Object.keys(node.snapshot().users).sort(), ['first', ...Array.from({ length: 8 }, (_, index) => `u${index}`)].sort(), 'the node has taken them all without reading them back');
 });
@@ -95,7 +102,7 @@ t.test('a change that reads what an earlier one writes goes alone after it, work
   const answers = await Promise.all([increment(), node.putUser(user('a')), increment(), node.putUser(user('b')), increment(), node.putUser(user('c'))]);
   t.same([answers[0], answers[2], answers[4]], [1, 2, 3], 'each increment answered with the count it made');
   t.same(node.getUser('counter')!.metadata, { n: 3 });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await settled(() => payloads.length >= 3);
   t.equal(payloads.length, 3, 'three transactions: one of four changes, then two alone');
 });
 
@@ -203,7 +210,7 @@ t.test('an announcement heard while this node commits, of a change its commit di
   t.equal(reloads.count, 0, 'not read while the change commits');
   await lock.release();
   await own;
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await settled(() => reloads.count > 0);
   t.equal(reloads.count, 1, 'read once the commit ended');
 });
 
