@@ -4,14 +4,7 @@ import { SecurenodeError } from '../errors.js';
 import { describeConnection, type PostgresConnection } from './postgres-connection.js';
 import { checkout } from './postgres-pool.js';
 import { migrate } from './postgres-schema.js';
-
-/** Which cluster's store a node looks for, and whether it may claim a database for it. */
-export interface ClaimOptions {
-  /** The node's cluster: the first node to open the database claims it for its cluster; a node of another is refused. */
-  readonly clusterUuid: string;
-  /** Whether this may claim a database no node has claimed yet (a node starting), or only use a claimed one (a tool). */
-  readonly claim: boolean;
-}
+import type { ClaimOptions } from './postgres-options.js';
 
 /**
  * Bring the schema up to date and check that the database holds this node's cluster's store: the first node to open

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { clientConfig, type PostgresConnection } from './postgres-connection.js';
+import type { RenewalOptions } from './postgres-options.js';
 
 // The connections of the PostgreSQL store: its pool, and what a failure to use one means.
 
@@ -28,21 +29,6 @@ export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   const client = await pool.connect();
   if (client.listenerCount('error') === 0) client.on('error', () => {});
   return client;
-}
-
-/** What a renewing pool needs: how to read the credentials again, how often, and how long to wait after a failed read. */
-export interface RenewalOptions {
-  /**
-   * Reads the connection's settings again, their vault references included:
-   * called when the server refuses the credentials (a password rotated in the
-   * secret store), as Kong's kong.vault.try, and every `renewEveryMs`.
-   */
-  readonly refresh?: () => Promise<PostgresConnection>;
-  /** Read the credentials again this often (the references' ttl); a failed read keeps the credentials in use. */
-  readonly renewEveryMs?: number;
-  /** After a failed read, try the next only this much later (the references' neg_ttl), however often the server refuses meanwhile. */
-  readonly retryAfterMs?: number;
-  readonly logger?: Logger;
 }
 
 /**

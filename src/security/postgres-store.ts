@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
 import { connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
 import { ChangeListener, channel } from './postgres-listen.js';
-import { claimDatabase, type ClaimOptions } from './postgres-claim.js';
-import { isConnectionFailure, newPool, RenewingPool, type RenewalOptions } from './postgres-pool.js';
+import { claimDatabase } from './postgres-claim.js';
+import type { PostgresStoreOptions } from './postgres-options.js';
+export type { PostgresStoreOptions } from './postgres-options.js';
+import { isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChanges, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
 import { meetsWrites } from './change-reads.js';
@@ -18,9 +20,6 @@ const pollMs = 5_000;
 const batchMax = 64;
 /** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
 const turnWaitMs = 1_000;
-
-/** What PostgresStore.open needs besides the connection: the claim's (ClaimOptions) and the pool's (RenewalOptions). */
-export interface PostgresStoreOptions extends ClaimOptions, RenewalOptions {}
 
 /**
  * The security store in a shared PostgreSQL database (SPEC 7): every node
