@@ -63,3 +63,25 @@ export class ChangeListener {
     await this.missed().catch(() => {});
   }
 }
+
+/**
+ * Announcements a node keeps while it is busy committing its own changes (which read what they missed), to read
+ * after them only what they did not bring. One without a generation is always read.
+ */
+export class KeptAnnouncements {
+  #latest: bigint | undefined;
+  #unknown = false;
+
+  keep(announced: bigint | undefined): void {
+    if (announced === undefined) this.#unknown = true;
+    else if (this.#latest === undefined || announced > this.#latest) this.#latest = announced;
+  }
+
+  /** Whether anything kept is newer than `generation` (the node's, undefined before its first load); forgets what it kept. */
+  takeNewerThan(generation: string | undefined): boolean {
+    const newer = this.#unknown || (this.#latest !== undefined && (generation === undefined || this.#latest > BigInt(generation)));
+    this.#latest = undefined;
+    this.#unknown = false;
+    return newer;
+  }
+}

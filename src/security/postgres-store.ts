@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SecurenodeError } from '../errors.js';
 import { connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
-import { ChangeListener, channel } from './postgres-listen.js';
+import { ChangeListener, channel, KeptAnnouncements } from './postgres-listen.js';
 import { claimDatabase } from './postgres-claim.js';
 import type { PostgresStoreOptions } from './postgres-options.js';
 export type { PostgresStoreOptions } from './postgres-options.js';
@@ -40,8 +40,8 @@ export class PostgresStore extends SecurityStore {
   readonly #committing = new Set<string>();
   /** This node's changes, in turns (see commit). */
   readonly #turns = new Turns((waiting) => this.#commitTurn(waiting), () => this.#turnsEnded(), turnWaitMs, batchMax);
-  /** The latest generation another node announced while this node's turns committed (-1: one without a generation), read when they end unless taken by then. */
-  #heardMeanwhile: bigint | undefined;
+  /** What other nodes announced while this node's turns committed: read when they end, unless taken by then. */
+  readonly #kept = new KeptAnnouncements();
   readonly #listener: ChangeListener;
   #timer: NodeJS.Timeout | undefined;
 
@@ -55,11 +55,7 @@ export class PostgresStore extends SecurityStore {
       if (announced !== undefined && ((this.#generation !== undefined && announced <= BigInt(this.#generation)) || this.#committing.has(String(announced)))) return;
       // While this node's own changes commit, another node's change is read after them: a change of this node made
       // behind reads what it missed as it commits, so the read is not made twice (once here, once there).
-      if (this.#turns.running) {
-        const kept = this.#heardMeanwhile;
-        this.#heardMeanwhile = announced === undefined || kept === -1n ? -1n : kept === undefined || announced > kept ? announced : kept;
-        return;
-      }
+      if (this.#turns.running) return this.#kept.keep(announced);
       void this.reload().catch(() => {});
     };
     this.#listener = new ChangeListener(pools, heard, () => this.reload(), options.logger, pollMs);
@@ -149,9 +145,7 @@ export class PostgresStore extends SecurityStore {
 
   /** No turn of this node commits any more: an announcement heard meanwhile of a change not taken by then is read now. */
   #turnsEnded(): void {
-    const announced = this.#heardMeanwhile;
-    this.#heardMeanwhile = undefined;
-    if (announced !== undefined && (announced === -1n || this.#generation === undefined || announced > BigInt(this.#generation))) void this.reload().catch(() => {});
+    if (this.#kept.takeNewerThan(this.#generation)) void this.reload().catch(() => {});
   }
 
   /**

@@ -210,7 +210,8 @@ t.test('an announcement heard while this node commits, of a change its commit di
   t.equal(reloads.count, 0, 'not read while the change commits');
   await lock.release();
   await own;
-  await settled(() => reloads.count > 0);
+  // Within 1.5 s: well before the store's 5 s poll, which would read it anyway.
+  await settled(() => reloads.count > 0, 1_500);
   t.equal(reloads.count, 1, 'read once the commit ended');
 });
 
