@@ -17,7 +17,7 @@ import { handshakeRates } from './handshakes.js';
 import { gatewayRates } from './gateway.js';
 import { authorizationCost, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
-import { describeScale, measureScale, type ScaleFigures } from '../scale/measure.js';
+import { describeScale, measureScale, type Range, type ScaleFigures } from '../scale/measure.js';
 import { heldShare } from '../scale/scale-round.js';
 import { postgresServer } from '../helpers/postgres.js';
 import { coreWaitText } from '../helpers/cpu.js';
@@ -193,12 +193,20 @@ for (const figures of scale.filter((entry) => entry.users === 100_000)) {
   const added = figures.addedNodeRatio;
   const shared = `unheld, on one machine of 2 cores: ${added.median.toFixed(2)} (${added.min.toFixed(2)}-${added.max.toFixed(2)}), ${figures.oneNodeParallelPerSecond.median.toFixed(0)} changes/s on one node, ${figures.parallelPerSecond.median.toFixed(0)}/s split over two; CPU per change ${figures.parallelCpuMsPerChange.oneNode.toFixed(1)} ms on one node, ${figures.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over two`;
   const held = figures.held;
+  const notHeld = `not measured: this machine cannot hold a process to a share of a core (needs root and a cgroup CPU controller)`;
+  const rates = (rate: { oneNode: Range; twoNodes: Range; addedNodeRatio: Range }) =>
+    `${rate.addedNodeRatio.median.toFixed(2)} (${rate.addedNodeRatio.min.toFixed(2)}-${rate.addedNodeRatio.max.toFixed(2)}), ${rate.oneNode.median.toFixed(0)} against ${rate.twoNodes.median.toFixed(0)} changes/s`;
+  // Hash-free changes are the store's own work, in the one order of its writer (the generation's lock, or the holder); a
+  // change that sets a password is first a hash on the node that takes it, the work a second node shares.
   goal(
-    `5. ${figures.kind}, 100,000 users: adding a node adds change capacity (each node held to ${heldShare} of a core: two nodes 1.2x one or better)`,
+    `5. ${figures.kind}, 100,000 users: adding a node adds capacity for hash-free changes (each node held to ${heldShare} of a core: two nodes 1.2x one or better)`,
     held !== undefined && held.addedNodeRatio.median >= 1.2,
-    held === undefined
-      ? `not measured: this machine cannot hold a process to a share of a core (needs root and a cgroup CPU controller); ${shared}`
-      : `8 clients, each round over two held nodes against the first alone: ${held.addedNodeRatio.median.toFixed(2)} (${held.addedNodeRatio.min.toFixed(2)}-${held.addedNodeRatio.max.toFixed(2)}), ${held.oneNode.median.toFixed(0)} against ${held.twoNodes.median.toFixed(0)} changes/s; ${shared}`,
+    held === undefined ? `${notHeld}; ${shared}` : `8 clients, each round over two held nodes against the first alone: ${rates(held)}; ${shared}`,
+  );
+  goal(
+    `5. ${figures.kind}, 100,000 users: adding a node adds capacity for changes that set a password (held the same: 1.2x or better)`,
+    held !== undefined && held.withPassword.addedNodeRatio.median >= 1.2,
+    held === undefined ? notHeld : `8 clients, each round over two held nodes against the first alone: ${rates(held.withPassword)}`,
   );
   goal(`5. ${figures.kind}, 100,000 users: RSS under 250 MB`, Math.max(...figures.rssMb.peak) < 250, `highest peak ${figures.rssMb.peak.map((mb) => mb.toFixed(0)).join(' / ')} MB`);
 }

@@ -22,10 +22,11 @@ export interface RoundFigures {
   parallelPerSecond: number;
   oneNodeParallelPerSecond: number;
   /**
-   * The same changes with each node held to `heldShare` of a core, as if each ran on a machine of its own: the first
-   * alone, then split over both. Undefined where this machine cannot hold a process to a share (not root, no cgroup CPU controller).
+   * Changes from 8 clients with each node held to `heldShare` of a core, as if each ran on a machine of its own: the
+   * first alone, then split over both; hash-free, and each setting a password. Undefined where this machine cannot hold
+   * a process to a share (not root, no cgroup CPU controller).
    */
-  held: { oneNode: number; twoNodes: number } | undefined;
+  held: { oneNode: number; twoNodes: number; withPassword: { oneNode: number; twoNodes: number } } | undefined;
   /** CPU per change of the parallel changes: the first node alone; then each node (the first, the second) with them split over both. */
   parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
   /** CPU per change one at a time: the first node (the holder, or the writer), the second. */
@@ -71,13 +72,13 @@ async function memory(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
-/** Changes that cost no password hash, `each` from each of 8 clients at once, each client on the node `nodeOf` gives it; the rate and the refused. */
-async function parallelChanges(nodeOf: (worker: number) => Client, each: number): Promise<{ perSecond: number; refused: number }> {
+/** Changes that cost no password hash (or `body`'s), `each` from each of 8 clients at once, each client on the node `nodeOf` gives it; the rate and the refused. */
+async function parallelChanges(nodeOf: (worker: number) => Client, each: number, body: object = { roles: [] }): Promise<{ perSecond: number; refused: number }> {
   const started = performance.now();
   const answers = await Promise.all(
     Array.from({ length: 8 }, async (_, worker) => {
       const statuses: number[] = [];
-      for (let index = 0; index < each; index++) statuses.push((await nodeOf(worker).call('PUT', `/_security/user/u${100 + worker * each + index}`, admin, { roles: [] })).status);
+      for (let index = 0; index < each; index++) statuses.push((await nodeOf(worker).call('PUT', `/_security/user/u${100 + worker * each + index}`, admin, body)).status);
       return statuses;
     }),
   );
@@ -90,14 +91,44 @@ async function parallelChanges(nodeOf: (worker: number) => Client, each: number)
  */
 export const heldShare = 0.5;
 
-/** `work`'s changes with every process of `pids` held to heldShare of a core; undefined where they cannot be held. */
-async function held<T>(pids: readonly number[], work: () => Promise<T>): Promise<T | undefined> {
+/** Held changes of one kind: how many each client makes unmeasured, then measured, and what each PUT sends. */
+interface HeldKind {
+  readonly warmUp: number;
+  readonly each: number;
+  readonly body: object;
+}
+
+/**
+ * What the held changes are. Hash-free changes (roles) are the store's own work, ordered by one writer (the database's
+ * generation lock, or the holder); a change that sets a password is first a hash on the node that takes it. A node just
+ * held runs its first periods unevenly, and 240 hash-free changes (half a second) measured that, not the rate it keeps:
+ * the first node alone read 306 and 507 changes/s in two batches one after the other. 800 after 160 unmeasured read the
+ * rate a node keeps; a hash takes tens of milliseconds of a half core, so 96 after 16.
+ */
+const hashFree: HeldKind = { warmUp: 20, each: 100, body: { roles: [] } };
+const withPassword: HeldKind = { warmUp: 2, each: 12, body: { password: scalePassword, roles: [] } };
+
+/**
+ * The changes from 8 clients each on the node `nodeOf` gives it, with every process of `pids` held to heldShare of a
+ * core: `kind.warmUp` each unmeasured, then the rate of `kind.each` each. Undefined where they cannot be held.
+ */
+async function heldChanges(pids: readonly number[], nodeOf: (worker: number) => Client, kind: HeldKind): Promise<{ perSecond: number; refused: number; changes: number } | undefined> {
   const holds = await Promise.all(pids.map((pid) => holdToCpuShare(pid, heldShare)));
   try {
-    return holds.every((hold) => hold !== undefined) ? await work() : undefined;
+    if (!holds.every((hold) => hold !== undefined)) return undefined;
+    const warmUp = await parallelChanges(nodeOf, kind.warmUp, kind.body);
+    const measured = await parallelChanges(nodeOf, kind.each, kind.body);
+    return { perSecond: measured.perSecond, refused: warmUp.refused + measured.refused, changes: 8 * (kind.warmUp + kind.each) };
   } finally {
     await Promise.all(holds.map((hold) => hold?.release()));
   }
+}
+
+/** Both kinds of held changes, one after the other; undefined where they cannot be held. */
+async function heldRates(pids: readonly number[], nodeOf: (worker: number) => Client): Promise<{ hashFree: number; withPassword: number; refused: number; changes: number } | undefined> {
+  const free = await heldChanges(pids, nodeOf, hashFree);
+  const hashed = free && (await heldChanges(pids, nodeOf, withPassword));
+  return free && hashed && { hashFree: free.perSecond, withPassword: hashed.perSecond, refused: free.refused + hashed.refused, changes: free.changes + hashed.changes };
 }
 
 /** The changes each of the 8 clients makes for a change rate: 240 in all (80, as before, were over in about 0.2 s). */
@@ -123,7 +154,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
   // after the second joins, split over both, with nothing else asking either node meanwhile.
   const warmUp = await parallelChanges(() => a, 10);
   const { result: oneNode, ms: oneNodeCpuMs } = await cpuDuring(one.node.child.pid!, () => parallelChanges(() => a, parallelEach));
-  const heldOne = await held([one.node.child.pid!], () => parallelChanges(() => a, parallelEach));
+  const heldOne = await heldRates([one.node.child.pid!], () => a);
 
   // The second node starts, and takes the store (from the holder, or from the database).
   const two = await startSecond();
@@ -184,7 +215,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
   const waitedAfter = await Promise.all(pids.map(coreWaitMs));
   const peak = await Promise.all(pids.map(memory));
   // Held after the stall's window closed: a node held to half a core waits for its share by design, which is no stall of its own.
-  const heldTwo = await held(pids, () => parallelChanges((worker) => (worker % 2 ? b : a), parallelEach));
+  const heldTwo = await heldRates(pids, (worker) => (worker % 2 ? b : a));
 
   // Logins on the second node: a filled user, uncached then cached; a new user of this round.
   const uncached = await b.call('GET', '/_security/_authenticate', `u${users}:${scalePassword}`);
@@ -199,7 +230,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
     sequentialPerSecond: (sequential / sequentialMs) * 1000,
     parallelPerSecond: parallel.perSecond,
     oneNodeParallelPerSecond: oneNode.perSecond,
-    held: heldOne === undefined || heldTwo === undefined ? undefined : { oneNode: heldOne.perSecond, twoNodes: heldTwo.perSecond },
+    held: heldOne === undefined || heldTwo === undefined ? undefined : { oneNode: heldOne.hashFree, twoNodes: heldTwo.hashFree, withPassword: { oneNode: heldOne.withPassword, twoNodes: heldTwo.withPassword } },
     parallelCpuMsPerChange: {
       oneNode: oneNodeCpuMs / (8 * parallelEach),
       twoNodes: [0, 1].map((index) => (parallelCpuAfter[index]! - parallelCpuBefore[index]!) / (8 * parallelEach)) as [number, number],
@@ -211,7 +242,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
     loginMs: { uncached: uncached.ms, cached: cached.ms },
     rssMb: { idle: [idle[0]!.rss, idle[1]!.rss], peak: [peak[0]!.peak, peak[1]!.peak] },
     refused: warmUp.refused + oneNode.refused + spread.refused + parallel.refused + (heldOne?.refused ?? 0) + (heldTwo?.refused ?? 0),
-    changes: 8 * (10 + parallelEach + 10 + parallelEach) + (heldOne ? 8 * parallelEach : 0) + (heldTwo ? 8 * parallelEach : 0),
+    changes: 8 * (10 + parallelEach + 10 + parallelEach) + (heldOne?.changes ?? 0) + (heldTwo?.changes ?? 0),
     seenOnSecond,
     newUserLogsIn: newUser.status,
     filledUserLogsIn: uncached.status,
