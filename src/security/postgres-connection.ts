@@ -69,3 +69,9 @@ export function connectionError(error: unknown, connection: PostgresConnection):
       return new SecurenodeError('ERR_STORE_UNAVAILABLE', `cannot use the security store in the ${where}: ${reason}; start the server, or check security.store.postgres.host, port and ssl`, { cause: error });
   }
 }
+
+/** A change refused because the database did not answer it (a dropped or timed-out connection): the node goes on from memory. */
+export function unavailableError(error: unknown): SecurenodeError {
+  const reason = (error as Error).message || String(error);
+  return new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security database cannot be reached (${reason}); changes are refused until it is back (logins keep working)`, { cause: error });
+}

@@ -1,8 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SecurenodeError } from '../errors.js';
-import { connectionError, describeConnection, type PostgresConnection } from './postgres-connection.js';
+import { connectionError, describeConnection, unavailableError, type PostgresConnection } from './postgres-connection.js';
 import { ChangeListener, channel, KeptAnnouncements } from './postgres-listen.js';
 import { claimDatabase } from './postgres-claim.js';
 import type { PostgresStoreOptions } from './postgres-options.js';
@@ -182,7 +181,7 @@ export class PostgresStore extends SecurityStore {
     try {
       client = await this.#pools.client();
     } catch (error) {
-      throw this.#unavailable(error);
+      throw unavailableError(error);
     }
     let failed: Error | undefined;
     let outcomes: ReturnType<Mutation<unknown>>[];
@@ -246,7 +245,7 @@ export class PostgresStore extends SecurityStore {
       // Not committed (or not known to be): another node's change may take this generation, and its notification must be heard.
       this.#committing.clear();
       // A connection that failed (or timed out) is closed below, which ends its transaction: no ROLLBACK to wait for on it.
-      if (isConnectionFailure(error)) throw this.#unavailable(error);
+      if (isConnectionFailure(error)) throw unavailableError(error);
       await client.query('ROLLBACK').catch(() => {});
       // Rolled back: the changes go alone. Never once committed: they would be made twice.
       if (changes.length > 1 && !committed) return undefined;
@@ -293,10 +292,5 @@ export class PostgresStore extends SecurityStore {
     await this.#listener.close();
     await this.#loads.settled();
     await this.#pools.end();
-  }
-
-  #unavailable(error: unknown): SecurenodeError {
-    const reason = (error as Error).message || String(error);
-    return new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security database cannot be reached (${reason}); changes are refused until it is back (logins keep working)`, { cause: error });
   }
 }
