@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
 import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
 import { freshRuns } from '../security/fresh-runs.js';
-import { meets, readSetFrom, workOutNoting, type ReadSet } from '../security/change-reads.js';
+import { meets, readAgain, readSetFrom, workOutNoting, type ReadSet } from '../security/change-reads.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
 import { withJsonText } from './connection.js';
 import { emptyStore, StorePages, takePage } from './store-pages.js';
@@ -130,7 +130,9 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
         'store.apply': async (body, from) => {
           const change = body as ChangeRequest;
           const reads = readSetFrom(change.reads);
-          const applied = await store.mutate(() => {
+          const applied = await store.mutate((data) => {
+            // What the replica read, read here: grouped with other changes (a group commit), this one meets what they write.
+            readAgain(data, reads);
             if (change.epoch !== epoch || !Array.isArray(change.ops) || !Number.isSafeInteger(change.seq)) return { ops: [], result: false };
             const since = change.seq!;
             const first = recent[0]?.seq ?? seq + 1;

@@ -80,6 +80,25 @@ export function workOutNoting<T>(data: StoreData, mutation: Mutation<T>): { read
   return { outcome, reads: outcome.ops.length === 0 ? {} : tracked.reads() };
 }
 
+/** No entry's key: looked up through a view, it notes the whole record, and costs nothing on the store itself. */
+const wholeRecord = Symbol('the whole record');
+
+/**
+ * Read again, through `data`, what `reads` names; every record when undefined. A mutation that takes a change worked
+ * out elsewhere (a replica's, on the file store's holder) so read what that change was worked out from, and a view that
+ * notes reads (trackReads) sees it: a change grouped with others meets what they write. On the store itself, lookups only.
+ */
+export function readAgain(data: StoreData, reads: ReadSet | undefined): void {
+  const records = data as unknown as Record<string, object | undefined>;
+  for (const [record, keys] of reads === undefined ? storeRecords.map((record) => [record, '*'] as const) : Object.entries(reads)) {
+    if (keys.length === 0) continue;
+    const entries = records[record];
+    if (entries === null || typeof entries !== 'object') continue;
+    if (keys === '*') Object.hasOwn(entries, wholeRecord);
+    else for (const key of keys) Object.hasOwn(entries, key);
+  }
+}
+
 /** A read set as a peer sent it, or undefined when it is not one (the change then needs the holder's store exactly as it was). */
 export function readSetFrom(value: unknown): ReadSet | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { storeShapeError, writtenShapeError } from './store-schema.js';
 import { cutLog, LogAppender, readLog, type LogRead } from './store-log.js';
 import { applyAll, applyInPlace } from './store-ops.js';
+import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
 
 export { applyStoreOp, SecurityStore, type Mutation, type StoreData, type StoredRole, type StoredUser, type StoreOp } from './store.js';
@@ -33,6 +34,8 @@ export class FileStore extends SecurityStore {
   #torn: boolean;
   readonly #rewriteBelow: number;
   readonly #log: LogAppender;
+  /** The changes made while one is written go together in the next write (see commit); a turn that starts early (a disk slower than turnWaitMs) still waits its turn to write. */
+  readonly #turns = new Turns((waiting) => this.exclusive(() => this.#commitTurn(waiting)), () => {}, turnWaitMs, batchMax);
 
   private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, rewriteBelowBytes: number, logIdleMs?: number) {
     super();
@@ -111,38 +114,66 @@ export class FileStore extends SecurityStore {
     this.take(ops);
   }
 
-  /** One change at a time: each is worked out from the store the previous one left, written, then taken. */
+  /**
+   * One write at a time, and the changes made while one is written go together in the next (a group commit): one
+   * append and one fsync for all of them, each still a line and a number of its own. Those worked out from the store as
+   * it is without meeting what an earlier one writes go together; the others (a refusal, a change with nothing to do,
+   * one that reads or writes what an earlier one writes, a change after a role change) each after them, worked out
+   * again from the store with them taken, as one at a time would.
+   */
   protected commit<T>(mutation: Mutation<T>): Promise<T> {
     if (this.#remote) return this.#remote(mutation);
-    return this.exclusive(async () => {
-      const { ops, result } = mutation(this.snapshot());
-      if (ops.length === 0) return result;
-      const seq = this.#seq + 1;
-      if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
-        // Small: the whole store, one readable file, as before the log existed; one string, a quarter of the pieces' cost.
-        await this.#writeBase(applyAll(this.snapshot(), ops), seq, true).catch((error: unknown) => refused('file', this.path, error));
-      } else {
-        if (this.#torn) {
-          await cutLog(this.logPath, this.#logBytes).catch((error: unknown) => refused('log', this.logPath, error));
-          this.#torn = false;
-        }
-        try {
-          this.#logBytes += await this.#log.append({ seq, ops });
-        } catch (error) {
-          // Part of the line may be on disk (a disk that filled midway), or all of it unsynced: the log is cut back to its
-          // whole lines before the next change, which would otherwise follow the fragment on the same line (a log that no
-          // longer opens) or repeat its number.
-          this.#torn = true;
-          refused('log', this.logPath, error);
-        }
+    return this.#turns.add(mutation);
+  }
+
+  async #commitTurn(waiting: readonly Waiting[]): Promise<void> {
+    const { together, alone } = groupWaiting(waiting, (mutation) => workOutEarly(this.snapshot(), String(this.#seq), mutation));
+    if (together.length > 0) {
+      try {
+        await this.#write(together.map((change) => change.early!.outcome.ops));
+        for (const change of together) change.resolve(change.early!.outcome.result);
+      } catch (error) {
+        for (const change of together) change.reject(error);
       }
-      this.#seq = seq;
-      this.take(ops, true);
-      // The log folded into the base once it outgrows it: each byte is rewritten at most about twice.
-      // A failed fold changes nothing (the write is atomic, the log stays whole) and is tried again at the next change.
-      if (this.#logBytes > Math.max(this.#baseBytes, this.#rewriteBelow)) await this.#writeBase(this.snapshot(), seq).catch(() => {});
-      return result;
-    });
+    }
+    for (const change of alone) {
+      try {
+        const { ops, result } = change.mutation(this.snapshot());
+        if (ops.length > 0) await this.#write([ops]);
+        change.resolve(result);
+      } catch (error) {
+        change.reject(error);
+      }
+    }
+  }
+
+  /** Write `changes` durably, numbered one after another, then take each in order; none is taken when the disk refused them. */
+  async #write(changes: readonly (readonly StoreOp[])[]): Promise<void> {
+    const first = this.#seq + 1;
+    const last = this.#seq + changes.length;
+    if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
+      // Small: the whole store, one readable file, as before the log existed; one string, a quarter of the pieces' cost.
+      await this.#writeBase(applyAll(this.snapshot(), changes.flat()), last, true).catch((error: unknown) => refused('file', this.path, error));
+    } else {
+      if (this.#torn) {
+        await cutLog(this.logPath, this.#logBytes).catch((error: unknown) => refused('log', this.logPath, error));
+        this.#torn = false;
+      }
+      try {
+        this.#logBytes += await this.#log.append(changes.map((ops, index) => ({ seq: first + index, ops })));
+      } catch (error) {
+        // Part of the lines may be on disk (a disk that filled midway), or all of them unsynced: the log is cut back to its
+        // whole lines before the next change, which would otherwise follow the fragment on the same line (a log that no
+        // longer opens) or repeat its numbers.
+        this.#torn = true;
+        refused('log', this.logPath, error);
+      }
+    }
+    this.#seq = last;
+    for (const ops of changes) this.take(ops, true);
+    // The log folded into the base once it outgrows it: each byte is rewritten at most about twice.
+    // A failed fold changes nothing (the write is atomic, the log stays whole) and is tried again at the next change.
+    if (this.#logBytes > Math.max(this.#baseBytes, this.#rewriteBelow)) await this.#writeBase(this.snapshot(), last).catch(() => {});
   }
 
   /**

@@ -4,10 +4,15 @@ import type { Mutation, StoreData, StoreOp } from './store.js';
 
 // A node's changes made while its last transaction runs go together in its
 // next (a group commit): a PostgreSQL node then takes the generation's lock
-// once for all of them, not once each. Only changes that can be taken in any
+// once for all of them, not once each; the file store appends and fsyncs once. Only changes that can be taken in any
 // order go together: each is worked out from the node's store as it is, and one
 // that reads or writes what an earlier one writes goes alone, after them,
 // worked out again from the store with them taken.
+
+/** The most changes one turn carries. */
+export const batchMax = 64;
+/** How long a change waits for the turn before it (a database that does not answer holds that one up to its timeout). */
+export const turnWaitMs = 1_000;
 
 /** A change waiting for a turn, and its caller's answer. */
 export interface Waiting {

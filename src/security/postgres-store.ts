@@ -10,15 +10,11 @@ import { isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
 import { freshRuns } from './fresh-runs.js';
 import { logChanges, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
 import { meetsWrites } from './change-reads.js';
-import { groupWaiting, Turns, workOutEarly, type Early, type Planned, type Waiting } from './group-commit.js';
+import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Early, type Planned, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation } from './store.js';
 
 /** A node whose LISTEN connection dropped a notification still sees every change within this. */
 const pollMs = 5_000;
-/** The most changes one transaction carries. */
-const batchMax = 64;
-/** How long a change waits for this node's change before it (a database that does not answer holds that one up to its timeout). */
-const turnWaitMs = 1_000;
 
 /**
  * The security store in a shared PostgreSQL database (SPEC 7): every node

@@ -224,6 +224,41 @@ t.test('changes made at once on the holder and a replica land at the first try w
   t.equal(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
 });
 
+t.test("a replica's change that read what a change on the holder writes, made at once, is never written after it as if it had not: copies of a counter are as the log has it", async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.record({ onReplica: fc.boolean(), copy: fc.boolean() }), { minLength: 2, maxLength: 24 }), async (changes) => {
+      const { holderStore, replicaStore } = await holderAndReplica(t);
+      await holderStore.putUser({ ...user('counter'), metadata: { n: 0 } });
+      await replicaStore.catchUp();
+      // The holder's changes as it writes them: its log's order.
+      const written: { username: string; n: number }[] = [];
+      holderStore.onChange((ops) => {
+        for (const op of ops) if (op.op === 'putUser') written.push({ username: op.user.username, n: (op.user.metadata as { n: number }).n });
+      });
+      // An increment reads the counter and writes it; a copy reads it and writes another user: a change grouped with others
+      // (the holder's group commit) must meet what they write by what it read, not only by what it writes.
+      await Promise.all(
+        changes.map(({ onReplica, copy }, index) =>
+          (onReplica ? replicaStore : holderStore).mutate((data) => {
+            const n = (data.users['counter']!.metadata as { n: number }).n;
+            const changed = copy ? { ...user(`copy${index}`), metadata: { n } } : { ...data.users['counter']!, metadata: { n: n + 1 } };
+            return { ops: [{ op: 'putUser' as const, user: changed }], result: undefined };
+          }),
+        ),
+      );
+      let counter = 0;
+      for (const entry of written) {
+        if (entry.username === 'counter') counter = entry.n;
+        else if (entry.n !== counter) return false;
+      }
+      await replicaStore.catchUp();
+      return counter === changes.filter((change) => !change.copy).length && JSON.stringify(replicaStore.snapshot()) === JSON.stringify(holderStore.snapshot());
+    }),
+    { numRuns: 100 },
+  );
+  t.pass('100 generated bursts: every copy holds the count the log had when it was written');
+});
+
 t.test('a store larger than a page goes to a replica in pages of about 1 MiB, each serialized once, never as one message near the frame limit', async (t) => {
   const { holder, holderStore, replicaStore, wire } = await holderAndReplica(t);
   wire.deliver = false;

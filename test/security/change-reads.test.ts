@@ -1,7 +1,8 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { maxKeysRead, meets, readSetFrom, trackReads } from '../../src/security/change-reads.js';
+import { maxKeysRead, meets, readAgain, readSetFrom, trackReads, type ReadSet } from '../../src/security/change-reads.js';
+import { storeRecords } from '../../src/security/store-ops.js';
 import type { StoreData, StoreOp, StoredUser } from '../../src/security/store.js';
 import { applyAll } from '../../src/security/store-ops.js';
 
@@ -148,6 +149,32 @@ t.test('what a mutation reads is noted however it reads: by key, by listing, thr
   t.equal(Object.hasOwn(data.users, 'x'), true, '(it went through: a mutation must not write, and none does)');
   t.same(read((d) => Array.from({ length: maxKeysRead + 1 }, (_, index) => d.users[`n${index}`])), { users: '*' }, `more than ${maxKeysRead} keys: all of it`);
   t.same(read((d) => Array.from({ length: maxKeysRead }, (_, index) => d.users[`n${index}`])).users!.length, maxKeysRead, `${maxKeysRead} keys: listed`);
+});
+
+t.test("what a peer's change read, read again through a view of the store, is noted as the peer noted it; on the store itself it changes nothing", async (t) => {
+  const readSetArbitrary: fc.Arbitrary<ReadSet> = fc.dictionary(
+    fc.constantFrom(...storeRecords),
+    fc.oneof(fc.constant('*' as const), fc.uniqueArray(fc.oneof(fc.constantFrom(...names, ...keyIds, ...sessionIds, 'r0'), fc.string()), { maxLength: 8 })),
+  ) as fc.Arbitrary<ReadSet>;
+  fc.assert(
+    fc.property(storeArbitrary, fc.option(readSetArbitrary, { nil: undefined }), (data, reads) => {
+      const before = JSON.stringify(data);
+      const tracked = trackReads(data);
+      readAgain(tracked.data, reads);
+      // As noted: each record read by key lists those keys; a record read whole, or not in the store, is all of it; none, nothing.
+      const expected = Object.fromEntries(
+        (reads === undefined ? storeRecords.map((record) => [record, '*'] as const) : (Object.entries(reads) as [string, readonly string[] | '*'][]))
+          .filter(([, keys]) => keys === '*' || keys.length > 0)
+          .map(([record, keys]) => [record, keys === '*' || data[record as keyof StoreData] === undefined ? '*' : [...keys].sort()]),
+      );
+      const noted = Object.fromEntries(Object.entries(tracked.reads()).map(([record, keys]) => [record, keys === '*' ? '*' : [...keys].sort()]));
+      deepStrictEqual(noted, expected);
+      readAgain(data, reads);
+      deepStrictEqual(JSON.stringify(data), before);
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('500 generated stores and read sets');
 });
 
 t.test('a role changed meanwhile meets every change: the authorizer reads roles outside the store a mutation is handed', async (t) => {
