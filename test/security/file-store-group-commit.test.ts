@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -8,6 +6,7 @@ import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { FileStore } from '../../src/security/file-store.js';
 import { storeRecords } from '../../src/security/store-ops.js';
+import { burstChange, burstLanded, burstUser, countOf, makeBurstChange, sharedUsers } from '../helpers/store-bursts.js';
 import type { StoreData, StoredUser } from '../../src/security/store.js';
 
 // The file store's changes made while one is written go together in the next
@@ -119,54 +118,24 @@ for (const mode of ['log', 'base'] as const) {
   t.test(`bursts of changes at once (${mode === 'log' ? 'to the log' : 'each write the whole base'}: increments of shared users, users apart, roles, deletions, refusals): every change lands once or is refused alone, and the store opens as it is in memory`, async (t) => {
     const dir = t.testdir();
     const store = mode === 'log' ? await openLogged(dir) : await FileStore.open(dir, { rewriteBelow: 1 << 30 });
-    const shared = ['s0', 's1', 's2'];
-    for (const name of shared) await store.putUser(user(name));
+    for (const name of sharedUsers) await store.putUser(burstUser(name));
     let round = 0;
-    const change = fc.oneof(
-      fc.record({ kind: fc.constant('increment' as const), target: fc.constantFrom(...shared) }),
-      fc.record({ kind: fc.constant('apart' as const) }),
-      fc.record({ kind: fc.constant('role' as const), target: fc.constantFrom('r0', 'r1') }),
-      fc.record({ kind: fc.constant('delete' as const) }),
-      fc.record({ kind: fc.constant('refuse' as const) }),
-      fc.record({ kind: fc.constant('nothing' as const) }),
-    );
     await fc.assert(
-      fc.asyncProperty(fc.array(change, { minLength: 2, maxLength: 24 }), async (changes) => {
+      fc.asyncProperty(fc.array(burstChange(true), { minLength: 2, maxLength: 24 }), async (changes) => {
         round++;
-        const before = Object.fromEntries(shared.map((name) => [name, (store.getUser(name)!.metadata as { n: number }).n]));
-        await store.putUser(user(`doomed-${round}`));
-        const outcomes = await Promise.allSettled(
-          changes.map((change, index) => {
-            switch (change.kind) {
-              case 'increment':
-                return increment(store, change.target);
-              case 'apart':
-                return store.putUser(user(`apart-${round}-${index}`));
-              case 'role':
-                return store.putRole({ name: change.target, id: randomUUID(), description: `${round}-${index}`, endpoints: [], entities: [] });
-              case 'delete':
-                return store.deleteUser(`doomed-${round}`);
-              case 'refuse':
-                return store.mutate(() => {
-                  throw new Error(`refused ${index}`);
-                });
-              case 'nothing':
-                return store.mutate(() => ({ ops: [], result: `nothing ${index}` }));
-            }
-          }),
-        );
-        for (const name of shared) {
-          const made = changes.map((change, index) => ({ change, index })).filter(({ change }) => change.kind === 'increment' && change.target === name);
-          if ((store.getUser(name)!.metadata as { n: number }).n !== before[name]! + made.length) return false;
-          // Each increment answered with a count of its own: none built on a store another had left behind.
-          const counts = made.map(({ index }) => (outcomes[index] as PromiseFulfilledResult<number>).value).sort((a, b) => a - b);
+        const before = Object.fromEntries(sharedUsers.map((name) => [name, countOf(store, name)]));
+        await store.putUser(burstUser(`doomed-${round}`));
+        const outcomes = await Promise.allSettled(changes.map((change, index) => makeBurstChange(store, change, round, index)));
+        if (!burstLanded(store, changes, before, round)) return false;
+        // Each increment answered with a count of its own: none built on a store another had left behind.
+        for (const name of sharedUsers) {
+          const made = changes.flatMap((change, index) => (change.kind === 'increment' && change.target === name ? [index] : []));
+          const counts = made.map((index) => (outcomes[index] as PromiseFulfilledResult<number>).value).sort((a, b) => a - b);
           if (!isDeepStrictEqual(counts, made.map((_, position) => before[name]! + position + 1))) return false;
         }
-        if (!changes.every((change, index) => change.kind !== 'apart' || store.getUser(`apart-${round}-${index}`))) return false;
-        if (store.getUser(`doomed-${round}`) && changes.some((change) => change.kind === 'delete')) return false;
-        const deletions = changes.map((change, index) => ({ change, index })).filter(({ change }) => change.kind === 'delete');
-        // The first deletion removes the user; the others find none.
-        if (!isDeepStrictEqual(deletions.map(({ index }) => (outcomes[index] as PromiseFulfilledResult<boolean>).value).sort(), deletions.map((_, position) => position === 0).sort())) return false;
+        // The first deletion made removes the user; the others find none.
+        const deletions = changes.flatMap((change, index) => (change.kind === 'delete' ? [index] : []));
+        if (!isDeepStrictEqual(deletions.map((index) => (outcomes[index] as PromiseFulfilledResult<boolean>).value).sort(), deletions.map((_, position) => position === 0).sort())) return false;
         for (const [index, change] of changes.entries()) {
           const outcome = outcomes[index]!;
           if (change.kind === 'refuse' && !(outcome.status === 'rejected' && (outcome.reason as Error).message === `refused ${index}`)) return false;
@@ -184,46 +153,3 @@ for (const mode of ['log', 'base'] as const) {
     t.pass('40 generated bursts: every increment once with a count of its own, users apart there, deletions done once, refusals their own, the store reopened as in memory');
   });
 }
-
-t.test('kill -9 while eight writers change the store at once as fast as they can: every change acknowledged is there, and the store opens', async (t) => {
-  const dir = t.testdir();
-  const module = fileURLToPath(new URL('../../src/security/file-store.js', import.meta.url));
-  const script = `
-    const { FileStore } = await import(${JSON.stringify(module)});
-    const store = await FileStore.open(${JSON.stringify(dir)}, { rewriteBelow: 4096 });
-    await Promise.all(Array.from({ length: 8 }, async (_, writer) => {
-      for (let index = 0; ; index++) {
-        await store.putUser({ username: 'w' + writer + '-' + (index % 20), id: 'i' + writer + '-' + index, passwordHash: 'h' + index, roles: [], enabled: true });
-        process.stdout.write(writer + ' ' + index + '\\n');
-      }
-    }));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const acknowledged = Array<number>(8).fill(-1);
-  let buffered = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const done = buffered.split('\n');
-    buffered = done.pop()!;
-    for (const line of done) {
-      const [writer, index] = line.split(' ').map(Number) as [number, number];
-      acknowledged[writer] = index;
-    }
-  });
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (acknowledged.every((index) => index >= 100)) {
-        clearInterval(timer);
-        resolve(undefined);
-      }
-    }, 5);
-  });
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
-  const store = await FileStore.open(dir);
-  for (const [writer, index] of acknowledged.entries()) {
-    const last = store.getUser(`w${writer}-${index % 20}`)!;
-    t.ok(Number(last.passwordHash.slice(1)) >= index, `writer ${writer}'s change ${index} was acknowledged before the kill, and is there (the user has ${last.passwordHash})`);
-  }
-  t.equal(store.listUsers().length, 160, 'and every user');
-  t.same((await readdir(dir)).filter((name) => name.endsWith('.tmp')), [], 'and no half-written copy of the store is left beside it');
-});

@@ -9,6 +9,7 @@ import { storeRecords } from '../../src/security/store-ops.js';
 import type { StoreData, StoredUser } from '../../src/security/store.js';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
 import { cuttableProxy, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { burstChange, burstLanded, burstUser, countOf, makeBurstChange, sharedUsers } from '../helpers/store-bursts.js';
 
 // A node's changes made while its last transaction runs go together in the next
 // (a group commit): one lock, one log statement, one notification, each change
@@ -119,51 +120,22 @@ t.test('bursts of changes on two nodes at once (increments of shared users, user
   const { node, open } = await oneNode(t);
   const other = await open();
   t.teardown(() => other.close());
-  const shared = ['s0', 's1', 's2'];
-  for (const name of shared) await node.putUser(user(name));
+  for (const name of sharedUsers) await node.putUser(burstUser(name));
   await other.reload();
   let round = 0;
-  const change = fc.oneof(
-    fc.record({ kind: fc.constant('increment' as const), target: fc.constantFrom(...shared) }),
-    fc.record({ kind: fc.constant('apart' as const) }),
-    fc.record({ kind: fc.constant('role' as const), target: fc.constantFrom('r0', 'r1') }),
-    fc.record({ kind: fc.constant('delete' as const) }),
-  );
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.record({ onOther: fc.boolean(), change }), { minLength: 2, maxLength: 24 }), async (changes) => {
+    fc.asyncProperty(fc.array(fc.record({ onOther: fc.boolean(), change: burstChange() }), { minLength: 2, maxLength: 24 }), async (changes) => {
       round++;
       await Promise.all([node.reload(), other.reload()]);
-      const before = Object.fromEntries(shared.map((name) => [name, (node.getUser(name)!.metadata as { n: number }).n]));
+      const before = Object.fromEntries(sharedUsers.map((name) => [name, countOf(node, name)]));
       // A user to delete in this round, made before it.
-      await node.putUser(user(`doomed-${round}`));
+      await node.putUser(burstUser(`doomed-${round}`));
       await other.reload();
-      await Promise.all(
-        changes.map(({ onOther, change }, index) => {
-          const store = onOther ? other : node;
-          switch (change.kind) {
-            case 'increment':
-              return store.mutate((data) => {
-                const target = data.users[change.target]!;
-                return { ops: [{ op: 'putUser', user: { ...target, metadata: { n: (target.metadata as { n: number }).n + 1 } } }], result: undefined };
-              });
-            case 'apart':
-              return store.putUser(user(`apart-${round}-${index}`));
-            case 'role':
-              return store.putRole({ name: change.target, id: randomUUID(), description: `${round}-${index}`, endpoints: [], entities: [] });
-            case 'delete':
-              return store.deleteUser(`doomed-${round}`);
-          }
-        }),
-      );
+      await Promise.all(changes.map(({ onOther, change }, index) => makeBurstChange(onOther ? other : node, change, round, index)));
       const fresh = await open();
       try {
         await Promise.all([node.reload(), other.reload()]);
-        for (const name of shared) {
-          const increments = changes.filter(({ change }) => change.kind === 'increment' && change.target === name).length;
-          if ((fresh.getUser(name)!.metadata as { n: number }).n !== before[name]! + increments) return false;
-        }
-        if (!changes.every(({ change }, index) => change.kind !== 'apart' || fresh.getUser(`apart-${round}-${index}`))) return false;
-        if (changes.some(({ change }) => change.kind === 'delete') && fresh.getUser(`doomed-${round}`)) return false;
+        if (!burstLanded(fresh, changes.map(({ change }) => change), before, round)) return false;
         return isDeepStrictEqual(records(node.snapshot()), records(fresh.snapshot())) && isDeepStrictEqual(records(other.snapshot()), records(fresh.snapshot()));
       } finally {
         await fresh.close();
