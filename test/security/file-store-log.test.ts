@@ -116,15 +116,10 @@ for (const writers of [1, 8]) {
       const [writer, index] = line.split(' ').map(Number) as [number, number];
       acknowledged[writer] = index;
     });
-    await new Promise((resolve) => {
-      const timer = setInterval(() => {
-        // Past the base's threshold: the changes go to the log (at 8 writers, written together).
-        if (acknowledged.every((index) => index >= (writers === 1 ? 400 : 100))) {
-          clearInterval(timer);
-          resolve(undefined);
-        }
-      }, 5);
-    });
+    // Past the base's threshold: the changes go to the log (at 8 writers, written together). Polled, with a deadline.
+    const deadline = performance.now() + 60_000;
+    while (!acknowledged.every((index) => index >= (writers === 1 ? 400 : 100)) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    t.ok(acknowledged.every((index) => index >= (writers === 1 ? 400 : 100)), `the writers got that far before the kill (${acknowledged.join(', ')})`);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     // Opened as the node opens it.
