@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { holdToCpuShare } from './cpu-budget.js';
+import { canHoldCpu, holdToCpuShare } from './cpu-budget.js';
 
 /** The control group of `pid` in the hierarchy that holds the CPU controller (v1 `cpu`, or v2's one line). */
 async function cpuGroupOf(pid: number): Promise<string> {
@@ -22,6 +22,7 @@ t.test('a process held to a share of a core: in a group of its own with that quo
   t.teardown(() => child.kill('SIGKILL'));
   await new Promise((resolve) => child.stdout.once('data', resolve));
   const pid = child.pid!;
+  t.equal(await canHoldCpu(), true);
   const hold = await holdToCpuShare(pid, 0.25);
   t.ok(hold, 'held');
   let released = false;
@@ -50,9 +51,13 @@ t.test('a share that is not a number of cores above 0 is refused, naming it', as
 t.test('a machine without a writable CPU controller: not held, said as undefined, nothing made', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'no-cgroup-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
+  t.equal(await canHoldCpu(root), false, 'said before anything is asked of it');
   t.equal(await holdToCpuShare(process.pid, 0.5, root), undefined, 'an empty hierarchy');
   await writeFile(join(root, 'cgroup.controllers'), 'memory pids\n');
   await writeFile(join(root, 'cgroup.subtree_control'), '');
   t.equal(await holdToCpuShare(process.pid, 0.5, root), undefined, 'v2 without the cpu controller');
+  t.equal(await canHoldCpu(root), false);
+  await writeFile(join(root, 'cgroup.controllers'), 'cpu memory pids\n');
+  t.equal(await canHoldCpu(root), true, 'v2 with the cpu controller, its subtree control writable');
   t.notOk(existsSync(join(root, `securenode-bench-${process.pid}`)), 'no group made');
 });

@@ -14,6 +14,11 @@ async function controller(root: string): Promise<{ kind: 'v1' | 'v2'; dir: strin
   return undefined;
 }
 
+/** Whether this machine lets a process be held to a share of a core (see controller). */
+export async function canHoldCpu(root = '/sys/fs/cgroup'): Promise<boolean> {
+  return (await controller(root)) !== undefined;
+}
+
 /** The scheduler's period for a held process: short, so that a process over its share waits a few ms at a time, not 100. */
 const periodUs = 10_000;
 

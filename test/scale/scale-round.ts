@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { coreWaitMs, cpuDuring, cpuMs } from '../helpers/cpu.js';
-import { holdToCpuShare } from '../helpers/cpu-budget.js';
+import { canHoldCpu, holdToCpuShare } from '../helpers/cpu-budget.js';
 import type { NodeProcess } from '../helpers/node-process.js';
 
 export const scalePassword = 'scale-password-1';
@@ -134,6 +134,8 @@ async function steadyRate(nodeOf: (worker: number) => Client, body: object): Pro
  * core: `kind.warmUp` each unmeasured, then the rate of `kind.each` each. Undefined where they cannot be held.
  */
 async function heldChanges(pids: readonly number[], nodeOf: (worker: number) => Client, kind: HeldKind): Promise<{ perSecond: number; refused: number; changes: number } | undefined> {
+  // Where nothing can be held, nothing is warmed for it either.
+  if (!(await canHoldCpu())) return undefined;
   const steady = kind.steadyFirst ? await steadyRate(nodeOf, kind.body) : { changes: 0, refused: 0 };
   const holds = await Promise.all(pids.map((pid) => holdToCpuShare(pid, heldShare)));
   try {
