@@ -18,7 +18,7 @@ import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, type NodeProcess } fr
 import { query, testDatabase } from '../helpers/postgres.js';
 import { coreWaitText } from '../helpers/cpu.js';
 import { summarize } from '../bench/stats.js';
-import { admin, measureRound, scalePassword, type RoundFigures, type Started } from './scale-round.js';
+import { admin, measureRound, saturatingClients, scalePassword, type RoundFigures, type Started } from './scale-round.js';
 
 export { scalePassword };
 
@@ -51,7 +51,16 @@ export interface ScaleFigures extends Pick<RoundFigures, 'parallelCpuMsPerChange
    * The same with each node held to `heldShare` of a core (as if on machines of their own), when the machine allows it
    * in every round; and changes that each set a password (a hash on the node that takes it).
    */
-  held: { oneNode: Range; twoNodes: Range; addedNodeRatio: Range; withPassword: { oneNode: Range; twoNodes: Range; addedNodeRatio: Range; hashingPeakMb: number } } | undefined;
+  held:
+    | {
+        oneNode: Range;
+        twoNodes: Range;
+        addedNodeRatio: Range;
+        /** Hash-free again, from clients enough to keep every held node busy (saturatingClients): what the nodes can take. */
+        saturated: { oneNode: Range; twoNodes: Range; addedNodeRatio: Range };
+        withPassword: { oneNode: Range; twoNodes: Range; addedNodeRatio: Range; hashingPeakMb: number };
+      }
+    | undefined;
   /** The longest a node's event loop was held up while the changes landed, either node, any round, from inside (GET /_nodes/_local/stats). */
   stallMs: number;
   /** Each round's longest stall, either node: how often the worst comes. */
@@ -99,6 +108,11 @@ function combine(kind: 'file' | 'postgres', users: number, rounds: readonly Roun
           oneNode: of((round) => round.held!.oneNode),
           twoNodes: of((round) => round.held!.twoNodes),
           addedNodeRatio: of((round) => round.held!.twoNodes / round.held!.oneNode),
+          saturated: {
+            oneNode: of((round) => round.held!.saturated.oneNode),
+            twoNodes: of((round) => round.held!.saturated.twoNodes),
+            addedNodeRatio: of((round) => round.held!.saturated.twoNodes / round.held!.saturated.oneNode),
+          },
           withPassword: {
             oneNode: of((round) => round.held!.withPassword.oneNode),
             twoNodes: of((round) => round.held!.withPassword.twoNodes),
@@ -175,5 +189,5 @@ const range = (value: Range, digits = 0, unit = '') =>
 /** One line of figures, for a test's comment and the bench's table: medians, with the rounds' min-max where there are several. */
 export function describeScale(figures: ScaleFigures): string {
   const f = figures;
-  return `${f.kind} ${f.users.toLocaleString('en')} users, ${f.rounds} round${f.rounds === 1 ? '' : 's'}: start ${range(f.startMs, 0, ' ms')}, join ${range(f.joinMs, 0, ' ms')}, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${range(f.sequentialPerSecond, 1)} changes/s one at a time, ${range(f.parallelPerSecond, 1)}/s from 8 clients over both nodes (${range(f.oneNodeParallelPerSecond, 1)}/s on the first alone, ratio ${range(f.addedNodeRatio, 2)}; each node held to half a core: ${f.held ? `${range(f.held.oneNode, 1)}/s on the first, ${range(f.held.twoNodes, 1)}/s over both, ratio ${range(f.held.addedNodeRatio, 2)}; setting a password: ${range(f.held.withPassword.oneNode, 1)}/s, ${range(f.held.withPassword.twoNodes, 1)}/s, ratio ${range(f.held.withPassword.addedNodeRatio, 2)}, the first node's peak meanwhile ${Math.round(f.held.withPassword.hashingPeakMb)} MB` : 'not measured here'}; ${f.parallelRefused} of ${f.parallelChanges} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change one at a time ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (each node's main thread ${coreWaitText(f.coreWaitPercentByNode)}; a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
+  return `${f.kind} ${f.users.toLocaleString('en')} users, ${f.rounds} round${f.rounds === 1 ? '' : 's'}: start ${range(f.startMs, 0, ' ms')}, join ${range(f.joinMs, 0, ' ms')}, change visible on the other node ${Math.round(f.visibleMs.median)} ms (max ${Math.round(f.visibleMs.max)}), ${range(f.sequentialPerSecond, 1)} changes/s one at a time, ${range(f.parallelPerSecond, 1)}/s from 8 clients over both nodes (${range(f.oneNodeParallelPerSecond, 1)}/s on the first alone, ratio ${range(f.addedNodeRatio, 2)}; each node held to half a core: ${f.held ? `${range(f.held.oneNode, 1)}/s on the first, ${range(f.held.twoNodes, 1)}/s over both, ratio ${range(f.held.addedNodeRatio, 2)}; from ${saturatingClients} clients ${range(f.held.saturated.oneNode, 1)}/s and ${range(f.held.saturated.twoNodes, 1)}/s, ratio ${range(f.held.saturated.addedNodeRatio, 2)}; setting a password: ${range(f.held.withPassword.oneNode, 1)}/s, ${range(f.held.withPassword.twoNodes, 1)}/s, ratio ${range(f.held.withPassword.addedNodeRatio, 2)}, the first node's peak meanwhile ${Math.round(f.held.withPassword.hashingPeakMb)} MB` : 'not measured here'}; ${f.parallelRefused} of ${f.parallelChanges} refused; CPU per change ${f.parallelCpuMsPerChange.oneNode.toFixed(1)} ms alone, ${f.parallelCpuMsPerChange.twoNodes.map((ms) => ms.toFixed(1)).join(' + ')} ms over both), CPU per change one at a time ${f.cpuMsPerChange.map((ms) => ms.toFixed(1)).join(' / ')} ms, longest event-loop stall ${f.stallMsByNode.map(Math.round).join(' / ')} ms (each node's main thread ${coreWaitText(f.coreWaitPercentByNode)}; a client's /_health: ${Math.round(f.clientStallMs)} ms), login uncached ${Math.round(f.loginMs.uncached)} ms / cached ${Math.round(f.loginMs.cached)} ms, RSS idle ${f.rssMb.idle.map(Math.round).join(' / ')} MB, peak ${f.rssMb.peak.map(Math.round).join(' / ')} MB`;
 }

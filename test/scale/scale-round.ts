@@ -26,7 +26,7 @@ export interface RoundFigures {
    * first alone, then split over both; hash-free, and each setting a password. Undefined where this machine cannot hold
    * a process to a share (not root, no cgroup CPU controller).
    */
-  held: { oneNode: number; twoNodes: number; withPassword: { oneNode: number; twoNodes: number; hashingPeakMb: number } } | undefined;
+  held: { oneNode: number; twoNodes: number; saturated: { oneNode: number; twoNodes: number }; withPassword: { oneNode: number; twoNodes: number; hashingPeakMb: number } } | undefined;
   /** CPU per change of the parallel changes: the first node alone; then each node (the first, the second) with them split over both. */
   parallelCpuMsPerChange: { oneNode: number; twoNodes: [number, number] };
   /** CPU per change one at a time: the first node (the holder, or the writer), the second. */
@@ -72,17 +72,17 @@ async function memory(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
-/** Changes that cost no password hash (or `body`'s), `each` from each of 8 clients at once, each client on the node `nodeOf` gives it; the rate and the refused. */
-async function parallelChanges(nodeOf: (worker: number) => Client, each: number, body: object = { roles: [] }): Promise<{ perSecond: number; refused: number }> {
+/** Changes that cost no password hash (or `body`'s), `each` from each of `clients` clients at once (8 unless given), each client on the node `nodeOf` gives it; the rate and the refused. */
+async function parallelChanges(nodeOf: (worker: number) => Client, each: number, body: object = { roles: [] }, clients = 8): Promise<{ perSecond: number; refused: number }> {
   const started = performance.now();
   const answers = await Promise.all(
-    Array.from({ length: 8 }, async (_, worker) => {
+    Array.from({ length: clients }, async (_, worker) => {
       const statuses: number[] = [];
       for (let index = 0; index < each; index++) statuses.push((await nodeOf(worker).call('PUT', `/_security/user/u${100 + worker * each + index}`, admin, body)).status);
       return statuses;
     }),
   );
-  return { perSecond: ((8 * each) / (performance.now() - started)) * 1000, refused: answers.flat().filter((status) => status !== 200).length };
+  return { perSecond: ((clients * each) / (performance.now() - started)) * 1000, refused: answers.flat().filter((status) => status !== 200).length };
 }
 
 /**
@@ -91,12 +91,13 @@ async function parallelChanges(nodeOf: (worker: number) => Client, each: number,
  */
 export const heldShare = 0.5;
 
-/** Held changes of one kind: how many each client makes unmeasured, then measured, and what each PUT sends; whether the nodes are first brought to the rate they keep, unheld. */
+/** Held changes of one kind: how many each client makes unmeasured, then measured, and what each PUT sends; whether the nodes are first brought to the rate they keep, unheld; whether their capacity is measured too (saturatedChanges). */
 interface HeldKind {
   readonly warmUp: number;
   readonly each: number;
   readonly body: object;
   readonly steadyFirst: boolean;
+  readonly saturated: boolean;
 }
 
 /**
@@ -112,8 +113,29 @@ interface HeldKind {
  * the first before it. So hash-free changes are measured once both configurations have run, unheld, until their rate
  * stops rising (steadyRate); the password changes follow them.
  */
-const hashFree: HeldKind = { warmUp: 20, each: 100, body: { roles: [] }, steadyFirst: true };
-const withPassword: HeldKind = { warmUp: 2, each: 12, body: { password: scalePassword, roles: [] }, steadyFirst: false };
+const hashFree: HeldKind = { warmUp: 20, each: 100, body: { roles: [] }, steadyFirst: true, saturated: true };
+const withPassword: HeldKind = { warmUp: 2, each: 12, body: { password: scalePassword, roles: [] }, steadyFirst: false, saturated: false };
+
+/**
+ * Clients enough to keep every held node busy: what the nodes can take (their capacity), not how fast 8 clients that
+ * each wait for their answer get through. 8 clients keep one held node at its quota (0.49 of its half core, throttled
+ * in every period, file store, 10,000 users), but not two: a change made on the replica crosses both nodes (the holder
+ * or the database, then the replica again), so each client waits longer, and the two nodes used 0.34-0.44 of their
+ * half cores each. Held, hash-free, by hand: one node 1,704 / 2,360 / 2,171 / 2,066 changes/s with 8 / 16 / 32 / 64
+ * clients, two nodes 924 / 1,813 / 2,582 / 2,463; with PostgreSQL, 32 and 64 clients read the same within the spread.
+ */
+export const saturatingClients = 32;
+
+/**
+ * The rate of hash-free changes from saturatingClients clients: two batches one after the other, each 25 a client (the
+ * same 800 users as 8 clients' 100 each, so that no two clients change one user at once, and a store of 1,000 holds them).
+ */
+async function saturatedChanges(nodeOf: (worker: number) => Client, body: object): Promise<{ perSecond: number; refused: number; changes: number }> {
+  const started = performance.now();
+  const batches = [await parallelChanges(nodeOf, 25, body, saturatingClients), await parallelChanges(nodeOf, 25, body, saturatingClients)];
+  const changes = 2 * saturatingClients * 25;
+  return { perSecond: (changes / (performance.now() - started)) * 1000, refused: batches[0]!.refused + batches[1]!.refused, changes };
+}
 
 /** Unheld batches of 800 changes until one is no more than 10% faster than the fastest before it (at least 2, at most 8): the changes made and refused. */
 async function steadyRate(nodeOf: (worker: number) => Client, body: object): Promise<{ changes: number; refused: number }> {
@@ -133,7 +155,7 @@ async function steadyRate(nodeOf: (worker: number) => Client, body: object): Pro
  * The changes from 8 clients each on the node `nodeOf` gives it, with every process of `pids` held to heldShare of a
  * core: `kind.warmUp` each unmeasured, then the rate of `kind.each` each. Undefined where they cannot be held.
  */
-async function heldChanges(pids: readonly number[], nodeOf: (worker: number) => Client, kind: HeldKind): Promise<{ perSecond: number; refused: number; changes: number } | undefined> {
+async function heldChanges(pids: readonly number[], nodeOf: (worker: number) => Client, kind: HeldKind): Promise<{ perSecond: number; saturatedPerSecond?: number; refused: number; changes: number } | undefined> {
   // Where nothing can be held, nothing is warmed for it either.
   if (!(await canHoldCpu())) return undefined;
   const steady = kind.steadyFirst ? await steadyRate(nodeOf, kind.body) : { changes: 0, refused: 0 };
@@ -142,17 +164,23 @@ async function heldChanges(pids: readonly number[], nodeOf: (worker: number) => 
     if (!holds.every((hold) => hold !== undefined)) return undefined;
     const warmUp = await parallelChanges(nodeOf, kind.warmUp, kind.body);
     const measured = await parallelChanges(nodeOf, kind.each, kind.body);
-    return { perSecond: measured.perSecond, refused: steady.refused + warmUp.refused + measured.refused, changes: steady.changes + 8 * (kind.warmUp + kind.each) };
+    const saturated = kind.saturated ? await saturatedChanges(nodeOf, kind.body) : { perSecond: undefined, refused: 0, changes: 0 };
+    return {
+      perSecond: measured.perSecond,
+      saturatedPerSecond: saturated.perSecond,
+      refused: steady.refused + warmUp.refused + measured.refused + saturated.refused,
+      changes: steady.changes + 8 * (kind.warmUp + kind.each) + saturated.changes,
+    };
   } finally {
     await Promise.all(holds.map((hold) => hold?.release()));
   }
 }
 
 /** Both kinds of held changes, one after the other; undefined where they cannot be held. */
-async function heldRates(pids: readonly number[], nodeOf: (worker: number) => Client): Promise<{ hashFree: number; withPassword: number; refused: number; changes: number } | undefined> {
+async function heldRates(pids: readonly number[], nodeOf: (worker: number) => Client): Promise<{ hashFree: number; saturated: number; withPassword: number; refused: number; changes: number } | undefined> {
   const free = await heldChanges(pids, nodeOf, hashFree);
   const hashed = free && (await heldChanges(pids, nodeOf, withPassword));
-  return free && hashed && { hashFree: free.perSecond, withPassword: hashed.perSecond, refused: free.refused + hashed.refused, changes: free.changes + hashed.changes };
+  return free && hashed && { hashFree: free.perSecond, saturated: free.saturatedPerSecond!, withPassword: hashed.perSecond, refused: free.refused + hashed.refused, changes: free.changes + hashed.changes };
 }
 
 /** The changes each of the 8 clients makes for a change rate: 240 in all (80, as before, were over in about 0.2 s). */
@@ -258,7 +286,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
     sequentialPerSecond: (sequential / sequentialMs) * 1000,
     parallelPerSecond: parallel.perSecond,
     oneNodeParallelPerSecond: oneNode.perSecond,
-    held: heldOne === undefined || heldTwo === undefined ? undefined : { oneNode: heldOne.hashFree, twoNodes: heldTwo.hashFree, withPassword: { oneNode: heldOne.withPassword, twoNodes: heldTwo.withPassword, hashingPeakMb: hashingPeakMb! } },
+    held: heldOne === undefined || heldTwo === undefined ? undefined : { oneNode: heldOne.hashFree, twoNodes: heldTwo.hashFree, saturated: { oneNode: heldOne.saturated, twoNodes: heldTwo.saturated }, withPassword: { oneNode: heldOne.withPassword, twoNodes: heldTwo.withPassword, hashingPeakMb: hashingPeakMb! } },
     parallelCpuMsPerChange: {
       oneNode: oneNodeCpuMs / (8 * parallelEach),
       twoNodes: [0, 1].map((index) => (parallelCpuAfter[index]! - parallelCpuBefore[index]!) / (8 * parallelEach)) as [number, number],
