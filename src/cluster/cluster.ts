@@ -163,7 +163,7 @@ export class Cluster {
   broadcast(method: string, body: unknown, except?: string): void {
     const reached = new Set<string>(except === undefined ? [] : [except]);
     for (const [id, member] of this.#members) {
-      if (member.connection.closed) continue;
+      if (member.connection.closed || reached.has(id)) continue;
       member.connection.event(method, body);
       reached.add(id);
     }
