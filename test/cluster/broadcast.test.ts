@@ -41,7 +41,10 @@ async function threeClusters(t: Test) {
       self: () => self,
       seeds: servers.filter((_, other) => other !== index).map((server) => server.address),
       logger,
-      events: { note: (body, from) => received.get(name)!.push({ method: 'note', body, from: from.id }) },
+      events: {
+        note: (body, from) => received.get(name)!.push({ method: 'note', body, from: from.id }),
+        mark: (body, from) => received.get(name)!.push({ method: 'mark', body, from: from.id }),
+      },
       onConnected: (node) => connected.get(name)!.add(node.id),
       pingIntervalMs: 100,
     });
@@ -64,12 +67,15 @@ t.test('a broadcast reaches every connected node once, and never the node left o
   for (const except of [undefined, 'b', 'c', 'a']) {
     for (const list of received.values()) list.length = 0;
     a!.broadcast('note', { except: except ?? null }, except);
+    // Then a mark to every node: a's events to a node go on one connection, in order, so once the mark is there, so is
+    // any copy of the note that was sent.
+    a!.broadcast('mark', {});
+    const marked = await within(2_000, async () => ['b', 'c'].every((name) => received.get(name)!.some((event) => event.method === 'mark')));
+    t.not(marked, undefined, 'the mark reached b and c');
     const expected = ['b', 'c'].filter((name) => name !== except);
-    await within(2_000, async () => expected.every((name) => received.get(name)!.length > 0));
-    // A moment more, for a second copy on the other connection, or one to the node left out, to arrive if it were sent.
-    await new Promise((resolve) => setTimeout(resolve, 200));
     for (const name of ['b', 'c']) {
-      t.same(received.get(name), expected.includes(name) ? [{ method: 'note', body: { except: except ?? null }, from: 'a' }] : [], `left out: ${except ?? 'none'}; ${name} got ${expected.includes(name) ? 'it once' : 'nothing'}`);
+      const notes = received.get(name)!.filter((event) => event.method === 'note');
+      t.same(notes, expected.includes(name) ? [{ method: 'note', body: { except: except ?? null }, from: 'a' }] : [], `left out: ${except ?? 'none'}; ${name} got ${expected.includes(name) ? 'it once' : 'nothing'}`);
     }
     t.same(received.get('a'), [], 'the sender gets nothing of its own');
   }

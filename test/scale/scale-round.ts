@@ -153,7 +153,8 @@ async function steadyRate(nodeOf: (worker: number) => Client, body: object): Pro
 
 /**
  * The changes from 8 clients each on the node `nodeOf` gives it, with every process of `pids` held to heldShare of a
- * core: `kind.warmUp` each unmeasured, then the rate of `kind.each` each. Undefined where they cannot be held.
+ * core: `kind.warmUp` each unmeasured, then the rate of `kind.each` each, and where `kind.saturated`, the rate from
+ * saturatingClients clients (saturatedChanges). Undefined where they cannot be held.
  */
 async function heldChanges(pids: readonly number[], nodeOf: (worker: number) => Client, kind: HeldKind): Promise<{ perSecond: number; saturatedPerSecond?: number; refused: number; changes: number } | undefined> {
   // Where nothing can be held, nothing is warmed for it either.
