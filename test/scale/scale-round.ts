@@ -72,6 +72,15 @@ async function memory(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
+/** Poll `path` every 20 ms until the node answers it with 200 (a store being loaded answers 404 or 503 meanwhile); an error after 10 minutes. */
+async function untilServed(node: Client, path: string): Promise<void> {
+  const deadline = performance.now() + 600_000;
+  while ((await node.call('GET', path)).status !== 200) {
+    if (performance.now() > deadline) throw new Error(`the node did not serve ${path} within 10 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Changes that cost no password hash (or `body`'s), `each` from each of `clients` clients at once (8 unless given), each client on the node `nodeOf` gives it; the rate and the refused. */
 async function parallelChanges(nodeOf: (worker: number) => Client, each: number, body: object = { roles: [] }, clients = 8): Promise<{ perSecond: number; refused: number }> {
   const started = performance.now();
@@ -202,7 +211,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
   const one = await startFirst();
   const a = client(one.port, ca);
   teardown(() => a.close());
-  while ((await a.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+  await untilServed(a, `/_security/user/u${users}`);
   // The first node alone takes 240 changes from 8 clients (after 80 unmeasured, as the two nodes' are, which come later); the same
   // after the second joins, split over both, with nothing else asking either node meanwhile.
   const warmUp = await parallelChanges(() => a, 10);
@@ -218,7 +227,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
   const listening = performance.now();
   const b = client(two.port, ca);
   teardown(() => b.close());
-  while ((await b.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+  await untilServed(b, `/_security/user/u${users}`);
   // From the node's process start (its token made before) to the store served.
   const joinMs = two.ms + (performance.now() - listening);
   const pids = [one.node.child.pid!, two.node.child.pid!];
