@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { storeShapeError, writtenShapeError } from './store-schema.js';
-import { cutLog, LogAppender, readLog, type LogRead } from './store-log.js';
+import { noteWrites, storeShapeError, writtenShapeError } from './store-schema.js';
+import type { Written } from './change-reads.js';
+import { cutLog, LogAppender, readLog, type LogEntry, type LogRead } from './store-log.js';
 import { applyAll, applyInPlace } from './store-ops.js';
 import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
@@ -72,25 +73,29 @@ export class FileStore extends SecurityStore {
     const wrong = text === undefined ? undefined : storeShapeError(parsed);
     if (wrong) throw damaged(wrong);
     const { seq = 0, ...data } = parsed as StoreData & { seq?: number };
+    // Each change in the log is taken as it is read; what they wrote is checked once after the last (writtenShapeError).
+    const written = new Map<string, Written>();
+    const take = (entry: LogEntry): void => {
+      try {
+        for (const change of entry.ops) {
+          noteWrites(written, change);
+          applyInPlace(data, change);
+        }
+      } catch {
+        throw damaged(`change ${entry.seq} in the log is not one this securenode can apply`);
+      }
+    };
     let log: LogRead;
     try {
-      log = await readLog(join(dataDir, 'security.log'), seq, (reason) => damaged(reason));
+      log = await readLog(join(dataDir, 'security.log'), seq, (reason) => damaged(reason), take);
     } catch (error) {
       if (error instanceof SecurenodeError) throw error;
       throw new SecurenodeError('ERR_IO', `cannot read the security store's log in ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
     }
-    for (const entry of log.entries) {
-      try {
-        for (const change of entry.ops) applyInPlace(data, change);
-      } catch {
-        throw damaged(`change ${entry.seq} in the log is not one this securenode can apply`);
-      }
-    }
     // The changes are checked as the base is: a log line of the wrong shape is refused, not served.
-    const after = log.entries.length > 0 ? writtenShapeError(data, log.entries.flatMap((entry) => entry.ops)) : undefined;
+    const after = log.lastSeq > seq ? writtenShapeError(data, written.values()) : undefined;
     if (after) throw damaged(`after its log: ${after}`);
-    const last = log.entries.at(-1)?.seq ?? seq;
-    return new FileStore(path, data, { seq: last, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow, options.logIdleMs);
+    return new FileStore(path, data, { seq: log.lastSeq, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow, options.logIdleMs);
   }
 
   /** Close the log once the changes under way are written; a change after this opens it again. */

@@ -1,4 +1,4 @@
-import { lstat, open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { lstat, open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDirectory } from '../io/atomic-write.js';
 import type { StoreOp } from './store.js';
@@ -9,48 +9,81 @@ export interface LogEntry {
   readonly ops: readonly StoreOp[];
 }
 
-/** What a log holds after the base's `seq`, and where its last whole line ends. */
+/** What reading a log found: the number of its last change, and where its last whole line ends. */
 export interface LogRead {
-  readonly entries: readonly LogEntry[];
+  readonly lastSeq: number;
   /** Bytes up to the end of the last whole line: a torn line after it (a crash while appending) is cut off before the next append. */
   readonly goodBytes: number;
   readonly totalBytes: number;
 }
 
 /**
- * Read the log beside the base file: each line is one committed change. A
- * last line without its newline was never acknowledged (the append had not
- * returned) and is ignored; any other line that is not an entry, or a gap in
- * the numbers, means changes were lost, and is refused (`damaged` says why).
+ * The log is read in pieces of this many bytes, each line handed over as it is parsed. Read whole (its text, its lines,
+ * then every entry parsed before the first was taken), 12.8 MB of log (51,000 changes) raised a node's RSS at rest by
+ * 68 MB at 100,000 users, and it stayed there: the heap V8 grew for it was never given back.
  */
-export async function readLog(path: string, baseSeq: number, damaged: (reason: string) => Error): Promise<LogRead> {
-  let text: string;
+const logPieceBytes = 1024 * 1024;
+
+const newline = 0x0a;
+
+/**
+ * Read the log beside the base file, each line one committed change, and hand
+ * each change after the base's `seq` to `take` in order. A last line without
+ * its newline was never acknowledged (the append had not returned) and is
+ * ignored; any other line that is not an entry, or a gap in the numbers,
+ * means changes were lost, and is refused (`damaged` says why). Node's line
+ * readers (readline, `FileHandle.readLines`) say neither where a line ends in
+ * bytes nor whether the last one had its newline, which is what a torn line is.
+ */
+export async function readLog(path: string, baseSeq: number, damaged: (reason: string) => Error, take: (entry: LogEntry) => void, pieceBytes = logPieceBytes): Promise<LogRead> {
+  let handle: FileHandle;
   try {
-    text = await readFile(path, 'utf8');
+    handle = await open(path, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], goodBytes: 0, totalBytes: 0 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { lastSeq: baseSeq, goodBytes: 0, totalBytes: 0 };
     throw error;
   }
-  const end = text.lastIndexOf('\n') + 1;
-  const entries: LogEntry[] = [];
   let expected = baseSeq + 1;
   let line = 0;
-  for (const raw of text.slice(0, end).split('\n').slice(0, -1)) {
+  let goodBytes = 0;
+  let totalBytes = 0;
+  // The start of a line that the next piece ends (copied: the piece's buffer is read into again).
+  let partial: Buffer[] = [];
+  const takeLine = (bytes: Buffer): void => {
     line++;
     let entry: LogEntry;
     try {
-      entry = JSON.parse(raw) as LogEntry;
+      entry = JSON.parse(bytes.toString('utf8')) as LogEntry;
     } catch {
       throw damaged(`line ${line} of the log is not JSON`);
     }
     if (!Number.isSafeInteger(entry?.seq) || !Array.isArray(entry.ops)) throw damaged(`line ${line} of the log is not a change`);
     // Changes already in the base (a crash after compacting, before the log was cut) are skipped.
-    if (entry.seq <= baseSeq) continue;
+    if (entry.seq <= baseSeq) return;
     if (entry.seq !== expected) throw damaged(`the log jumps from change ${expected - 1} to ${entry.seq} at line ${line}`);
-    entries.push(entry);
+    take(entry);
     expected++;
+  };
+  try {
+    const buffer = Buffer.allocUnsafe(pieceBytes);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, pieceBytes, null);
+      if (bytesRead === 0) break;
+      const piece = buffer.subarray(0, bytesRead);
+      let start = 0;
+      for (let end = piece.indexOf(newline); end !== -1; end = piece.indexOf(newline, start)) {
+        takeLine(partial.length === 0 ? piece.subarray(start, end) : Buffer.concat([...partial, piece.subarray(start, end)]));
+        partial = [];
+        goodBytes = totalBytes + end + 1;
+        start = end + 1;
+      }
+      if (start < bytesRead) partial.push(Buffer.from(piece.subarray(start)));
+      totalBytes += bytesRead;
+    }
+  } finally {
+    await handle.close();
   }
-  return { entries, goodBytes: Buffer.byteLength(text.slice(0, end)), totalBytes: Buffer.byteLength(text) };
+  return { lastSeq: expected - 1, goodBytes, totalBytes };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { validators } from '../node/compiled-validators.js';
-import { writesOf } from './change-reads.js';
+import { writesOf, type Written } from './change-reads.js';
 import type { StoreData, StoreOp } from './store.js';
-import { setEntry } from './store-ops.js';
+import { setEntry, storeRecords } from './store-ops.js';
 
 /**
  * What is wrong with a parsed store file, said as a place and a reason (never
@@ -26,15 +26,16 @@ export function storeShapeError(data: unknown): string | undefined {
 }
 
 /**
- * The same for a store checked whole before `ops` were applied to it: only the entries they wrote are checked again
+ * The same for a store checked whole before changes were applied to it: only the entries they wrote (`writes`, as
+ * `writesOf` says them) are checked again
  * (a whole record where applying them scans it). At a start with a log, checking the whole store a second time cost as
  * much as the first (about 1.3 s at a million users) for the few entries the log changed. A change that does not say
  * what it wrote gets the whole check.
  */
-export function writtenShapeError(data: StoreData, ops: readonly StoreOp[]): string | undefined {
+export function writtenShapeError(data: StoreData, writes: Iterable<Written>): string | undefined {
   const part: Record<string, unknown> = { version: data.version, users: {} };
   try {
-    for (const [record, key] of ops.flatMap(writesOf)) {
+    for (const [record, key] of writes) {
       const entries = data[record] as Record<string, unknown> | undefined;
       if (entries === undefined) continue;
       if (key === '*') part[record] = entries;
@@ -44,4 +45,15 @@ export function writtenShapeError(data: StoreData, ops: readonly StoreOp[]): str
     return storeShapeError(data);
   }
   return storeShapeError(part);
+}
+
+/** Note what `op` writes in `written`, once each (by record and key), for writtenShapeError: a change of the wrong shape, every record whole. */
+export function noteWrites(written: Map<string, Written>, op: StoreOp): void {
+  let writes: readonly Written[];
+  try {
+    writes = writesOf(op);
+  } catch {
+    writes = storeRecords.map((record) => [record, '*'] as const);
+  }
+  for (const write of writes) written.set(`${write[0]}/${write[1]}`, write);
 }

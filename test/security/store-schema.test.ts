@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import t from 'tap';
 import type { StoreData, StoreOp } from '../../src/security/store.js';
 import { applyInPlace } from '../../src/security/store-ops.js';
-import { storeShapeError, writtenShapeError } from '../../src/security/store-schema.js';
+import { noteWrites, storeShapeError, writtenShapeError } from '../../src/security/store-schema.js';
+import type { Written } from '../../src/security/change-reads.js';
 
 // An entry must sit under its own name (a user under its username, an API key under its id, ...): a file edited by hand
 // or by an attacker that puts one entry under another's name would make a lookup find what it does not name.
@@ -72,7 +73,10 @@ t.test("after a log, checking what its changes wrote refuses exactly what checki
       } catch {
         return true; // Not applicable: the open refuses it before any check.
       }
-      const written = writtenShapeError(data, ops as StoreOp[]);
+      // Noted as the open notes them.
+      const writes = new Map<string, Written>();
+      for (const op of ops) noteWrites(writes, op as StoreOp);
+      const written = writtenShapeError(data, writes.values());
       const whole = storeShapeError(data);
       return (written === undefined) === (whole === undefined);
     }),
