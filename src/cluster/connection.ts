@@ -36,7 +36,15 @@ export function encodeMessage(message: Message): string {
 }
 
 /** A remote failure or a timeout, with the method it concerned. */
-export class TransportError extends Error {}
+/** A request that failed; `unanswered` when it was sent and no answer came: the other node may have acted on it. */
+export class TransportError extends Error {
+  readonly unanswered: boolean;
+
+  constructor(message: string, unanswered = false) {
+    super(message);
+    this.unanswered = unanswered;
+  }
+}
 
 /**
  * A small framed RPC over one mutual-TLS socket: each frame is a 4-byte
@@ -80,7 +88,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new TransportError(`${method}: no answer within ${timeoutMs} ms`));
+        reject(new TransportError(`${method}: no answer within ${timeoutMs} ms`, true));
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       this.#send({ type: 'request', id, method, body });
@@ -97,7 +105,7 @@ export class Connection {
     this.socket.destroy();
     for (const [id, pending] of this.#pending) {
       clearTimeout(pending.timer);
-      pending.reject(new TransportError('the connection closed'));
+      pending.reject(new TransportError('the connection closed', true));
       this.#pending.delete(id);
     }
     for (const listener of this.#closeListeners.splice(0)) listener();

@@ -4,7 +4,7 @@ import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-s
 import { freshRuns } from '../security/fresh-runs.js';
 import { meets, readAgain, readSetFrom, workOutNoting, type ReadSet } from '../security/change-reads.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
-import { withJsonText } from './connection.js';
+import { TransportError, withJsonText } from './connection.js';
 import { InOrder } from './in-order.js';
 import { emptyStore, StorePages, takePage } from './store-pages.js';
 
@@ -201,31 +201,41 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     await fetchStore(node);
     if (joined) await follow(node, false);
   };
+  const notTaken = (node: NodeDescriptor, error: unknown) => new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
   const send = async (change: ChangeRequest): Promise<boolean> => {
     const node = holder();
     if (!cluster || !node) {
       throw new SecurenodeError('ERR_STORE_UNAVAILABLE', 'the node that holds the security store cannot be reached; changes are refused until it is back (logins keep working)');
     }
+    let answer: { epoch?: unknown; seq?: unknown; applied?: unknown; changes?: NumberedChange[] };
     try {
-      const answer = (await cluster.request(node.id, 'store.apply', change)) as { epoch?: unknown; seq?: unknown; applied?: unknown; changes?: NumberedChange[] };
-      if (answer?.changes === undefined && answer?.applied === true) {
-        // Taken, with its number: taken here once the changes before it are, which come as broadcasts; when they do not
-        // come in time (a broadcast lost), the replica follows the holder. Either way the caller then reads its change here.
-        const offered = ordered.offer(answer.epoch, answer.seq, change.ops);
-        if (offered === 'refused' || (offered === 'ahead' && !(await ordered.reached(answer.epoch as string, answer.seq as number, gapMs)))) await follow(node);
-        return true;
-      }
-      // Refused, with what landed first, before the change is worked out again (a holder from before also answered a
-      // taken change so). Anything else, the replica follows the holder.
-      const taken = takeChanges(answer?.epoch, answer?.changes);
-      if (!(taken && ordered.at?.seq === answer?.seq)) await follow(node);
-      return answer?.applied === true;
+      answer = (await cluster.request(node.id, 'store.apply', change)) as typeof answer;
     } catch (error) {
       // An answer lost after the holder took the change: no broadcast brings it either (the holder sends none to the node a
-      // change came from), so the replica asks for what it missed as soon as it can.
+      // change came from), so the replica asks for what it missed as soon as it can; and the caller is not told that the
+      // change was not made, which it may have been.
       void catchUp.run();
-      throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
+      if (error instanceof TransportError && error.unanswered) {
+        throw new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not answer (${error.message}); the change may have been made: read it back before making it again`);
+      }
+      throw notTaken(node, error);
     }
+    if (answer?.changes === undefined && answer?.applied === true) {
+      // Taken, with its number: taken here once the changes before it are, which come as broadcasts; when they do not
+      // come in time (a broadcast lost), the replica follows the holder. Either way the caller then reads its change here.
+      // Taken whatever following meets: the replica then asks again for what it missed, as soon as it can.
+      const offered = ordered.offer(answer.epoch, answer.seq, change.ops);
+      if (offered === 'refused' || (offered === 'ahead' && !(await ordered.reached(answer.epoch as string, answer.seq as number, gapMs)))) await follow(node).catch(() => {
+          void catchUp.run();
+          watchGap();
+        });
+      return true;
+    }
+    // Refused, with what landed first, before the change is worked out again (a holder from before also answered a
+    // taken change so). Anything else, the replica follows the holder.
+    const taken = takeChanges(answer?.epoch, answer?.changes);
+    if (!(taken && ordered.at?.seq === answer?.seq)) await follow(node).catch((error: unknown) => Promise.reject(notTaken(node, error)));
+    return answer?.applied === true;
   };
   // A refused credential may have been made a moment ago on another node, its broadcast not here yet: ask the holder for its version, and for what was missed only when it is newer.
   const catchUp = freshRuns(async () => {
@@ -250,7 +260,8 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     gapCheck = setTimeout(() => {
       gapCheck = undefined;
       if (!ordered.waitingForGap) return;
-      if (ordered.at?.seq === from) void catchUp.run();
+      // Asked again each gapMs until the gap is filled: a holder away a moment is asked once it is back.
+      if (ordered.at?.seq === from) void catchUp.run().then(watchGap);
       else watchGap();
     }, gapMs).unref();
   };

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import type { Cluster, NodeDescriptor } from '../../src/cluster/cluster.js';
-import { encodeMessage } from '../../src/cluster/connection.js';
+import { encodeMessage, TransportError } from '../../src/cluster/connection.js';
 import { shareStore } from '../../src/cluster/shared-store.js';
 import { FileStore } from '../../src/security/file-store.js';
 
@@ -22,7 +22,7 @@ async function holderAndReplica(t: Test, options: { fill?: (store: FileStore) =>
   const key = randomBytes(32);
   const holder = shareStore(holderStore, true, key);
   const replica = shareStore(replicaStore, false, Buffer.alloc(32));
-  const wire = { deliver: true, away: false, answerLost: false, requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[], answerChars: [] as number[] };
+  const wire = { deliver: true, away: false, answerLost: false, failing: [] as string[], requests: [] as string[], bodies: [] as unknown[], broadcastBytes: [] as number[], answerChars: [] as number[] };
   holder.attach({
     broadcast: (method: string, body: unknown, except?: string) => {
       if (except === replicaNode.id) return;
@@ -36,7 +36,8 @@ async function holderAndReplica(t: Test, options: { fill?: (store: FileStore) =>
     request: async (_id: string, method: string, body: unknown) => {
       wire.requests.push(method);
       wire.bodies.push(body);
-      if (wire.away) throw new Error('connection closed');
+      if (wire.away) throw new TransportError(`${method}: node holder is not connected`);
+      if (wire.failing.includes(method)) throw new TransportError(`${method}: no answer within 10000 ms`, true);
       if (options.duringJoin && method === 'store.snapshot' && (body as { index?: unknown }).index === 1) {
         const during = options.duringJoin;
         options.duringJoin = undefined;
@@ -44,7 +45,7 @@ async function holderAndReplica(t: Test, options: { fill?: (store: FileStore) =>
       }
       // Answered as the transport answers: encoded as a message, a page already serialized spliced in as it is.
       const text = encodeMessage({ type: 'response', id: 1, body: await holder.handlers[method]!(body, replicaNode) });
-      if (wire.answerLost && method === 'store.apply') throw new Error('store.apply: no answer within 10000 ms');
+      if (wire.answerLost && method === 'store.apply') throw new TransportError('store.apply: no answer within 10000 ms', true);
       wire.answerChars.push(text.length);
       return (JSON.parse(text) as { body: unknown }).body;
     },
@@ -129,14 +130,30 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   t.same(wire.requests, ['store.apply', 'store.changes'], 'taken at once over a change to another user; the change it missed asked for');
   t.ok(holderStore.getUser('second') && replicaStore.getUser('first') && replicaStore.getUser('second'), 'both changes on both');
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+  // Taken, and the question for what it missed unanswered: the change was made, and says so; the replica asks again.
+  wire.deliver = false;
+  await holderStore.putUser(user('missed'));
+  wire.failing = ['store.changes'];
+  await replicaStore.putUser(user('taken'));
+  t.ok(holderStore.getUser('taken'), 'taken by the holder, and not refused although the replica could not follow');
+  // Unanswered for a while (more than two of the replica's waits for a gap): asked again until answered.
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  t.notOk(replicaStore.getUser('missed'), 'not yet followed');
+  wire.failing = [];
+  for (let waited = 0; !(replicaStore.getUser('missed') && replicaStore.getUser('taken')) && waited < 100; waited++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.ok(replicaStore.getUser('missed') && replicaStore.getUser('taken'), 'and the replica has both, once the holder answers again');
   // The holder sends no broadcast of a change to the node it came from: the answer brought it. An answer lost after the
-  // holder took the change: the change fails there, and the replica asks for what it missed, its own change among it.
+  // holder took the change: the change fails there, saying that it may have been made, and the replica asks for what
+  // it missed, its own change among it. Not sent: not made, and said so.
   const broadcasts = wire.broadcastBytes.length;
   await replicaStore.putUser(user('quiet'));
   t.equal(wire.broadcastBytes.length, broadcasts, "no broadcast of the replica's change back to it");
   t.ok(replicaStore.getUser('quiet'));
   wire.answerLost = true;
-  await t.rejects(replicaStore.putUser(user('unanswered')), { code: 'ERR_STORE_UNAVAILABLE' });
+  await t.rejects(replicaStore.putUser(user('unanswered')), {
+    code: 'ERR_STORE_UNAVAILABLE',
+    message: 'the node that holds the security store (first) did not answer (store.apply: no answer within 10000 ms); the change may have been made: read it back before making it again',
+  });
   wire.answerLost = false;
   t.ok(holderStore.getUser('unanswered'), 'the holder took it');
   for (let waited = 0; !replicaStore.getUser('unanswered') && waited < 100; waited++) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -157,6 +174,12 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   await replicaStore.putUser(user('third'));
   t.same(wire.requests, ['store.apply', 'store.changes', 'store.snapshot', 'store.apply']);
   t.same(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+
+  // Not sent (the holder not connected): not made, and said so.
+  wire.away = true;
+  await t.rejects(replicaStore.putUser(user('unsent')), { code: 'ERR_STORE_UNAVAILABLE', message: 'the node that holds the security store (first) did not take the change: store.apply: node holder is not connected' });
+  wire.away = false;
+  t.notOk(holderStore.getUser('unsent'), 'not sent: not made');
 });
 
 t.test('read-modify-writes made at once on the holder and a replica, broadcasts lost at random: every one lands, once, and the replica ends as the holder', async (t) => {
