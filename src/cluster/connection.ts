@@ -35,8 +35,10 @@ export function encodeMessage(message: Message): string {
   return withJsonText(rest, 'body', body).text;
 }
 
-/** A remote failure or a timeout, with the method it concerned. */
-/** A request that failed; `unanswered` when it was sent and no answer came: the other node may have acted on it. */
+/**
+ * A remote failure or a timeout, with the method it concerned; `unanswered` when the request was sent and no answer
+ * came (a timeout, the connection closed meanwhile): the other node may have acted on it.
+ */
 export class TransportError extends Error {
   readonly unanswered: boolean;
 

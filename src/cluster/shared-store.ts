@@ -225,10 +225,13 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
       // come in time (a broadcast lost), the replica follows the holder. Either way the caller then reads its change here.
       // Taken whatever following meets: the replica then asks again for what it missed, as soon as it can.
       const offered = ordered.offer(answer.epoch, answer.seq, change.ops);
-      if (offered === 'refused' || (offered === 'ahead' && !(await ordered.reached(answer.epoch as string, answer.seq as number, gapMs)))) await follow(node).catch(() => {
+      const behind = offered === 'refused' || (offered === 'ahead' && !(await ordered.reached(answer.epoch as string, answer.seq as number, gapMs)));
+      if (behind) {
+        await follow(node).catch(() => {
           void catchUp.run();
           watchGap();
         });
+      }
       return true;
     }
     // Refused, with what landed first, before the change is worked out again (a holder from before also answered a
