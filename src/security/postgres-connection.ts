@@ -75,3 +75,9 @@ export function unavailableError(error: unknown): SecurenodeError {
   const reason = (error as Error).message || String(error);
   return new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security database cannot be reached (${reason}); changes are refused until it is back (logins keep working)`, { cause: error });
 }
+
+/** The database went away between a COMMIT and its answer: the change may have been made, and is not to be made again unread. */
+export function unansweredCommit(error: unknown): SecurenodeError {
+  const reason = (error as Error).message || String(error);
+  return new SecurenodeError('ERR_STORE_UNAVAILABLE', `the security database did not answer the change's commit (${reason}); the change may have been made: read it back before making it again`, { cause: error });
+}

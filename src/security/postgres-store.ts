@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { connectionError, describeConnection, unavailableError, type PostgresConnection } from './postgres-connection.js';
+import { connectionError, describeConnection, unansweredCommit, unavailableError, type PostgresConnection } from './postgres-connection.js';
 import { ChangeListener, channel, KeptAnnouncements } from './postgres-listen.js';
 import { claimDatabase } from './postgres-claim.js';
 import type { PostgresStoreOptions } from './postgres-options.js';
@@ -186,6 +186,8 @@ export class PostgresStore extends SecurityStore {
     /** The generation this node was at when the changes were worked out, when what it missed since is to be read after the commit. */
     let behind: string | undefined;
     let committed = false;
+    /** The COMMIT was sent: without its answer, the changes may have been made. */
+    let commitSent = false;
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ generation: string; changes_since: string }>('UPDATE securenode_meta SET generation = generation + $1 RETURNING generation, changes_since', [changes.length]);
@@ -228,6 +230,7 @@ export class PostgresStore extends SecurityStore {
       await logChanges(client, logged, channel);
       // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
       this.#committing.add(String(top));
+      commitSent = true;
       await client.query('COMMIT');
       committed = true;
       if (behind !== undefined) {
@@ -241,7 +244,7 @@ export class PostgresStore extends SecurityStore {
       // Not committed (or not known to be): another node's change may take this generation, and its notification must be heard.
       this.#committing.clear();
       // A connection that failed (or timed out) is closed below, which ends its transaction: no ROLLBACK to wait for on it.
-      if (isConnectionFailure(error)) throw unavailableError(error);
+      if (isConnectionFailure(error)) throw commitSent && !committed ? unansweredCommit(error) : unavailableError(error);
       await client.query('ROLLBACK').catch(() => {});
       // Rolled back: the changes go alone. Never once committed: they would be made twice.
       if (changes.length > 1 && !committed) return undefined;

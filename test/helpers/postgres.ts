@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import pg from 'pg';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
 import { writeChange } from '../../src/security/postgres-rows.js';
@@ -105,12 +106,13 @@ export async function commitUnheard(connection: PostgresConnection, changes: rea
 }
 
 /** A TCP proxy to the test server that a test can cut and restore: the database going away, for real, without stopping the shared server. */
-export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; freeze(): void }> {
+export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; freeze(): void; cutAtCommit(): Promise<void> }> {
   const server = postgresServer!;
   const sockets = new Set<Socket>();
   let listener: Server | undefined;
   let port = 0;
   let frozen = false;
+  let atCommit: (() => void) | undefined;
   /** A database that does not answer: connections stay open, and nothing passes either way. */
   const freeze = () => {
     frozen = true;
@@ -129,8 +131,28 @@ export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): P
           end.on('error', () => {});
         }
         if (frozen) return;
-        socket.pipe(upstream).pipe(socket);
-        socket.on('close', () => upstream.destroy());
+        // Watched for the COMMIT of a change (a connection that bumped the generation): passed on, then the client cut.
+        let changing = false;
+        let committing = false;
+        const watch = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            if (atCommit && chunk.includes('UPDATE securenode_meta')) changing = true;
+            if (atCommit && changing && chunk.includes('COMMIT')) {
+              const cutDone = atCommit;
+              atCommit = undefined;
+              committing = true;
+              // The server reads the COMMIT, commits, and then the end of its connection; the client never hears the answer.
+              upstream.end(chunk, () => {
+                socket.destroy();
+                cutDone();
+              });
+              return done();
+            }
+            done(null, chunk);
+          },
+        });
+        socket.pipe(watch).pipe(upstream).pipe(socket);
+        socket.on('close', () => committing || upstream.destroy());
         upstream.on('close', () => socket.destroy());
       });
       listener.listen(port, '127.0.0.1', () => {
@@ -143,7 +165,9 @@ export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): P
     for (const socket of sockets) socket.destroy();
     await closed;
   };
+  /** The next change's COMMIT reaches the database, and its answer never reaches the client: resolves once that is done. */
+  const cutAtCommit = () => new Promise<void>((resolve) => (atCommit = resolve));
   await open();
   t.teardown(cut);
-  return { get port() { return port; }, cut, restore: open, freeze };
+  return { get port() { return port; }, cut, restore: open, freeze, cutAtCommit };
 }

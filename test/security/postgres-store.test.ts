@@ -221,6 +221,25 @@ t.test('catchUp takes a change that no notification announced, with a reload tha
   t.ok(store.getUser('bea'));
 });
 
+t.test("a change whose COMMIT the database took but never answered is said to be perhaps made, not refused; the node then takes it from its notification", { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const proxy = await cuttableProxy(t);
+  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
+  t.teardown(() => store.close());
+  await store.putUser(user('ada', 'hash-1'));
+  const cut = proxy.cutAtCommit();
+  await t.rejects(store.putUser(user('bea', 'hash-2')), {
+    code: 'ERR_STORE_UNAVAILABLE',
+    message: /^the security database did not answer the change's commit \(.+\); the change may have been made: read it back before making it again$/,
+  });
+  await cut;
+  t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'bea' }], 'the database took it');
+  t.ok((await within(10_000, () => store.getUser('bea') !== undefined)) !== undefined, 'and the node takes it, as it takes any change it hears of');
+  // Cut before its COMMIT was sent: refused, as before.
+  await proxy.cut();
+  await t.rejects(store.putUser(user('cy')), { code: 'ERR_STORE_UNAVAILABLE', message: /^the security database cannot be reached \(.+\); changes are refused until it is back \(logins keep working\)$/ });
+});
+
 t.test('a database that cannot be used is said in words, never with the password', { skip: postgresSkip }, async (t) => {
   const connection = await testDatabase(t);
   const cluster = randomUUID();
