@@ -141,11 +141,13 @@ export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): P
               const cutDone = atCommit;
               atCommit = undefined;
               committing = true;
-              // The server reads the COMMIT, commits, and then the end of its connection; the client never hears the answer.
-              upstream.end(chunk, () => {
-                socket.destroy();
-                cutDone();
-              });
+              // The server reads the COMMIT, commits, then reads the end of its connection and closes it; its answer goes
+              // nowhere, and the client's connection is cut at once.
+              upstream.unpipe(socket);
+              upstream.resume();
+              upstream.once('close', cutDone);
+              upstream.end(chunk);
+              socket.destroy();
               return done();
             }
             done(null, chunk);
@@ -165,7 +167,7 @@ export async function cuttableProxy(t: { teardown(fn: () => unknown): void }): P
     for (const socket of sockets) socket.destroy();
     await closed;
   };
-  /** The next change's COMMIT reaches the database, and its answer never reaches the client: resolves once that is done. */
+  /** The next change's COMMIT reaches the database, and its answer never reaches the client: resolves once the database has committed it (and closed that connection). */
   const cutAtCommit = () => new Promise<void>((resolve) => (atCommit = resolve));
   await open();
   t.teardown(cut);
