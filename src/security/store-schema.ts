@@ -27,10 +27,9 @@ export function storeShapeError(data: unknown): string | undefined {
 
 /**
  * The same for a store checked whole before changes were applied to it: only the entries they wrote (`writes`, as
- * `writesOf` says them) are checked again
- * (a whole record where applying them scans it). At a start with a log, checking the whole store a second time cost as
- * much as the first (about 1.3 s at a million users) for the few entries the log changed. A change that does not say
- * what it wrote gets the whole check.
+ * noteWrites notes them) are checked again (a whole record where applying them scans it). At a start with a log,
+ * checking the whole store a second time cost as much as the first (about 1.3 s at a million users) for the few entries
+ * the log changed. A change that does not say what it wrote gets the whole check.
  */
 export function writtenShapeError(data: StoreData, writes: Iterable<Written>): string | undefined {
   const part: Record<string, unknown> = { version: data.version, users: {} };

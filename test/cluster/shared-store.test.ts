@@ -134,10 +134,14 @@ t.test('the holder sends each change as itself, whatever the size of the store; 
   wire.deliver = false;
   await holderStore.putUser(user('missed'));
   wire.failing = ['store.changes'];
+  wire.requests.length = 0;
   await replicaStore.putUser(user('taken'));
   t.ok(holderStore.getUser('taken'), 'taken by the holder, and not refused although the replica could not follow');
-  // Unanswered for a while (more than two of the replica's waits for a gap): asked again until answered.
-  await new Promise((resolve) => setTimeout(resolve, 350));
+  // Unanswered for a while: asked again, each wait for a gap, until answered (once as it followed, once at once, once
+  // after the first wait: a fourth is the asking again).
+  const asked = () => wire.requests.filter((method) => method === 'store.changes').length;
+  for (let waited = 0; asked() < 4 && waited < 300; waited++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.ok(asked() >= 4, `asked again while unanswered (${asked()} times)`);
   t.notOk(replicaStore.getUser('missed'), 'not yet followed');
   wire.failing = [];
   for (let waited = 0; !(replicaStore.getUser('missed') && replicaStore.getUser('taken')) && waited < 100; waited++) await new Promise((resolve) => setTimeout(resolve, 10));
