@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pg from 'pg';
 import { readStore } from '../../src/security/postgres-rows.js';
 import { PostgresStore } from '../../src/security/postgres-store.js';
@@ -15,6 +15,15 @@ async function within(ms: number, check: () => boolean): Promise<number | undefi
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return check() ? performance.now() - started : undefined;
+}
+
+/** A database for the test, a proxy in front of it that the test can cut, and a store of a new cluster opened through the proxy. */
+async function storeBehindProxy(t: Test) {
+  const connection = await testDatabase(t);
+  const proxy = await cuttableProxy(t);
+  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
+  t.teardown(() => store.close());
+  return { connection, proxy, store };
 }
 
 const user = (username: string, hash = '$argon2id$v=19$m=19456,t=2,p=1$x$y') => ({ username, id: randomUUID(), passwordHash: hash, roles: ['superuser'], enabled: true });
@@ -167,10 +176,7 @@ t.test('a change on one node reaches another within a second, by NOTIFY; while t
 });
 
 t.test("a node's changes made at once against a database that does not answer are refused as soon as one alone is, not one after another", { skip: postgresSkip }, async (t) => {
-  const connection = await testDatabase(t);
-  const proxy = await cuttableProxy(t);
-  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
-  t.teardown(() => store.close());
+  const { proxy, store } = await storeBehindProxy(t);
   await store.putUser(user('ada', 'hash-1'));
   proxy.freeze();
   const started = performance.now();
@@ -188,10 +194,7 @@ t.test("a node's changes made at once against a database that does not answer ar
 });
 
 t.test('catchUp takes a change that no notification announced, with a reload that starts after it is asked; a database away makes it false, never an error', { skip: postgresSkip }, async (t) => {
-  const connection = await testDatabase(t);
-  const proxy = await cuttableProxy(t);
-  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
-  t.teardown(() => store.close());
+  const { connection, proxy, store } = await storeBehindProxy(t);
   t.equal(await store.catchUp(), false, 'nothing new: false');
 
   await commitUnheard(connection, [{ op: 'putUser', user: user('ada', 'hash-1') }]);
@@ -222,10 +225,7 @@ t.test('catchUp takes a change that no notification announced, with a reload tha
 });
 
 t.test("a change whose COMMIT the database took but never answered is said to be perhaps made, not refused; the node then takes it from its notification", { skip: postgresSkip }, async (t) => {
-  const connection = await testDatabase(t);
-  const proxy = await cuttableProxy(t);
-  const store = await PostgresStore.open({ ...connection, port: proxy.port }, { clusterUuid: randomUUID(), claim: true });
-  t.teardown(() => store.close());
+  const { connection, proxy, store } = await storeBehindProxy(t);
   await store.putUser(user('ada', 'hash-1'));
   const cut = proxy.cutAtCommit();
   await t.rejects(store.putUser(user('bea', 'hash-2')), {
