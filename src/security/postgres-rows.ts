@@ -30,19 +30,69 @@ export interface Touched {
   readonly key: string;
 }
 
+/**
+ * Write users, each with the meaning of a putUser, in one statement: a group of changes to users (roles, passwords)
+ * costs the generation's lock one round trip, not one per user. Each column goes as an array; the roles of each user as
+ * a JSON array (an array of arrays would be one array of all of them), read back in order. No two may have one
+ * username (a statement cannot change a row twice). Nothing secret goes as JSON: a value the database refuses is never
+ * quoted back in its error with a password hash beside it.
+ */
+async function writeUsers(client: pg.ClientBase, users: readonly StoredUser[]): Promise<void> {
+  await client.query(
+    `INSERT INTO securenode_users (username, id, password_hash, roles, enabled, full_name, email, metadata)
+     SELECT username, id, password_hash, ARRAY(SELECT role FROM jsonb_array_elements_text(roles) WITH ORDINALITY AS listed (role, position) ORDER BY position),
+       enabled, full_name, email, metadata
+     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::jsonb[], $5::boolean[], $6::text[], $7::text[], $8::jsonb[])
+       AS written (username, id, password_hash, roles, enabled, full_name, email, metadata)
+     ON CONFLICT (username) DO UPDATE SET id = EXCLUDED.id, password_hash = EXCLUDED.password_hash, roles = EXCLUDED.roles, enabled = EXCLUDED.enabled,
+       full_name = EXCLUDED.full_name, email = EXCLUDED.email, metadata = EXCLUDED.metadata`,
+    [
+      users.map((user) => user.username),
+      users.map((user) => user.id),
+      users.map((user) => user.passwordHash),
+      users.map((user) => JSON.stringify(user.roles)),
+      users.map((user) => user.enabled),
+      users.map((user) => user.fullName ?? null),
+      users.map((user) => user.email ?? null),
+      users.map((user) => json(user.metadata)),
+    ],
+  );
+}
+
+/**
+ * Write the changes of one transaction in order, each with the meaning applyStoreOp gives it; the rows each touched.
+ * Users put one after another (the changes of a group commit, most often) go in one statement, until a change of
+ * another kind; a user put twice among them is written as the last put left it (a put replaces the whole row).
+ */
+export async function writeChanges(client: pg.ClientBase, changes: readonly (readonly StoreOp[])[]): Promise<Touched[][]> {
+  const touched = changes.map((): Touched[] => []);
+  const users = new Map<string, StoredUser>();
+  const flush = async () => {
+    if (users.size === 0) return;
+    await writeUsers(client, [...users.values()]);
+    users.clear();
+  };
+  for (const [index, ops] of changes.entries()) {
+    for (const op of ops) {
+      if (op.op === 'putUser') {
+        users.set(op.user.username, op.user);
+        touched[index]!.push({ kind: 'user', key: op.user.username });
+      } else {
+        await flush();
+        touched[index]!.push(...(await writeChange(client, op)));
+      }
+    }
+  }
+  await flush();
+  return touched;
+}
+
 /** Write one change with the same meaning as applyStoreOp, row by row; the rows it touched. */
 export async function writeChange(client: pg.ClientBase, change: StoreOp): Promise<Touched[]> {
   switch (change.op) {
-    case 'putUser': {
-      const { user } = change;
-      await client.query(
-        `INSERT INTO securenode_users (username, id, password_hash, roles, enabled, full_name, email, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (username) DO UPDATE SET id = EXCLUDED.id, password_hash = EXCLUDED.password_hash, roles = EXCLUDED.roles, enabled = EXCLUDED.enabled,
-           full_name = EXCLUDED.full_name, email = EXCLUDED.email, metadata = EXCLUDED.metadata`,
-        [user.username, user.id, user.passwordHash, [...user.roles], user.enabled, user.fullName ?? null, user.email ?? null, json(user.metadata)],
-      );
-      return [{ kind: 'user', key: user.username }];
-    }
+    case 'putUser':
+      await writeUsers(client, [change.user]);
+      return [{ kind: 'user', key: change.user.username }];
     case 'deleteUser': {
       // The user's API keys die with it (ownedBy: by id, or by name for a key made before ids were recorded).
       const { rows } = await client.query<{ id: string }>('DELETE FROM securenode_users WHERE username = $1 RETURNING id', [change.username]);

@@ -8,7 +8,7 @@ import type { PostgresStoreOptions } from './postgres-options.js';
 export type { PostgresStoreOptions } from './postgres-options.js';
 import { isConnectionFailure, newPool, RenewingPool } from './postgres-pool.js';
 import { freshRuns } from './fresh-runs.js';
-import { logChanges, readSince, readStore, writeChange, writtenSince, type StoreRead, type Touched } from './postgres-rows.js';
+import { logChanges, readSince, readStore, writeChanges, writtenSince, type StoreRead } from './postgres-rows.js';
 import { meetsWrites } from './change-reads.js';
 import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Early, type Planned, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation } from './store.js';
@@ -221,12 +221,8 @@ export class PostgresStore extends SecurityStore {
           return [outcomes[0]!.result];
         }
       }
-      const logged: { generation: string; touched: Touched[] }[] = [];
-      for (const [index, outcome] of outcomes.entries()) {
-        const touched: Touched[] = [];
-        for (const change of outcome.ops) touched.push(...(await writeChange(client, change)));
-        logged.push({ generation: String(BigInt(previous) + BigInt(index + 1)), touched });
-      }
+      const touched = await writeChanges(client, outcomes.map((outcome) => outcome.ops));
+      const logged = touched.map((rows, index) => ({ generation: String(BigInt(previous) + BigInt(index + 1)), touched: rows }));
       await logChanges(client, logged, channel);
       // Its notification can arrive before the COMMIT's answer: this node's own generation needs no read.
       this.#committing.add(String(top));

@@ -6,9 +6,10 @@ import t, { type Test } from 'tap';
 import { channel } from '../../src/security/postgres-listen.js';
 import { PostgresStore } from '../../src/security/postgres-store.js';
 import { storeRecords } from '../../src/security/store-ops.js';
-import type { StoreData, StoredUser } from '../../src/security/store.js';
+import { applyStoreOp, type StoreData, type StoredUser } from '../../src/security/store.js';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
 import { cuttableProxy, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
+import { storeOp } from '../helpers/store-op-arbitrary.js';
 import { burstChange, burstLanded, burstUser, countOf, makeBurstChange, sharedUsers } from '../helpers/store-bursts.js';
 
 // A node's changes made while its last transaction runs go together in the next
@@ -87,6 +88,41 @@ t.test('changes made at once on one node go in one transaction: a generation and
   await settled(() => payloads.length > 0);
   t.same(payloads, [String(before + 8)], 'one notification, of the last generation (eight without the group commit)');
   t.same(Object.keys(node.snapshot().users).sort(), ['first', ...Array.from({ length: 8 }, (_, index) => `u${index}`)].sort(), 'the node has taken them all without reading them back');
+});
+
+t.test("users changed at once on one node are written in one statement, under the generation's lock once: 16 role changes, one INSERT", { skip: postgresSkip }, async (t) => {
+  const { node, connection } = await oneNode(t);
+  const names = Array.from({ length: 16 }, (_, index) => `u${index}`);
+  await Promise.all(names.map((name) => node.putUser(user(name))));
+  // A statement trigger counts the INSERTs the nodes send from here on.
+  await query(connection, 'CREATE TABLE counted (n integer NOT NULL)');
+  await query(connection, 'INSERT INTO counted VALUES (0)');
+  await query(connection, 'CREATE FUNCTION count_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE counted SET n = n + 1; RETURN NULL; END $$');
+  await query(connection, 'CREATE TRIGGER counting AFTER INSERT ON securenode_users FOR EACH STATEMENT EXECUTE FUNCTION count_insert()');
+  const before = await generation(connection);
+  const roles = (index: number) => (index % 2 ? ['read-only', 'ops'] : []);
+  await Promise.all(names.map((name, index) => node.mutate((data) => ({ ops: [{ op: 'putUser', user: { ...data.users[name]!, roles: roles(index) } }], result: undefined }))));
+  t.equal(Number((await query<{ n: number }>(connection, 'SELECT n FROM counted'))[0]!.n), 1, 'one INSERT for the 16 users (16 without it)');
+  t.equal(await generation(connection), before + 16, 'each change under a generation of its own');
+  const rows = await query<{ username: string; roles: string[] }>(connection, 'SELECT username, roles FROM securenode_users WHERE username LIKE $1 ORDER BY id', ['u%']);
+  t.same(Object.fromEntries(rows.map((row) => [row.username, row.roles])), Object.fromEntries(names.map((name, index) => [name, roles(index)])), 'each user with its roles, in order');
+});
+
+t.test('a change of many operations means what they mean one after another (applyStoreOp): users put in a row, the same user twice, between other changes', { skip: postgresSkip }, async (t) => {
+  const { node, open } = await oneNode(t);
+  const reader = await open();
+  t.teardown(() => reader.close());
+  await fc.assert(
+    fc.asyncProperty(fc.array(storeOp, { minLength: 2, maxLength: 8 }), async (ops) => {
+      const expected = ops.reduce((data, op) => applyStoreOp(data, op), structuredClone(node.snapshot()));
+      await node.mutate(() => ({ ops, result: undefined }));
+      const whole = await open();
+      await whole.close();
+      await reader.reload();
+      return t.same(records(node.snapshot()), records(expected)) && t.same(records(whole.snapshot()), records(expected), 'read whole') && t.same(records(reader.snapshot()), records(expected), 'and by the changes alone');
+    }),
+    { numRuns: 40 },
+  );
 });
 
 t.test('a change that reads what an earlier one writes goes alone after it, worked out again: every increment lands once', { skip: postgresSkip }, async (t) => {

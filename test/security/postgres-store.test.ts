@@ -5,6 +5,7 @@ import pg from 'pg';
 import { readStore } from '../../src/security/postgres-rows.js';
 import { PostgresStore } from '../../src/security/postgres-store.js';
 import { applyStoreOp, type StoreData, type StoreOp } from '../../src/security/store.js';
+import { storeOp } from '../helpers/store-op-arbitrary.js';
 import { commitUnheard, cuttableProxy, ownedDatabase, postgresServer, postgresSkip, query, testDatabase } from '../helpers/postgres.js';
 
 /** Poll `check` every 20 ms until it holds or `ms` pass; the time it took, or undefined. */
@@ -54,24 +55,11 @@ t.test('every change means what it means in the embedded store (applyStoreOp), r
   const cluster = randomUUID();
   const store = await PostgresStore.open(connection, { clusterUuid: cluster, claim: true });
   t.teardown(() => store.close());
-  // Names a plain object treats specially: entries like any other, read back by a change or by the whole store.
-  const names = fc.constantFrom('ada', 'bea', 'cy', '__proto__', 'constructor');
-  const roleNames = fc.constantFrom('ops', 'audit', '__proto__');
-  const text = fc.string({ maxLength: 12 }).filter((value) => !value.includes('\u0000'));
-  const millis = fc.integer({ min: 0, max: 4_102_444_800_000 });
-  const op: fc.Arbitrary<StoreOp> = fc.oneof(
-    fc.record({ op: fc.constant('putUser' as const), user: fc.record({ username: names, id: fc.uuid(), passwordHash: text, roles: fc.uniqueArray(roleNames), enabled: fc.boolean(), fullName: text, email: text, metadata: fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean())) }, { requiredKeys: ['username', 'id', 'passwordHash', 'roles', 'enabled'] }) }),
-    fc.record({ op: fc.constant('deleteUser' as const), username: names }),
-    fc.record({ op: fc.constant('putRole' as const), role: fc.record({ name: roleNames, id: fc.uuid(), description: text, endpoints: fc.array(fc.record({ endpoint: fc.constantFrom('/*', '/_security/user/*'), actions: fc.constant(['read' as const]), negative: fc.boolean() }), { maxLength: 2 }), entities: fc.constant([]) }, { requiredKeys: ['name', 'id', 'endpoints', 'entities'] }) }),
-    fc.record({ op: fc.constant('deleteRole' as const), name: roleNames }),
-    fc.record({ op: fc.constant('putApiKeys' as const), keys: fc.uniqueArray(fc.record({ id: fc.constantFrom('k1', 'k2', 'k3'), name: text, secretHash: text, creator: names, scope: fc.constantFrom('all' as const, 'enroll_node' as const), created: millis, expires: millis, invalidated: fc.boolean() }, { requiredKeys: ['id', 'name', 'secretHash', 'creator', 'scope', 'created', 'invalidated'] }), { selector: (key) => key.id, maxLength: 2 }) }),
-    fc.record({ op: fc.constant('putServiceToken' as const), token: fc.record({ name: fc.constantFrom('t1', 't2'), secretHash: text, created: millis }) }),
-  );
   // Another node, reading only what each batch changed (the change log), must end where the writer did.
   const reader = await PostgresStore.open(connection, { clusterUuid: cluster, claim: false });
   t.teardown(() => reader.close());
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { maxLength: 6 }), async (changes) => {
+    fc.asyncProperty(fc.array(storeOp, { maxLength: 6 }), async (changes) => {
       // A copy: the store changes its own in place.
       let expected = structuredClone(store.snapshot());
       for (const change of changes) {
