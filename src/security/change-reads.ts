@@ -137,31 +137,59 @@ export function writesOf(op: StoreOp): readonly Written[] {
 }
 
 /**
- * Whether changes that landed after a change was worked out (`landed`) touch
- * what it read or what it writes itself; if not, taking it now leaves the store
- * as taking it before them would have. Any change to a role counts as touching
- * everything: a mutation checks roles through the authorizer (whether a role
- * exists, what the caller may grant), which is not the store it is given.
+ * What changes that landed wrote, gathered as they land: whether a change worked out before them meets them (see
+ * meets) costs its own reads and writes, not everything they wrote. A group commit checks each of n changes against
+ * those before it: gathered once, not n times.
  */
+export class LandedWrites {
+  /** Per record, the keys written, or '*': entries found by a scan, so any of them. */
+  readonly #written = new Map<StoreRecord, Set<string> | '*'>();
+  #roles = false;
+
+  /** Note what `ops` write. */
+  add(ops: readonly StoreOp[]): this {
+    for (const op of ops) this.addWritten(writesOf(op));
+    return this;
+  }
+
+  /** Note entries written (as a database's change log names them). */
+  addWritten(written: Iterable<Written>): this {
+    for (const [record, key] of written) {
+      if (record === 'roles') this.#roles = true;
+      const keys = this.#written.get(record);
+      if (keys === '*') continue;
+      if (key === '*') this.#written.set(record, '*');
+      else this.#written.set(record, (keys ?? new Set<string>()).add(key));
+    }
+    return this;
+  }
+
+  /**
+   * Whether what landed touches what a change read (`reads`) or writes itself (`ops`); if not, taking it now leaves the
+   * store as taking it before them would have. Any change to a role counts as touching everything: a mutation checks
+   * roles through the authorizer (whether a role exists, what the caller may grant), which is not the store it is given.
+   */
+  meets(reads: ReadSet, ops: readonly StoreOp[]): boolean {
+    if (this.#roles) return true;
+    const touched = (record: StoreRecord, key: string): boolean => {
+      const keys = this.#written.get(record);
+      return keys !== undefined && (keys === '*' || key === '*' || keys.has(key));
+    };
+    for (const [record, keys] of Object.entries(reads) as [StoreRecord, readonly string[] | '*'][]) {
+      if (keys === '*' ? touched(record, '*') : keys.some((key) => touched(record, key))) return true;
+    }
+    return ops.some((op) => writesOf(op).some(([record, key]) => touched(record, key)));
+  }
+}
+
+/** Whether changes that landed after a change was worked out (`landed`) touch what it read or writes (LandedWrites.meets). */
 export function meets(reads: ReadSet, ops: readonly StoreOp[], landed: readonly (readonly StoreOp[])[]): boolean {
-  return meetsWrites(reads, ops, landed.flatMap((change) => change.flatMap(writesOf)));
+  const written = new LandedWrites();
+  for (const change of landed) written.add(change);
+  return written.meets(reads, ops);
 }
 
 /** The same, with what landed as the entries it wrote (as a database's change log names them). */
 export function meetsWrites(reads: ReadSet, ops: readonly StoreOp[], written: readonly Written[]): boolean {
-  const footprint = new Map<StoreRecord, Set<string> | '*'>();
-  const add = (record: StoreRecord, key: string) => {
-    const keys = footprint.get(record);
-    if (keys === '*') return;
-    if (key === '*') return void footprint.set(record, '*');
-    footprint.set(record, (keys ?? new Set()).add(key));
-  };
-  for (const [record, keys] of Object.entries(reads) as [StoreRecord, readonly string[] | '*'][]) for (const key of keys === '*' ? ['*'] : keys) add(record, key);
-  for (const op of ops) for (const [record, key] of writesOf(op)) add(record, key);
-  for (const [record, key] of written) {
-    if (record === 'roles') return true;
-    const keys = footprint.get(record);
-    if (keys !== undefined && (keys === '*' || key === '*' || keys.has(key))) return true;
-  }
-  return false;
+  return new LandedWrites().addWritten(written).meets(reads, ops);
 }

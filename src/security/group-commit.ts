@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { meets, workOutNoting, type ReadSet } from './change-reads.js';
+import { LandedWrites, workOutNoting, type ReadSet } from './change-reads.js';
 import type { Mutation, StoreData, StoreOp } from './store.js';
 
 // A node's changes made while its last transaction runs go together in its
@@ -54,12 +54,12 @@ export function groupWaiting(waiting: readonly Waiting[], workOut: (mutation: Mu
   if (waiting.length < 2) return { together: [], alone: [...waiting] };
   const together: Planned[] = [];
   const alone: Waiting[] = [];
-  const landed: (readonly StoreOp[])[] = [];
+  const landed = new LandedWrites();
   for (const change of waiting) {
     const early = workOut(change.mutation);
-    if (early && !meets(early.reads, early.outcome.ops, landed)) {
+    if (early && !landed.meets(early.reads, early.outcome.ops)) {
       together.push({ ...change, early });
-      landed.push(early.outcome.ops);
+      landed.add(early.outcome.ops);
     } else alone.push(change);
   }
   return together.length > 1 ? { together, alone } : { together: [], alone: [...waiting] };

@@ -1,7 +1,7 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { maxKeysRead, meets, readAgain, readSetFrom, trackReads, type ReadSet } from '../../src/security/change-reads.js';
+import { LandedWrites, maxKeysRead, meets, meetsWrites, readAgain, readSetFrom, trackReads, writesOf, type ReadSet } from '../../src/security/change-reads.js';
 import { storeRecords } from '../../src/security/store-ops.js';
 import type { StoreData, StoreOp, StoredUser } from '../../src/security/store.js';
 import { applyAll } from '../../src/security/store-ops.js';
@@ -205,4 +205,30 @@ t.test('a read set from a peer is taken only as one: anything else makes the cha
   t.pass('2,000 generated values: none taken that is not a read set');
   for (const hostile of [null, [], 'users', { users: 'ada' }, { users: [1] }, JSON.parse('{"__proto__":["x"]}'), { constructor: '*' }, { users: Array(maxKeysRead + 1).fill('a') }, { users: '*', extra: '*' }]) t.equal(readSetFrom(hostile), undefined, JSON.stringify(hostile));
   t.same(readSetFrom({ users: ['ada'], sessions: '*' }), { users: ['ada'], sessions: '*' });
+});
+
+t.test('what landed, gathered as it lands (LandedWrites), meets a change exactly when some entry it wrote is one the change read or writes, or a role', async (t) => {
+  const entries = [...names, ...keyIds, ...sessionIds, 'r0', 'unread'];
+  const readsArbitrary: fc.Arbitrary<ReadSet> = fc.dictionary(fc.constantFrom(...storeRecords), fc.oneof(fc.constant('*' as const), fc.subarray(entries)), { maxKeys: 3 }) as fc.Arbitrary<ReadSet>;
+  const roleArbitrary = fc.constantFrom<StoreOp>({ op: 'deleteRole', name: 'unread' }, { op: 'putRole', role: { id: 'x', name: 'r0', cluster: [], indices: [], endpoints: [], entities: [] } as never });
+  const changeArbitrary = fc.array(fc.oneof({ weight: 9, arbitrary: landedArbitrary }, { weight: 1, arbitrary: roleArbitrary }), { minLength: 1, maxLength: 2 });
+  /** The definition, entry by entry: every entry written against every entry read or written. */
+  const reference = (reads: ReadSet, ops: readonly StoreOp[], landed: readonly (readonly StoreOp[])[]): boolean => {
+    const mine = [...Object.entries(reads).flatMap(([record, keys]) => (keys === '*' ? [[record, '*']] : keys.map((key) => [record, key]))), ...ops.flatMap(writesOf)];
+    return landed.flat().flatMap(writesOf).some(([record, key]) => record === 'roles' || mine.some(([other, otherKey]) => other === record && (key === '*' || otherKey === '*' || key === otherKey)));
+  };
+  fc.assert(
+    fc.property(readsArbitrary, changeArbitrary, fc.array(changeArbitrary, { maxLength: 6 }), (reads, ops, landed) => {
+      const gathered = new LandedWrites();
+      landed.forEach((change, index) => {
+        // After each change lands, as a group commit asks: the same as asking of all that landed so far at once.
+        gathered.add(change);
+        deepStrictEqual(gathered.meets(reads, ops), reference(reads, ops, landed.slice(0, index + 1)));
+      });
+      deepStrictEqual(meets(reads, ops, landed), reference(reads, ops, landed));
+      deepStrictEqual(meetsWrites(reads, ops, landed.flat().flatMap(writesOf)), reference(reads, ops, landed));
+    }),
+    { numRuns: 1_000 },
+  );
+  t.pass('1,000 generated read sets, changes and changes landed');
 });
