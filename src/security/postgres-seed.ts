@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { migrationLock } from './postgres-schema.js';
-import { writeChange } from './postgres-rows.js';
+import { writeChange } from './postgres-writes.js';
 import { channel } from './postgres-listen.js';
 import { superuserName } from './superuser.js';
 

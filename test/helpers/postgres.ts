@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import pg from 'pg';
 import type { PostgresConnection } from '../../src/security/postgres-connection.js';
-import { writeChange } from '../../src/security/postgres-rows.js';
+import { writeChange } from '../../src/security/postgres-writes.js';
 import type { StoreOp } from '../../src/security/store.js';
 import { remember } from './secrets-ledger.js';
 

@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import type { StoreOp } from '../../src/security/store.js';
 
 // Changes to the security store as fast-check generates them: a few names, so that changes meet one another (the same
-// user put twice, deleted, put again), among them names a plain object treats specially.
+// user put twice, deleted, put again), among them names a plain object treats specially and names an array literal
+// must quote (a database's arrays of names: 'NULL' is no null, a quote or a brace no end).
 
-const names = fc.constantFrom('ada', 'bea', 'cy', '__proto__', 'constructor');
+const names = fc.constantFrom('ada', 'bea', 'cy', '__proto__', 'constructor', 'NULL', 'a"b\\c,{d}');
 const roleNames = fc.constantFrom('ops', 'audit', '__proto__');
 /** Text a database column takes (anything but NUL, which PostgreSQL refuses in text), with what an array literal quotes. */
 const text = fc
