@@ -17,7 +17,7 @@ const rewriteBelow = 64 * 1024;
 /**
  * The embedded security store: one JSON file in the data dir, mode 0600,
  * written atomically, and beside it, once the store passes 64 KiB, a log of
- * changes (`security.log`, one fsynced line per change), so that a change
+ * changes (`security.log`, one line per change, durable when written), so that a change
  * costs its own size and not the store's. The log is folded into the base
  * when it grows past the base's size. On a node that joined a cluster, the
  * store is a replica of the one the cluster's first node holds: `useRemote`
@@ -121,7 +121,7 @@ export class FileStore extends SecurityStore {
 
   /**
    * One write at a time, and the changes made while one is written go together in the next (a group commit): one
-   * append and one fsync for all of them, each still a line and a number of its own. Those worked out from the store as
+   * durable append for all of them, each still a line and a number of its own. Those worked out from the store as
    * it is without meeting what an earlier one writes go together; the others (a refusal, a change with nothing to do,
    * one that reads or writes what an earlier one writes, a change after a role change) each after them, worked out
    * again from the store with them taken, as one at a time would.

@@ -4,7 +4,7 @@ import type { Mutation, StoreData, StoreOp } from './store.js';
 
 // A node's changes made while its last transaction runs go together in its
 // next (a group commit): a PostgreSQL node then takes the generation's lock
-// once for all of them, not once each; the file store appends and fsyncs once. Only changes that can be taken in any
+// once for all of them, not once each; the file store appends once (durably). Only changes that can be taken in any
 // order go together: each is worked out from the node's store as it is, and one
 // that reads or writes what an earlier one writes goes alone, after them,
 // worked out again from the store with them taken.
