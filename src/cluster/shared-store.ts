@@ -1,42 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { SecurenodeError } from '../errors.js';
-import type { FileStore, Mutation, StoreData, StoreOp } from '../security/file-store.js';
+import type { FileStore, Mutation } from '../security/file-store.js';
 import { freshRuns } from '../security/fresh-runs.js';
-import { meets, readAgain, readSetFrom, workOutNoting, type ReadSet } from '../security/change-reads.js';
+import { workOutNoting } from '../security/change-reads.js';
 import type { Cluster, ClusterHandler, NodeDescriptor } from './cluster.js';
-import { TransportError, withJsonText } from './connection.js';
+import { TransportError } from './connection.js';
+import { Batched, type BatchOutcome } from './batched.js';
 import { InOrder } from './in-order.js';
-import { emptyStore, StorePages, takePage } from './store-pages.js';
-
-/** The store a replica installs, with the holder's boot and change number it was captured at, so that a replica never goes back to an older one. */
-interface Snapshot {
-  readonly epoch: string;
-  readonly seq: number;
-  readonly data: StoreData;
-  /** The key that hashes API key and service token secrets: the same on every node, since the keys are shared. */
-  readonly token_hash_key: string;
-}
-
-/** One change as the holder numbered it: what it sends every node, and keeps a while for those that missed it. */
-interface NumberedChange {
-  readonly seq: number;
-  readonly ops: readonly StoreOp[];
-}
-
-/**
- * A change a replica sends to the holder: taken if the holder's store is still the one the replica worked it out from,
- * or if what landed since touched nothing it read (`reads`) or writes. A replica that sends no `reads` (one from before
- * they were sent) needs the store exactly as it was.
- */
-interface ChangeRequest {
-  readonly ops: readonly StoreOp[];
-  readonly epoch?: string;
-  readonly seq?: number;
-  readonly reads?: ReadSet;
-}
-
-/** How many recent changes the holder keeps for replicas that missed some; one further behind gets the whole store. */
-const changesKept = 1_000;
+import { emptyStore, takePage } from './store-pages.js';
+import { holdStore, maxBatch, type ChangeRequest, type NumberedChange, type Snapshot } from './store-holder.js';
 
 /** A replica retries a change this often when other changes keep landing first. */
 const maxAttempts = 100;
@@ -58,108 +29,17 @@ export const noSharing: StoreSharing = { handlers: {}, events: {}, onConnected: 
 
 /**
  * One security truth across the nodes of a cluster with the file store (SPEC
- * 7.1). The node that created the cluster holds the store: it answers
- * `store.snapshot` and `store.apply`, and sends `store.changed` to every node
- * after each change. Every other node keeps a replica in memory, from which it
- * authenticates (so logins go on while the holder is away), and sends each
- * change to the holder; while the holder is away, a change fails with
+ * 7.1). The node that created the cluster holds the store (store-holder.ts):
+ * it answers `store.snapshot` and `store.applyAll`, and sends `store.changed`
+ * to every node after each change. Every other node keeps a replica in memory,
+ * from which it authenticates (so logins go on while the holder is away), and
+ * sends each change to the holder, those made while its last are on their way
+ * together (Batched); while the holder is away, a change fails with
  * ERR_STORE_UNAVAILABLE (503 on the REST API).
  */
 export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: Buffer | undefined): StoreSharing {
   let cluster: Cluster | undefined;
-  if (holdsStore) {
-    const epoch = randomUUID();
-    let seq = 0;
-    const recent: NumberedChange[] = [];
-    const captures = new Map<string, { readonly pages: StorePages; readonly timer: NodeJS.Timeout }>();
-    /** The changes after `since` that a replica missed, when they are still kept; else the whole store. */
-    const missedSince = (known: unknown, since: unknown): { epoch: string; seq: number; whole?: true; changes?: NumberedChange[] } => {
-      const first = recent[0]?.seq ?? seq + 1;
-      if (known !== epoch || !Number.isSafeInteger(since) || (since as number) > seq || (since as number) + 1 < first) return { epoch, seq, whole: true };
-      // The kept changes are numbered one after another: those after `since` are a slice, not a scan of all 1,000.
-      return { epoch, seq, changes: recent.slice((since as number) + 1 - first) };
-    };
-    /** The node each change taken from a replica came from: its answer tells it, and the broadcast need not. */
-    const origins = new WeakMap<readonly StoreOp[], string>();
-    /** The number each change taken from a replica got, for its answer. */
-    const numbers = new WeakMap<readonly StoreOp[], number>();
-    // Each change goes out as itself, not as the store: its cost is its own size, however large the store.
-    store.onChange((ops) => {
-      seq++;
-      numbers.set(ops, seq);
-      recent.push({ seq, ops });
-      if (recent.length > changesKept) recent.shift();
-      cluster?.broadcast('store.changed', { epoch, seq, ops }, origins.get(ops));
-    });
-    return {
-      handlers: {
-        // The store goes in pages, each serialized when it is asked for, so that pings and changes pass between them and
-        // the holder never holds the store as one text. The last page taken, the capture goes at once (it was kept a minute
-        // after every join); a replica that loses it asks for the store again.
-        'store.snapshot': (body) => {
-          const { token, index } = (body ?? {}) as { token?: unknown; index?: unknown };
-          if (typeof token === 'string') {
-            const capture = captures.get(token);
-            const page = typeof index === 'number' ? capture?.pages.page(index) : undefined;
-            if (page === undefined) throw new Error('that page of the store is no longer kept; ask for the store again');
-            if (page.done) {
-              clearTimeout(capture!.timer);
-              captures.delete(token);
-            } else {
-              capture!.timer.refresh();
-            }
-            return page.text;
-          }
-          // The first page comes with the first answer: a store that fits in it takes one request, as before pages.
-          const pages = new StorePages(store.snapshot());
-          const first = pages.page(0)!;
-          const header = { epoch, seq, token_hash_key: tokenHashKey?.toString('base64') ?? '', base: pages.base };
-          if (first.done) return withJsonText(header, 'page', first.text);
-          const id = randomUUID();
-          // Kept a minute after the last page asked for, and at most a few at once.
-          captures.set(id, { pages, timer: setTimeout(() => captures.delete(id), 60_000).unref() });
-          if (captures.size > 4) {
-            const [oldest, { timer }] = captures.entries().next().value!;
-            clearTimeout(timer);
-            captures.delete(oldest);
-          }
-          return withJsonText({ token: id, ...header }, 'page', first.text);
-        },
-        // What a replica asks before it refuses a credential: cheap, so that a flood of made-up ones costs no snapshots.
-        'store.version': () => ({ epoch, seq }),
-        // The changes a replica missed, when they are still kept; else the whole store.
-        'store.changes': (body) => {
-          const { epoch: known, since } = (body ?? {}) as { epoch?: unknown; since?: unknown };
-          return missedSince(known, since);
-        },
-        // Compare and set: the check runs in the holder's queue of changes, so nothing lands between it and the write. A change
-        // worked out from an older store is taken when the changes since, still kept, touched nothing it read or writes.
-        'store.apply': async (body, from) => {
-          const change = body as ChangeRequest;
-          const reads = readSetFrom(change.reads);
-          const applied = await store.mutate((data) => {
-            // What the replica read, read here: grouped with other changes (a group commit), this one meets what they write.
-            readAgain(data, reads);
-            if (change.epoch !== epoch || !Array.isArray(change.ops) || !Number.isSafeInteger(change.seq)) return { ops: [], result: false };
-            const since = change.seq!;
-            const first = recent[0]?.seq ?? seq + 1;
-            const untouched = since === seq || (reads !== undefined && since < seq && since + 1 >= first && !meets(reads, change.ops, recent.slice(since + 1 - first).map((landed) => landed.ops)));
-            if (!untouched) return { ops: [], result: false };
-            origins.set(change.ops, from.id);
-            return { ops: change.ops, result: true };
-          });
-          // Taken: its number alone, however many changes landed since the replica worked it out; those come to the replica
-          // as broadcasts (every change but its own), which it takes in order with this one. Answering each change with all
-          // of them cost the holder, with 8 clients over two nodes, about 8 changes encoded a change. Refused: the changes
-          // the replica did not have, so that it works the change out again at once instead of asking for them first.
-          return applied ? { epoch, seq: numbers.get(change.ops) ?? seq, applied } : { ...missedSince(change.epoch, change.seq), applied };
-        },
-      },
-      events: {},
-      onConnected: () => {},
-      attach: (attached) => void (cluster = attached),
-    };
-  }
+  if (holdsStore) return holdStore(store, tokenHashKey);
 
   const ordered = new InOrder((ops) => store.takeRemote(ops));
   const install = (body: unknown): void => {
@@ -201,6 +81,29 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     await fetchStore(node);
     if (joined) await follow(node, false);
   };
+  /**
+   * The changes for one holder, batched (Batched): `store.applyAll`, or one `store.apply` each where the holder is from
+   * before batches (it answers that it knows no such method).
+   */
+  let batches: { readonly holder: string; readonly batched: Batched } | undefined;
+  const unbatched = new Set<string>();
+  const applyAll = async (node: NodeDescriptor, changes: readonly unknown[]): Promise<readonly BatchOutcome[]> => {
+    const one = (change: unknown) => cluster!.request(node.id, 'store.apply', change).then((answer) => ({ answer }), (error: Error) => ({ error }));
+    if (unbatched.has(node.id)) return Promise.all(changes.map(one));
+    try {
+      const answer = (await cluster!.request(node.id, 'store.applyAll', { changes })) as { outcomes?: unknown };
+      if (!Array.isArray(answer?.outcomes)) throw new TransportError('store.applyAll answered without outcomes');
+      return answer.outcomes.map((outcome: { answer?: unknown; error?: unknown }) => (typeof outcome?.error === 'string' ? { error: new TransportError(outcome.error) } : { answer: outcome?.answer }));
+    } catch (error) {
+      if (!(error instanceof TransportError && error.message === 'unknown method store.applyAll')) throw error;
+      unbatched.add(node.id);
+      return Promise.all(changes.map(one));
+    }
+  };
+  const applyAtHolder = (node: NodeDescriptor, change: ChangeRequest): Promise<unknown> => {
+    if (batches?.holder !== node.id) batches = { holder: node.id, batched: new Batched((changes) => applyAll(node, changes), maxBatch) };
+    return batches.batched.request(change);
+  };
   const notTaken = (node: NodeDescriptor, error: unknown) => new SecurenodeError('ERR_STORE_UNAVAILABLE', `the node that holds the security store (${node.name}) did not take the change: ${(error as Error).message}`);
   const send = async (change: ChangeRequest): Promise<boolean> => {
     const node = holder();
@@ -209,7 +112,7 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     }
     let answer: { epoch?: unknown; seq?: unknown; applied?: unknown; changes?: NumberedChange[] };
     try {
-      answer = (await cluster.request(node.id, 'store.apply', change)) as typeof answer;
+      answer = (await applyAtHolder(node, change)) as typeof answer;
     } catch (error) {
       // An answer lost after the holder took the change: no broadcast brings it either (the holder sends none to the node a
       // change came from), so the replica asks for what it missed as soon as it can; and the caller is not told that the
