@@ -119,8 +119,8 @@ interface HeldKind {
  * Nor had the nodes' code reached the rate it keeps: held, batches of 800 hash-free changes one after another rose from
  * 689 to 1,444 changes/s on one node (0.71 to 0.35 ms of CPU a change) and from 599 to 1,045 on two, flat only after
  * about 3,000 (file store, 10,000 users), and the second node, started for the measurement, had made fewer changes than
- * the first before it. So hash-free changes are measured once both configurations have run, unheld, until their rate
- * stops rising (steadyRate); the password changes follow them.
+ * the first before it. So hash-free changes are measured once both configurations have run, unheld, for at least
+ * steadyMs and until their rate stops rising (steadyRate); the password changes follow them.
  */
 const hashFree: HeldKind = { warmUp: 20, each: 100, body: { roles: [] }, steadyFirst: true, saturated: true };
 const withPassword: HeldKind = { warmUp: 2, each: 12, body: { password: scalePassword, roles: [] }, steadyFirst: false, saturated: false };
@@ -173,15 +173,26 @@ async function saturatedChanges(nodeOf: (worker: number) => Client, body: object
   return { perSecond: (answered / saturatedMs) * 1000, refused, changes };
 }
 
-/** Unheld batches of 800 changes until one is no more than 10% faster than the fastest before it (at least 2, at most 8): the changes made and refused. */
+/**
+ * How long the nodes take changes unheld before they are held: V8 is still compiling their code for seconds after the
+ * rate looks flat. Perf, on a second node just started (file store, 100,000 users, 16 clients on it, unheld): in its
+ * first 3 s of changes, 30% of its CPU was V8's optimizing compiler (OptimizingCompileDispatcher) and a change cost it
+ * 0.78 ms; after about 30 s, none, and 0.34 ms; 0.35 ms from about 8 s on. Held at once after the rate looked flat (2-8
+ * batches, a few seconds), it spent a third of its half core compiling, and the clients on it made a third as many
+ * changes as those on the first node: the figure measured a node starting, not the capacity of two.
+ */
+const steadyMs = 10_000;
+
+/** Unheld batches of 800 changes for at least steadyMs, until one is no more than 10% faster than the fastest before it (at most 60): the changes made and refused. */
 async function steadyRate(nodeOf: (worker: number) => Client, body: object): Promise<{ changes: number; refused: number }> {
   let best = 0;
   const made = { changes: 0, refused: 0 };
-  for (let batch = 0; batch < 8; batch++) {
+  const started = performance.now();
+  for (let batch = 0; batch < 60; batch++) {
     const { perSecond, refused } = await parallelChanges(nodeOf, 100, body);
     made.changes += 800;
     made.refused += refused;
-    if (batch > 0 && perSecond <= best * 1.1) break;
+    if (batch > 0 && perSecond <= best * 1.1 && performance.now() - started >= steadyMs) break;
     best = Math.max(best, perSecond);
   }
   return made;
