@@ -54,6 +54,17 @@ async function openLogged(dir: string): Promise<FileStore> {
   await seed.close();
   return FileStore.open(dir, { rewriteBelow: 1000 });
 }
+/** A logged store with one change made, and the file handles' `write` as it is, for the test to replace (put back after it). */
+async function loggedWithWrite(t: Test) {
+  const dir = t.testdir();
+  const store = await openLogged(dir);
+  await store.putUser(user('before'));
+  const prototype = await handlePrototype();
+  const { write } = prototype;
+  t.teardown(() => void (prototype.write = write));
+  return { dir, store, prototype, write };
+}
+
 /** The log's lines as numbers from its first. */
 const numbered = (lines: { seq: number }[]) => lines.map((line) => line.seq - lines[0]!.seq + 1);
 
@@ -99,18 +110,13 @@ t.test('a change that reads what an earlier one writes goes alone after it, work
 });
 
 t.test('a disk that refuses a group write fails every change of it and takes none; the part written is cut, and the next changes land', async (t) => {
-  const dir = t.testdir();
-  const store = await openLogged(dir);
-  await store.putUser(user('before'));
-  const prototype = await handlePrototype();
-  const { write } = prototype;
+  const { dir, store, prototype, write } = await loggedWithWrite(t);
   // The kernel takes part of the lines, then the disk is full: as a write(2) that returns short, then ENOSPC.
   prototype.write = async function (this: unknown, buffer, offset = 0) {
     prototype.write = write;
     await write.call(this, buffer, offset, Math.floor((buffer.length - offset) * 0.6));
     throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
   };
-  t.teardown(() => void (prototype.write = write));
   const refused = await Promise.allSettled(['x', 'y', 'z'].map((name) => store.putUser(user(name))));
   t.same(
     refused.map((outcome) => outcome.status === 'rejected' && (outcome.reason as Error).message),
@@ -140,18 +146,13 @@ t.test('the log is opened to append durably (O_APPEND | O_DSYNC): a write return
 });
 
 t.test('a write the kernel takes only part of goes on from where it stopped: every line whole, once, in order', async (t) => {
-  const dir = t.testdir();
-  const store = await openLogged(dir);
-  await store.putUser(user('before'));
-  const prototype = await handlePrototype();
-  const { write } = prototype;
+  const { dir, store, prototype, write } = await loggedWithWrite(t);
   const short: number[] = [];
   // Each write takes at most 7 bytes (a write(2) that returns short, as on a signal or a disk near full).
   prototype.write = function (this: unknown, buffer, offset = 0, length = buffer.length - offset) {
     short.push(offset);
     return write.call(this, buffer, offset, Math.min(length, 7));
   };
-  t.teardown(() => void (prototype.write = write));
   await Promise.all(['x', 'y', 'z'].map((name) => store.putUser(user(name))));
   prototype.write = write;
   t.ok(short.length > 3, `the group's lines went in ${short.length} writes`);
