@@ -196,6 +196,8 @@ export function shareStore(store: FileStore, holdsStore: boolean, tokenHashKey: 
     },
     onConnected: (node) => {
       if (!node.holds_store || !cluster) return;
+      // A holder connected again may be a newer one (upgraded in place): it is asked for batches again.
+      unbatched.delete(node.id);
       fetchStore(node).catch(() => {});
     },
     attach: (attached) => void (cluster = attached),

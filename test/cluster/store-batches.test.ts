@@ -3,10 +3,11 @@
 // from before batches knows no such method: the replica then sends each change
 // alone (`store.apply`), as before, and never asks again.
 import t from 'tap';
-import { changesSent, holderAndReplica, replicaNode, user } from '../helpers/store-pair.js';
+import { changesSent, holderAndReplica, holderNode, replicaNode, user } from '../helpers/store-pair.js';
 
 t.test('16 changes made at once on a replica go in two messages, each landing once; a holder from before batches takes them one by one', async (t) => {
-  const { holder, holderStore, replicaStore, wire } = await holderAndReplica(t);
+  const { holder, holderStore, replica, replicaStore, wire } = await holderAndReplica(t);
+  const applyAll = holder.handlers['store.applyAll'];
   await Promise.all(Array.from({ length: 16 }, (_, index) => replicaStore.putUser(user(`batched${index}`))));
   t.same(wire.requests, ['store.applyAll', 'store.applyAll'], 'the first alone, the 15 made meanwhile together');
   t.equal(changesSent(wire), 16, 'each once');
@@ -23,6 +24,15 @@ t.test('16 changes made at once on a replica go in two messages, each landing on
   t.same(wire.requests, ['store.apply'], 'and the replica does not ask again');
   t.ok([0, 1, 2, 3].every((index) => holderStore.getUser(`alone${index}`)) && holderStore.getUser('later'), 'all landed');
   t.equal(JSON.stringify(replicaStore.snapshot()), JSON.stringify(holderStore.snapshot()));
+
+  // Connected again (the holder upgraded in place, its id kept): asked for batches again.
+  (holder.handlers as Record<string, unknown>)['store.applyAll'] = applyAll;
+  replica.onConnected(holderNode);
+  await replicaStore.catchUp();
+  wire.requests.length = 0;
+  await replicaStore.putUser(user('upgraded'));
+  t.same(wire.requests, ['store.applyAll'], 'a holder connected again is asked for a batch');
+  t.ok(holderStore.getUser('upgraded'));
 });
 
 t.test('the holder takes a batch of 1 to 64 changes, each answered as alone: one it cannot read fails or is refused by itself, the others land', async (t) => {

@@ -62,7 +62,7 @@ export async function holderAndReplica(t: Test, options: { fill?: (store: FileSt
   const join = wire.requests.map((method, index) => ({ method, body: wire.bodies[index] }));
   wire.requests.length = 0;
   wire.bodies.length = 0;
-  return { holder, holderStore, replicaStore, wire, join };
+  return { holder, holderStore, replica, replicaStore, wire, join };
 }
 
 /** The changes the replica sent the holder, however many went in a message. */
