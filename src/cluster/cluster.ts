@@ -63,7 +63,7 @@ export interface MemberState {
 export class Cluster {
   readonly #options: ClusterOptions;
   readonly #known = new Set<string>();
-  /** The TLS context every dial shows, made from transport.p12 once: not parsed again at each dial (a node away is dialed each second). */
+  /** The TLS context every dial shows (transport.p12's key decrypted, its chain parsed, the transport CA): made once, not at each dial (a node away is dialed each second). */
   #dialContext: { readonly p12: Buffer; readonly context: SecureContext } | undefined;
   /** Addresses that turned out to be this node, or a node already connected under another address. */
   readonly #aliases = new Map<string, string>();
@@ -278,16 +278,10 @@ export class Cluster {
     this.#options.onConnected?.(node);
   }
 
-  /**
-   * The dialing context: transport.p12 (its key decrypted, its chain parsed) and the transport CA, made once and again
-   * only when the certificate is renewed (a new transport.p12). Made at each dial, a node that is away cost every other
-   * node a PKCS#12 parse each second.
-   */
+  /** The dialing context (see #dialContext), made again only when the certificate is renewed (a new transport.p12). */
   #secureContext(): SecureContext {
     const { tls } = this.#options;
-    if (this.#dialContext?.p12 !== tls.transportP12) {
-      this.#dialContext = { p12: tls.transportP12, context: createSecureContext({ pfx: tls.transportP12, passphrase: tls.transportP12Password, ca: [tls.transportCaPem], minVersion: 'TLSv1.2' }) };
-    }
+    if (this.#dialContext?.p12 !== tls.transportP12) this.#dialContext = { p12: tls.transportP12, context: createSecureContext({ pfx: tls.transportP12, passphrase: tls.transportP12Password, ca: [tls.transportCaPem], minVersion: 'TLSv1.2' }) };
     return this.#dialContext.context;
   }
 
