@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { pathExists } from '../io/atomic-write.js';
+import { boundHeapGrowth } from '../io/heap.js';
 import type { Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -73,6 +74,8 @@ async function keystorePasswordFor(io: CliIo, keystoreFile: string): Promise<str
 }
 
 async function runStart(options: StartOptions, io: CliIo, version: string): Promise<number> {
+  // Before the store is read: its load is the first full collection the bound applies to.
+  boundHeapGrowth();
   const home = resolveHome(options.home, io.env);
   const bound = await handleRoot(options, io, home);
   // Listen for stop signals before anything else, so that a signal at any instant stops the node cleanly.

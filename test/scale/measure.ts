@@ -12,7 +12,7 @@
 // right) and by `npm run bench` (five).
 import { readFile } from 'node:fs/promises';
 import { homePaths } from '../../src/home/layout.js';
-import { writeFileAtomic } from '../../src/io/atomic-write.js';
+import { fillFileStore } from '../helpers/fill-store.js';
 import { hashPassword } from '../../src/security/password.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { query, testDatabase } from '../helpers/postgres.js';
@@ -76,10 +76,7 @@ async function fill(kind: 'file' | 'postgres', home: string, connection: Awaited
     await query(connection!, 'UPDATE securenode_meta SET generation = generation + 1');
     return;
   }
-  const path = `${homePaths(home).dataDir}/security.json`;
-  const store = JSON.parse(await readFile(path, 'utf8')) as { users: Record<string, unknown> };
-  for (let index = 1; index <= users; index++) store.users[`u${index}`] = { username: `u${index}`, id: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`, passwordHash: hash, roles: ['read-only'], enabled: true };
-  await writeFileAtomic(path, JSON.stringify(store), 0o600);
+  await fillFileStore(home, users, hash);
 }
 
 /** The rounds' figures as one: see ScaleFigures. */
