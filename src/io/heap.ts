@@ -58,7 +58,8 @@ export function promoteLoaded(): void {
  * 100,000 users (52 MB live) took no full collection for a minute of steady changes and grew from 190 to 250 MB, and
  * on to 358 MB in a longer run. At 1.3 it collects about every 8-10 s under that load and stays at 170-200 MB. The
  * price: each of those collections pauses the node 12-23 ms at 100,000 users (mostly moving the young generation's
- * survivors, which V8's compaction setting does not change), where V8's own factor paused it for none in that minute.
+ * survivors, which V8's compaction setting does not change), where V8's own factor paused it for none in that minute;
+ * and a node that has just read its store collects once more 10-20 s later, which held to half a core took 99 ms once.
  * A node at rest or serving reads allocates too little old garbage to collect often. A start at 1,000,000 users took
  * 8.5-9.4 s against 7.1-9.0 s (three each, alternating); a first start and keep-alive requests measured the same.
  */
