@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Whether anything (a symbolic link included, dangling or not) is at `path`. */
@@ -34,7 +34,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   try {
     if (owner) await handle.chown(owner.uid, owner.gid);
     if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
-    else for (const piece of data) await handle.writeFile(piece);
+    else await writePieces(handle, data);
     await handle.chmod(mode);
     await handle.sync();
   } catch (error) {
@@ -50,6 +50,25 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     throw error;
   }
   await syncDirectory(dir);
+}
+
+/**
+ * A large file's pieces go to the disk as they are written, each 4 MiB or so: flushed once at the end, the 29 MB base of
+ * a store of 100,000 users held the disk for the log's appends (durable when written) as the write ended, and a
+ * change made then waited 30-50 ms; flushed as it went, 20 ms at most (by hand, two runs each).
+ */
+const flushEveryChars = 4 * 1024 * 1024;
+
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  let unflushed = 0;
+  for (const piece of pieces) {
+    await handle.writeFile(piece);
+    unflushed += piece.length;
+    if (unflushed >= flushEveryChars) {
+      unflushed = 0;
+      await handle.datasync();
+    }
+  }
 }
 
 /** Whether a file name is one of writeFileAtomic's temporary files (`.NAME.<12 hex digits>.tmp`, of `file` when given). */

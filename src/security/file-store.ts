@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { noteWrites, storeShapeError, writtenShapeError } from './store-schema.js';
 import type { Written } from './change-reads.js';
-import { cutLog, LogAppender, readLog, type LogEntry, type LogRead } from './store-log.js';
+import { cutLog, LogAppender, readLog, readLogBytes, type LogEntry, type LogRead } from './store-log.js';
+import { StoreAt } from './store-text.js';
 import { applyAll, applyInPlace } from './store-ops.js';
 import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
@@ -19,7 +20,7 @@ const rewriteBelow = 64 * 1024;
  * written atomically, and beside it, once the store passes 64 KiB, a log of
  * changes (`security.log`, one line per change, durable when written), so that a change
  * costs its own size and not the store's. The log is folded into the base
- * when it grows past the base's size. On a node that joined a cluster, the
+ * when it grows past the base's size, while changes go on (see #fold). On a node that joined a cluster, the
  * store is a replica of the one the cluster's first node holds: `useRemote`
  * sends every change there, and `install` and `take` take what comes back.
  */
@@ -35,25 +36,48 @@ export class FileStore extends SecurityStore {
   #torn: boolean;
   readonly #rewriteBelow: number;
   readonly #log: LogAppender;
+  /** A fold under way, and the store as it was when it began (until it is written). */
+  #folding: Promise<void> | undefined;
+  #foldAt: StoreAt | undefined;
+  readonly #afterFoldStep: ((step: FoldStep) => unknown) | undefined;
   /** The changes made while one is written go together in the next write (see commit); a turn that starts early (a disk slower than turnWaitMs) still waits its turn to write. */
   readonly #turns = new Turns((waiting) => this.exclusive(() => this.#commitTurn(waiting)), () => {}, turnWaitMs, batchMax);
 
-  private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, rewriteBelowBytes: number, logIdleMs?: number) {
+  private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, options: FileStoreOptions) {
     super();
     this.path = path;
     this.logPath = join(dirname(path), 'security.log');
-    this.#log = new LogAppender(this.logPath, 0o600, path, logIdleMs);
+    this.#log = new LogAppender(this.logPath, 0o600, path, options.logIdleMs);
     this.install(data);
     this.#seq = log.seq;
     this.#baseBytes = log.baseBytes;
     this.#logBytes = log.logBytes;
     this.#torn = log.torn;
-    this.#rewriteBelow = rewriteBelowBytes;
+    this.#rewriteBelow = options.rewriteBelow ?? rewriteBelow;
+    this.#afterFoldStep = options.afterFoldStep;
   }
 
   /** Open the store of a data dir: the base file and the changes logged after it; a missing file is an empty store. */
-  static async open(dataDir: string, options: { rewriteBelow?: number; logIdleMs?: number } = {}): Promise<FileStore> {
+  static async open(dataDir: string, options: FileStoreOptions = {}): Promise<FileStore> {
     const path = join(dataDir, 'security.json');
+    // A program that opens the store beside a running node may read the base before a fold replaces it and the log
+    // after: a log that no longer follows on (a refusal) or that lost lines the new base holds (changes missed). The
+    // base is the same file before and after a read that saw both as they were; otherwise it is read again.
+    for (let attempt = 1; ; attempt++) {
+      const before = await identity(path);
+      const read = await FileStore.#read(dataDir, path).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      if (attempt < 5 && (await identity(path)) !== before) continue;
+      if ('error' in read) throw read.error;
+      const { data, log, baseBytes } = read.value;
+      return new FileStore(path, data, { seq: log.lastSeq, baseBytes, logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options);
+    }
+  }
+
+  /** The base and the changes logged after it, read once. */
+  static async #read(dataDir: string, path: string): Promise<{ data: StoreData; log: LogRead; baseBytes: number }> {
     const damaged = (reason: string) => new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${reason}); restore it from a backup`);
     let text: string | undefined;
     try {
@@ -95,12 +119,13 @@ export class FileStore extends SecurityStore {
     // The changes are checked as the base is: a log line of the wrong shape is refused, not served.
     const after = log.lastSeq > seq ? writtenShapeError(data, written.values()) : undefined;
     if (after) throw damaged(`after its log: ${after}`);
-    return new FileStore(path, data, { seq: log.lastSeq, baseBytes: text === undefined ? 0 : Buffer.byteLength(text), logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options.rewriteBelow ?? rewriteBelow, options.logIdleMs);
+    return { data, log, baseBytes: text === undefined ? 0 : Buffer.byteLength(text) };
   }
 
-  /** Close the log once the changes under way are written; a change after this opens it again. */
-  override close(): Promise<void> {
-    return this.exclusive(() => this.#log.close());
+  /** Close the log once the changes and the fold under way are written; a change after this opens it again. */
+  override async close(): Promise<void> {
+    await this.exclusive(() => this.#log.close());
+    while (this.#folding) await this.#folding;
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
@@ -116,6 +141,7 @@ export class FileStore extends SecurityStore {
 
   /** Take changes the holder made (a replica), in place. */
   takeRemote(ops: readonly StoreOp[]): void {
+    this.#foldAt?.keep(ops);
     this.take(ops);
   }
 
@@ -158,7 +184,12 @@ export class FileStore extends SecurityStore {
     const last = this.#seq + changes.length;
     if (this.#baseBytes < this.#rewriteBelow && this.#logBytes === 0) {
       // Small: the whole store, one readable file, as before the log existed; one string, a quarter of the pieces' cost.
-      await this.#writeBase(applyAll(this.snapshot(), changes.flat()), last, true).catch((error: unknown) => refused('file', this.path, error));
+      const data = applyAll(this.snapshot(), changes.flat());
+      this.#baseBytes = await this.#writeBase([`${JSON.stringify({ ...data, seq: last }, null, 2)}\n`]).catch((error: unknown) => refused('file', this.path, error));
+      if (this.#torn) {
+        await cutLog(this.logPath, 0).catch((error: unknown) => refused('log', this.logPath, error));
+        this.#torn = false;
+      }
     } else {
       if (this.#torn) {
         await cutLog(this.logPath, this.#logBytes).catch((error: unknown) => refused('log', this.logPath, error));
@@ -175,73 +206,84 @@ export class FileStore extends SecurityStore {
       }
     }
     this.#seq = last;
-    for (const ops of changes) this.take(ops, true);
+    for (const ops of changes) {
+      this.#foldAt?.keep(ops);
+      this.take(ops, true);
+    }
     // The log folded into the base once it outgrows it: each byte is rewritten at most about twice.
-    // A failed fold changes nothing (the write is atomic, the log stays whole) and is tried again at the next change.
-    if (this.#logBytes > Math.max(this.#baseBytes, this.#rewriteBelow)) await this.#writeBase(this.snapshot(), last).catch(() => {});
+    if (!this.#folding && this.#logBytes > Math.max(this.#baseBytes, this.#rewriteBelow)) this.#fold(last);
   }
 
   /**
-   * Write the base at `seq` atomically, in pieces (a small store as one string); the log's lines up to it are then spent. Run where changes
-   * are serialized, so the store does not change while its pieces are written (reads go on meanwhile).
+   * Fold the log into the base without holding changes up. The store as it is at change `seq` (StoreAt) is written out
+   * as the new base while changes go on to the log; then, between two changes, the log is replaced by its lines after
+   * `seq`. Written inside the turn, the fold of a store of 100,000 users held every change made meanwhile for up to
+   * 530 ms. A kill at any point leaves a base and a log that together hold every change acknowledged: the old base and
+   * the whole log, the new base and the whole log (its lines up to `seq` are skipped when read), or the new base and
+   * the lines after. A fold that fails leaves them as they were, and is tried again at a later change.
    */
-  async #writeBase(data: StoreData, seq: number, small = false): Promise<void> {
+  #fold(seq: number): void {
+    const at = new StoreAt(this.snapshot(), seq);
+    // The log's lines after `seq` start here.
+    const after = this.#logBytes;
+    this.#foldAt = at;
+    const fold = async (): Promise<void> => {
+      try {
+        await this.#afterFoldStep?.('kept');
+        this.#baseBytes = await this.#writeBase(at.text());
+      } finally {
+        this.#foldAt = undefined;
+      }
+      await this.#afterFoldStep?.('based');
+      await this.exclusive(async () => {
+        // The descriptor is let go first: an append to it after the rename would go to the file replaced.
+        await this.#log.close();
+        if (this.#logBytes === after) await cutLog(this.logPath, 0);
+        else await writeFileAtomic(this.logPath, await readLogBytes(this.logPath, after, this.#logBytes), 0o600);
+        this.#logBytes -= after;
+        this.#torn = false;
+      });
+      await this.#afterFoldStep?.('cut');
+    };
+    this.#folding = fold()
+      .catch(() => {})
+      .finally(() => (this.#folding = undefined));
+  }
+
+  /** Write the base atomically from its text in pieces: its size in bytes. */
+  async #writeBase(pieces: Iterable<string>): Promise<number> {
     let bytes = 0;
-    const pieces = function* () {
-      for (const piece of small ? [`${JSON.stringify({ ...data, seq }, null, 2)}\n`] : storeText({ ...data, seq })) {
+    const counted = function* () {
+      for (const piece of pieces) {
         bytes += Buffer.byteLength(piece);
         yield piece;
       }
     };
-    await writeFileAtomic(this.path, pieces(), 0o600);
-    this.#baseBytes = bytes;
-    if (this.#logBytes > 0 || this.#torn) {
-      await cutLog(this.logPath, 0);
-      this.#logBytes = 0;
-      this.#torn = false;
-    }
+    await writeFileAtomic(this.path, counted(), 0o600);
+    return bytes;
   }
+}
+
+/** The steps of a fold, for tests that kill a process at each. */
+export type FoldStep = 'kept' | 'based' | 'cut';
+
+export interface FileStoreOptions {
+  /** Below this size (64 KiB) the base file is rewritten whole on each change. */
+  readonly rewriteBelow?: number;
+  /** The log is let go this long after the last change (2 s). */
+  readonly logIdleMs?: number;
+  /** Called after each step of a fold, and awaited: tests stop or kill the process there. */
+  readonly afterFoldStep?: (step: FoldStep) => unknown;
+}
+
+/** Which file is at `path` (a rename puts another there), or '' when none is. */
+async function identity(path: string): Promise<string> {
+  const info = await lstat(path, { bigint: true }).catch(() => undefined);
+  return info ? `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : '';
 }
 
 /** A change the disk did not take: which file and why (a full disk, a size limit, an I/O error), never the change. */
 function refused(which: 'file' | 'log', path: string, error: unknown): never {
   if (error instanceof SecurenodeError) throw error;
   throw new SecurenodeError('ERR_IO', `cannot write the security store's ${which} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; the change was not made`, { cause: error });
-}
-
-/** The base file goes to disk in pieces of about this many characters. */
-const pieceChars = 64 * 1024;
-
-/**
- * The base file's text, exactly `JSON.stringify(data, null, 2)` and a newline,
- * in pieces of about 64 KiB: each object at the top (a record) is written entry
- * by entry, so that the store is never one string. Folding the log of a store
- * of 100,000 users into its base as one string (29 MB) raised the RSS by 120 MB
- * and held the event loop up to 79 ms at once; in pieces, 43 MB and 34 ms.
- */
-export function* storeText(data: Record<string, unknown>): Generator<string> {
-  let piece = '';
-  for (const fragment of fragments(data, '')) {
-    piece += fragment;
-    if (piece.length >= pieceChars) {
-      yield piece;
-      piece = '';
-    }
-  }
-  yield `${piece}\n`;
-}
-
-/** `JSON.stringify(value, null, 2)` at `indent`, in fragments: an object's entries one by one, its values whole below the top. */
-function* fragments(value: Record<string, unknown>, indent: string): Generator<string> {
-  const inner = `${indent}  `;
-  let first = true;
-  for (const key of Object.keys(value)) {
-    const entry = value[key];
-    if (entry === undefined) continue;
-    yield `${first ? '{' : ','}\n${inner}${JSON.stringify(key)}: `;
-    first = false;
-    if (indent === '' && typeof entry === 'object' && entry !== null && !Array.isArray(entry)) yield* fragments(entry as Record<string, unknown>, inner);
-    else yield JSON.stringify(entry, null, 2).replaceAll('\n', `\n${inner}`);
-  }
-  yield first ? '{}' : `\n${indent}}`;
 }

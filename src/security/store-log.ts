@@ -174,6 +174,22 @@ export class LogAppender {
   }
 }
 
+/** The log's bytes from `start` up to `end`: the lines a fold keeps. */
+export async function readLogBytes(path: string, start: number, end: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const bytes = Buffer.alloc(end - start);
+    for (let read = 0; read < bytes.length; ) {
+      const { bytesRead } = await handle.read(bytes, read, bytes.length - read, start + read);
+      if (bytesRead === 0) throw new Error(`the log ${path} ends before byte ${end}`);
+      read += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Cut the log back to `bytes` (a torn last line), or empty it after compacting. */
 export async function cutLog(path: string, bytes: number): Promise<void> {
   await truncate(path, bytes).catch((error: NodeJS.ErrnoException) => {
