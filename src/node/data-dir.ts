@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
+import { link, lstat, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
-import { makeDirectory, removeLeftovers, writeFileAtomic } from '../io/atomic-write.js';
+import { makeDirectory, removeLeftovers, writeFileAtomic, writeNewFile } from '../io/atomic-write.js';
 
 /** The lock file's name; preflight does not count it as node data. */
 export const lockFileName = 'node.lock';
@@ -17,27 +17,59 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Take the home's lock, so that one node at a time uses it: a file created
- * exclusively, holding the pid. A lock left by a process that is gone (a crash,
- * kill -9) is taken over. Returns the function that releases it.
+ * Take the home's lock, so that one node at a time uses it: a file that
+ * appears with the pid of the process that holds it (written beside it, then
+ * linked into place, which fails when a lock is there). A lock left by a
+ * process that is gone (a crash, kill -9) is taken over. Created empty and
+ * then written, a lock was seen empty by a second process in between, taken
+ * for one whose holder had died, removed and taken again: two `certs rotate-ca`
+ * run at once both started a rotation, each printing a CA of its own.
+ * Returns the function that releases it.
  */
 export async function acquireLock(dataDir: string, lock: { readonly name: string; readonly busy: (holder: number) => string } = { name: lockFileName, busy: (holder) => `another securenode process (pid ${holder}) is using the data dir ${dataDir}; stop it first, or give this node its own --home` }): Promise<() => Promise<void>> {
   await makeDirectory(dataDir, 0o750);
   const path = join(dataDir, lock.name);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = await lockHolder(dataDir, lock.name);
-      if (holder !== undefined && holder !== process.pid) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(holder));
-      await rm(path, { force: true });
+  const next = lockNext(path);
+  await rm(next, { force: true });
+  await writeNewFile(next, `${process.pid}\n`, 0o600);
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await link(next, path);
+        return () => rm(path, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const held = await readLock(path);
+        if (held.pid !== undefined && held.pid !== process.pid && isAlive(held.pid)) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(held.pid));
+        // Gone: removed only while it is still the lock read, not one another process took over meanwhile.
+        if (held.ino !== undefined && (await lstat(path).then((info) => info.ino, () => undefined)) === held.ino) await rm(path, { force: true });
+      }
     }
+  } finally {
+    await rm(next, { force: true });
   }
   throw new SecurenodeError('ERR_NODE_LOCKED', `could not take the lock ${path}; another process keeps creating it`);
+}
+
+/** Where a process writes the lock it is about to take: beside it, named by its pid. */
+const lockNext = (path: string): string => `${path}.${process.pid}`;
+
+/** Whether a file in a data dir is its lock, or one about to be taken. */
+export function isLockFile(name: string): boolean {
+  return name === lockFileName || (name.startsWith(`${lockFileName}.`) && /^\d+$/.test(name.slice(lockFileName.length + 1)));
+}
+
+/** The pid a lock names and which file it is; neither when it is gone or does not name one. */
+async function readLock(path: string): Promise<{ pid?: number; ino?: number }> {
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (!handle) return {};
+  try {
+    const pid = Number.parseInt(await handle.readFile('utf8'), 10);
+    const { ino } = await handle.stat();
+    return Number.isInteger(pid) && pid > 0 ? { pid, ino } : { ino };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The node's identity and its cluster's, kept in the data dir. */

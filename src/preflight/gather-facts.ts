@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HomePaths } from '../home/layout.js';
-import { lockFileName } from '../node/data-dir.js';
+import { isLockFile } from '../node/data-dir.js';
 import type { Keystore } from '../keystore/keystore.js';
 import { tlsPasswordSettings } from '../pki/tls-material.js';
 import type { Settings } from '../settings/settings.js';
@@ -25,10 +25,10 @@ async function isReadable(path: string): Promise<boolean> {
   }
 }
 
-/** A data dir holding only the node's lock is still empty: the lock is taken before preflight runs. */
+/** A data dir holding only the node's lock is still empty: the lock is taken before preflight runs (and another process may be about to). */
 async function isNonEmptyDirectory(path: string): Promise<boolean> {
   try {
-    return (await readdir(path)).some((name) => name !== lockFileName);
+    return (await readdir(path)).some((name) => !isLockFile(name));
   } catch {
     return false;
   }

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { isLockFile } from '../../src/node/data-dir.js';
+
+// The home's lock and the certificates' lock, taken by processes at once: at most one holds it at any time. Each
+// process below starts at the same moment, and if it gets the lock, holds it 150 ms and says when.
+const module = fileURLToPath(new URL('../../src/node/data-dir.js', import.meta.url));
+const script = `
+  const { acquireLock } = await import(${JSON.stringify(module)});
+  const [dir, go] = process.argv.slice(1);
+  while (Date.now() < Number(go));
+  try {
+    const release = await acquireLock(dir, { name: '.certs.lock', busy: (holder) => 'held by ' + holder });
+    const from = performance.timeOrigin + performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    process.stdout.write('held ' + from + ' ' + (performance.timeOrigin + performance.now()) + '\\n');
+    await release();
+  } catch (error) {
+    process.stdout.write(error.code === 'ERR_NODE_LOCKED' ? 'busy\\n' : 'failed ' + error.message + '\\n');
+  }`;
+
+/** Run `count` processes that try to take the lock of `dir` at the same moment; what each said. */
+async function contend(dir: string, count: number): Promise<string[]> {
+  const go = Date.now() + 600;
+  return Promise.all(
+    Array.from({ length: count }, () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(go)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      return new Promise<string>((resolve) => child.once('close', () => resolve(out.trim())));
+    }),
+  );
+}
+
+/** Read the lock at `path` over and over for `ms` (holding this thread): how many times it was there and empty. */
+function readWhileTaken(path: string, ms: number): number {
+  let empty = 0;
+  for (const until = performance.now() + ms; performance.now() < until; ) {
+    try {
+      if (readFileSync(path, 'utf8') === '') empty++;
+    } catch {
+      // Not there.
+    }
+  }
+  return empty;
+}
+
+/** Whether two of the holds overlap in time. */
+function overlapping(said: readonly string[]): boolean {
+  const holds = said.filter((line) => line.startsWith('held ')).map((line) => line.split(' ').slice(1).map(Number) as [number, number]);
+  holds.sort((a, b) => a[0] - b[0]);
+  return holds.some((hold, index) => index > 0 && hold[0] < holds[index - 1]![1]);
+}
+
+t.test("six processes take a lock at once, ten times over, and once more over a lock its dead holder left: never two hold it, and none sees it without its holder's pid", async (t) => {
+  for (let round = 0; round < 11; round++) {
+    const dir = t.testdir();
+    // The last round: a lock whose holder died (a kill -9), which every process may take over, but only one.
+    if (round === 10) await writeFile(`${dir}/.certs.lock`, '999999999\n');
+    const contending = contend(dir, 6);
+    // Meanwhile the lock is read as a process that finds it taken reads it: it must never be seen without its holder.
+    const seenEmpty = readWhileTaken(`${dir}/.certs.lock`, 1_500);
+    const said = await contending;
+    if (seenEmpty > 0) return t.fail(`round ${round}: the lock was seen without its holder's pid ${seenEmpty} times`);
+    if (said.some((line) => line.startsWith('failed')) || !said.some((line) => line.startsWith('held')) || overlapping(said)) return t.fail(`round ${round}: ${said.join('; ')}`);
+    t.same((await readdir(dir)).filter((name) => name.startsWith('.certs.lock')), [], `round ${round}: one held it at a time, the others were told it was busy or took it after (${said.filter((line) => line.startsWith('held')).length} held it); nothing left behind`);
+  }
+});
+
+t.test("the home's lock, or one about to be taken, is not the node's data for preflight", async (t) => {
+  t.same(['node.lock', 'node.lock.1234', 'node.lock.', 'node.lock.12a', 'node.lock.1234.tmp', 'xnode.lock', 'security.json'].map(isLockFile), [true, true, false, false, false, false, false]);
+});
