@@ -55,7 +55,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
 /**
  * A large file's pieces go to the disk as they are written, each 4 MiB or so: flushed once at the end, the 29 MB base of
  * a store of 100,000 users held the disk for the log's appends (durable when written) as the write ended, and a
- * change made then waited 30-50 ms; flushed as it went, 20 ms at most (by hand, two runs each).
+ * change made then waited 30-50 ms; flushed as it went, 17 ms at most (by hand, two runs each).
  */
 const flushEveryChars = 4 * 1024 * 1024;
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { link, lstat, open, readFile, rm } from 'node:fs/promises';
+import { link, lstat, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
-import { makeDirectory, removeLeftovers, writeFileAtomic, writeNewFile } from '../io/atomic-write.js';
+import { makeDirectory, removeLeftovers, writeFileAtomic } from '../io/atomic-write.js';
 
 /** The lock file's name; preflight does not count it as node data. */
 export const lockFileName = 'node.lock';
@@ -31,7 +31,8 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
   const path = join(dataDir, lock.name);
   const next = lockNext(path);
   await rm(next, { force: true });
-  await writeNewFile(next, `${process.pid}\n`, 0o600);
+  // Not synced: after a crash the lock is a dead process's, whatever it holds.
+  await writeFile(next, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -124,8 +125,8 @@ export async function removeNodeAddress(dataDir: string): Promise<void> {
 
 /** The pid that holds the home's lock, when that process is alive; else undefined. */
 export async function lockHolder(dataDir: string, name = lockFileName): Promise<number | undefined> {
-  const pid = Number.parseInt(await readFile(join(dataDir, name), 'utf8').catch(() => ''), 10);
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  const { pid } = await readLock(join(dataDir, name));
+  return pid !== undefined && isAlive(pid) ? pid : undefined;
 }
 
 /**
