@@ -11,27 +11,30 @@
 // UMD build requires its own files at run time).
 // The bundle sits at the same depth under dist/src as tsc's files, so the
 // paths the code takes from import.meta.url (templates/, console/, bin/) hold.
+//
+// The companion tools (every command but `start`) run from a second bundle,
+// tools.cjs: CommonJS, in one file, with the V8 code cache that a run of the
+// tools on a scratch home leaves (scripts/tools-code-cache.mjs, read by
+// src/io/code-cache.cts). Node 20 caches no compiled code of its own, and the
+// tools spent about a third of their time compiling. `start` stays on the ES
+// module bundle: it loads the server, which the tools' bundle leaves out.
 import { build } from 'esbuild';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { isLeftover, writeFileAtomic } from '../dist/src/io/atomic-write.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/src/bundle`;
 
-const { outputFiles } = await build({
-  entryPoints: { main: `${root}dist/src/cli/main.js` },
-  outdir,
+const shared = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   external: ['@node-rs/*', 'pg', '@aws-sdk/*', '@azure/*', '@google-cloud/*', 'jsonc-parser'],
-  // Bundled CommonJS packages call require() for Node's own modules.
-  banner: { js: "import { createRequire as __securenodeRequire } from 'node:module'; const require = __securenodeRequire(import.meta.url);" },
-  chunkNames: 'chunk-[hash]',
   logLevel: 'warning',
   // Fewer bytes for V8 to scan and compile at each run (Node 20 caches no compiled ES module): measured,
   // alternating with the unminified bundle, importing a tool's modules 53 -> 45 ms (medians of 12).
@@ -39,7 +42,46 @@ const { outputFiles } = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   write: false,
+};
+
+const modules = await build({
+  ...shared,
+  entryPoints: { main: `${root}dist/src/cli/main.js` },
+  outdir,
+  splitting: true,
+  format: 'esm',
+  // Bundled CommonJS packages call require() for Node's own modules.
+  banner: { js: "import { createRequire as __securenodeRequire } from 'node:module'; const require = __securenodeRequire(import.meta.url);" },
+  chunkNames: 'chunk-[hash]',
 });
+
+const tools = await build({
+  ...shared,
+  entryPoints: { tools: `${root}dist/src/cli/main.js` },
+  outdir,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // A script has no import(): each import() becomes a require(), which loads the external packages' CommonJS builds.
+  supported: { 'dynamic-import': false },
+  define: { 'import.meta.url': '__securenodeModuleUrl' },
+  banner: { js: "const __securenodeModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // bin/securenode never hands `start` to this bundle: its module, and the server it loads, stay out.
+  plugins: [
+    {
+      name: 'start-left-out',
+      setup(build) {
+        build.onResolve({ filter: /\/start-command\.js$/ }, () => ({ path: 'start-command', namespace: 'left-out' }));
+        build.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({
+          contents: "export function registerStartCommand() { throw new Error('securenode start runs from the ES module bundle (bin/securenode)'); }",
+        }));
+      },
+    },
+  ],
+});
+const [toolsFile] = tools.outputFiles;
+// Read as Latin-1 by src/io/code-cache.cts: that is the same text only while every byte is ASCII (esbuild's default charset).
+if (toolsFile.contents.some((byte) => byte > 0x7f)) throw new Error(`${toolsFile.path} holds a byte outside ASCII`);
+const outputFiles = [...modules.outputFiles, toolsFile];
 
 // Written in place, never emptied first: a command already running from this
 // checkout (a test beside `npm start`, which builds) must find every file whole.
@@ -53,6 +95,25 @@ for (const file of outputFiles) {
   const current = await readFile(file.path).catch(() => undefined);
   if (current === undefined || !current.equals(contents)) await writeFileAtomic(file.path, contents, 0o644);
 }
+
+// The tools' code cache, made by a process of its own (fresh V8 state, no NODE_OPTIONS). Without one the tools
+// still run, compiling as they did before: say so, and go on.
+const cacheFile = `${toolsFile.path}.cache`;
+written.add(cacheFile);
+const scratch = await mkdtemp(join(tmpdir(), 'securenode-bundle-'));
+try {
+  const { NODE_OPTIONS, ...env } = process.env;
+  await promisify(execFile)(process.execPath, [`${root}scripts/tools-code-cache.mjs`, toolsFile.path, cacheFile, `${scratch}/cache`], { env, timeout: 120_000 });
+  // None written: the current one is taken for this bundle, and stays.
+  const cache = await readFile(`${scratch}/cache`).catch(() => undefined);
+  if (cache !== undefined) await writeFileAtomic(cacheFile, cache, 0o644);
+} catch (error) {
+  process.stderr.write(`bundle: the tools run without a code cache (${String(error.stderr || error.message).trim()})\n`);
+  await rm(cacheFile, { force: true });
+} finally {
+  await rm(scratch, { recursive: true, force: true });
+}
+
 // A temporary file is another build's write in progress, unless it is older than any build takes (one killed midway).
 for (const name of await readdir(outdir)) {
   const path = join(outdir, name);

@@ -28,6 +28,9 @@ const commandModules: readonly { readonly names: readonly string[]; readonly loa
   { names: ['certs'], load: async () => (await import('./certs-command.js')).registerCertsCommands },
 ];
 
+/** Every command word. bin/securenode runs all but `start` from the tools' bundle, and lists them again (a test holds the two equal). */
+export const commandNames: readonly string[] = commandModules.flatMap((module) => module.names);
+
 /**
  * Run the securenode command line and return its exit code. It never calls
  * process.exit: bin/securenode sets process.exitCode from the result.
@@ -62,9 +65,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   const versionOnly = argv.length === 1 && (word === '--version' || word === '-V');
   for (const register of await Promise.all((named.length > 0 || versionOnly ? named : commandModules).map((module) => module.load()))) register(program, io, done, version);
   for (const command of program.commands) command.exitOverride();
-  const names = commandModules.flatMap((module) => module.names);
-  if (word !== undefined && !word.startsWith('-') && !names.includes(word)) {
-    const similar = nearest(word, names);
+  if (word !== undefined && !word.startsWith('-') && !commandNames.includes(word)) {
+    const similar = nearest(word, commandNames);
     const hint = similar !== undefined && editDistance(word, similar) <= 2 ? `\n\nThe most similar command is\n\t${similar}` : '';
     io.stderr.write(`securenode: '${word}' is not a command. See 'securenode --help'.${hint}\n`);
     return ExitCode.usage;
