@@ -27,7 +27,7 @@ const { loadBundle } = createRequire(import.meta.url)(`${root}dist/src/io/code-c
 
 if (loadBundle(bundle, current).cache === 'used') process.exit(0);
 const loaded = loadBundle(bundle);
-const home = await mkdtemp(join(tmpdir(), 'securenode-code-cache-'));
+const home = await mkdtemp(join(tmpdir(), 'securenode-tools-training-'));
 try {
   await mkdir(join(home, 'config'), { mode: 0o750 });
   await copyFile(`${root}templates/securenode.yml`, join(home, 'config', 'securenode.yml'));
