@@ -58,6 +58,9 @@ t.test("the build's cache is used for the build's bundle, by a process started a
   const { cache, answer } = await loadInProcess(toolsBundle, `${toolsBundle}.cache`);
   t.equal(cache, 'used', 'V8 takes the code the build saved');
   t.equal(answer, 'function', 'and the bundle exports run');
+  // V8 saves compiled functions and the constants of their source, not values made while they ran: the training's
+  // scratch home (in every path the tools touched there), its keys and passwords stay out.
+  t.notOk((await readFile(`${toolsBundle}.cache`)).includes('securenode-tools-training-'), "the scratch home's path is nowhere in it");
 });
 
 t.test('without a cache, or with a torn one, the bundle is compiled from source and runs', async (t) => {
