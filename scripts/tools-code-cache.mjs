@@ -25,8 +25,8 @@ const [bundle, current, out] = process.argv.slice(2);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { loadBundle } = createRequire(import.meta.url)(`${root}dist/src/io/code-cache.cjs`);
 
-if (loadBundle(bundle, current).cache === 'used') process.exit(0);
-const loaded = loadBundle(bundle);
+const loaded = loadBundle(bundle, current);
+if (loaded.cache === 'used') process.exit(0);
 const home = await mkdtemp(join(tmpdir(), 'securenode-tools-training-'));
 try {
   await mkdir(join(home, 'config'), { mode: 0o750 });

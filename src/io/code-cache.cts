@@ -26,7 +26,7 @@ import { Script } from 'node:vm';
 const magic = Buffer.from('securenode-code-cache-1\n');
 const digestLength = 32;
 
-/** What became of the cache: used; absent; a mismatch (not a whole header, or made for other bytes); or refused by V8 (another Node, other flags, torn data). */
+/** What became of the cache: used; absent (or unreadable); a mismatch (not a whole header, or made for other bytes); or refused by V8 (another Node, other flags, torn data). */
 export type CacheUse = 'used' | 'absent' | 'mismatch' | 'rejected';
 
 export interface LoadedBundle {
@@ -49,12 +49,12 @@ function cachedDataFor(framed: Buffer | undefined, source: Buffer): Buffer | und
   return framed.subarray(magic.length + digestLength);
 }
 
+/** The cache file's bytes; none when it cannot be read (absent, a directory, not this user's to read): the tools run without it. */
 function readIfThere(file: string): Buffer | undefined {
   try {
     return readFileSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+  } catch {
+    return undefined;
   }
 }
 

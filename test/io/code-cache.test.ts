@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,10 @@ t.test('without a cache, or with a torn one, the bundle is compiled from source 
   const dir = await scratch(t);
   await copyFile(toolsBundle, join(dir, 'tools.cjs'));
   t.same(await loadInProcess(join(dir, 'tools.cjs'), join(dir, 'tools.cjs.cache')), { cache: 'absent', answer: 'function' });
+  // One that cannot be read is no cache either, not a failure of the command.
+  await mkdir(join(dir, 'tools.cjs.cache'));
+  t.same(await loadInProcess(join(dir, 'tools.cjs'), join(dir, 'tools.cjs.cache')), { cache: 'absent', answer: 'function' }, 'a directory in its place');
+  await rm(join(dir, 'tools.cjs.cache'), { recursive: true });
   const whole = await readFile(`${toolsBundle}.cache`);
   // A write cut short leaves a prefix: the header alone, or part of V8's data.
   await writeFile(join(dir, 'tools.cjs.cache'), whole.subarray(0, 56));
