@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../src/io/atomic-write.js';
 import { hashPassword } from '../../src/security/password.js';
 import { fillFileStore } from '../helpers/fill-store.js';
 import { nodeOwnedDir, runCliAsNodeUser, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
-import { admin, client, scalePassword } from '../scale/scale-round.js';
+import { admin, client, scalePassword, untilServed } from '../scale/scale-round.js';
 
 export interface FoldFigures {
   readonly users: number;
@@ -77,14 +77,11 @@ export async function foldFigures(users: number, rounds: number): Promise<FoldFi
       const filled = await fillLog(dataDir, users, 60_000);
       const one = await start('one');
       const a = client(one.port, ca);
-      const served = async (node: typeof a) => {
-        while ((await node.call('GET', `/_security/user/u${users}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
-      };
-      await served(a);
+      await untilServed(a, `/_security/user/u${users}`);
       const token = await runCliAsNodeUser(['create-enrollment-token', '-s', 'node', '--home', `${dir}/one`], {});
       const two = await start(`two${round}`, ['--enrollment-token', token.stdout.trim()]);
       const b = client(two.port, ca);
-      await served(b);
+      await untilServed(b, `/_security/user/u${users}`);
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const loopMax = async (node: typeof a) => Object.values((JSON.parse((await node.call('GET', '/_nodes/_local/stats')).text) as Stats).nodes)[0]!.event_loop.delay_in_millis.max;
       // Read once to start the window: each read empties the node's histogram.
@@ -98,7 +95,8 @@ export async function foldFigures(users: number, rounds: number): Promise<FoldFi
         if (made.status !== 200) throw new Error(`a change answered ${made.status}: ${made.text}`);
         figures.answeredMs.push(performance.now() - sent);
         const answered = performance.now();
-        for (;;) {
+        for (const deadline = answered + 60_000; ; ) {
+          if (performance.now() > deadline) throw new Error(`the second node did not serve change ${index} of round ${round} within 60 s`);
           const seen = await b.call('GET', `/_security/user/u${index + 1}`);
           const user = (JSON.parse(seen.text) as Record<string, { metadata?: { round?: number; index?: number } }>)[`u${index + 1}`];
           if (user?.metadata?.round === round && user.metadata.index === index) break;

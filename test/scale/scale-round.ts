@@ -73,7 +73,7 @@ async function memory(pid: number): Promise<{ rss: number; peak: number }> {
 }
 
 /** Poll `path` every 20 ms until the node answers it with 200 (a store being loaded answers 404 or 503 meanwhile); an error after 10 minutes. */
-async function untilServed(node: Client, path: string): Promise<void> {
+export async function untilServed(node: Client, path: string): Promise<void> {
   const deadline = performance.now() + 600_000;
   while ((await node.call('GET', path)).status !== 200) {
     if (performance.now() > deadline) throw new Error(`the node did not serve ${path} within 10 minutes`);
