@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { noteWrites, storeShapeError, writtenShapeError } from './store-schema.js';
 import type { Written } from './change-reads.js';
 import { cutLog, LogAppender, readLog, readLogBytes, type LogEntry, type LogRead } from './store-log.js';
+import { KeyOrders } from './key-order.js';
 import { StoreAt } from './store-text.js';
 import { applyAll, applyInPlace } from './store-ops.js';
 import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Waiting } from './group-commit.js';
@@ -39,6 +40,8 @@ export class FileStore extends SecurityStore {
   /** A fold under way, and the store as it was when it began (until it is written). */
   #folding: Promise<void> | undefined;
   #foldAt: StoreAt | undefined;
+  /** Each record's keys in order, for a fold (set by install, from the constructor on). */
+  #keyOrders!: KeyOrders;
   readonly #afterFoldStep: ((step: FoldStep) => unknown) | undefined;
   /** The changes made while one is written go together in the next write (see commit); a turn that starts early (a disk slower than turnWaitMs) still waits its turn to write. */
   readonly #turns = new Turns((waiting) => this.exclusive(() => this.#commitTurn(waiting)), () => {}, turnWaitMs, batchMax);
@@ -126,6 +129,16 @@ export class FileStore extends SecurityStore {
   override async close(): Promise<void> {
     await this.exclusive(() => this.#log.close());
     while (this.#folding) await this.#folding;
+  }
+
+  /** Take the whole store, and list its keys' order once (about 25 ms at 100,000 users), rather than at each fold. */
+  override install(data: StoreData): void {
+    this.#keyOrders = new KeyOrders(data);
+    super.install(data);
+  }
+
+  protected override took(data: StoreData, change: StoreOp): void {
+    this.#keyOrders.took(data, change);
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
@@ -223,7 +236,7 @@ export class FileStore extends SecurityStore {
    * the lines after. A fold that fails leaves them as they were, and is tried again at a later change.
    */
   #fold(seq: number): void {
-    const at = new StoreAt(this.snapshot(), seq);
+    const at = new StoreAt(this.snapshot(), seq, (name) => this.#keyOrders.keys(name));
     // The log's lines after `seq` start here.
     const after = this.#logBytes;
     this.#foldAt = at;

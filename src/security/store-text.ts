@@ -61,8 +61,7 @@ function* fragments(top: Record<string, unknown>, entriesOf: (name: string, reco
  * The store as it was at one change, kept while it is written out as the base
  * file and changes go on being taken, without copying it: copying a store of
  * 100,000 users took 60-70 ms, and the change after it waited that long. It
- * lists each record's keys when made (about 20 ms at 100,000 users, which
- * writing the base cost before as well), and `keep` notes each entry a change
+ * takes each record's keys when made, and `keep` notes each entry a change
  * is about to replace or delete, as it was, before the change is taken. The
  * store's entries are replaced, never edited (applyInPlace), so the rest are
  * as they were. A change that writes entries found by a scan (writesOf's '*':
@@ -75,12 +74,10 @@ export class StoreAt {
   /** Per record: the entries as they were, of those replaced or deleted since; or every value, in the order of its keys. */
   readonly #kept = new Map<StoreRecord, Map<string, unknown> | readonly unknown[]>();
 
-  constructor(data: StoreData, seq: number) {
+  /** `keysOf` lists a record's keys as `Object.keys` would (KeyOrders); asking V8 took 25-30 ms at 100,000 users. */
+  constructor(data: StoreData, seq: number, keysOf: (name: StoreRecord) => readonly string[]) {
     this.#top = { ...data, seq };
-    for (const name of storeRecords) {
-      const record = this.#record(name);
-      if (record) this.#keys.set(name, Object.keys(record));
-    }
+    for (const name of storeRecords) if (this.#record(name)) this.#keys.set(name, keysOf(name));
   }
 
   /** Note what `ops` are about to replace, before the store takes them. */

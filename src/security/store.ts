@@ -199,10 +199,16 @@ export abstract class SecurityStore {
    * this store committed itself.
    */
   protected take(ops: readonly StoreOp[], tell = false): void {
-    for (const change of ops) applyInPlace(this.#data, change);
+    for (const change of ops) {
+      applyInPlace(this.#data, change);
+      this.took(this.#data, change);
+    }
     this.#generation++;
     if (tell) for (const listener of this.#listeners) listener(ops);
   }
+
+  /** Called after each change is taken in place, for what a store kind keeps beside the data (the file store's key order). */
+  protected took(_data: StoreData, _change: StoreOp): void {}
 
   /**
    * Take every change committed elsewhere up to now, where this store can hear
