@@ -7,8 +7,10 @@
 // loads its modules as usual.
 //
 // Left outside: native bindings (argon2), the database driver and the cloud
-// SDKs (each loaded only when a setting asks for it), and jsonc-parser (its
-// UMD build requires its own files at run time).
+// SDKs (each loaded only when a setting asks for it), jsonc-parser (its
+// UMD build requires its own files at run time), and Ajv with fastify's
+// default schema compilers (loaded only for a schema not compiled at build
+// time: a node of its own never loads them).
 // The bundle sits at the same depth under dist/src as tsc's files, so the
 // paths the code takes from import.meta.url (templates/, console/, bin/) hold.
 //
@@ -46,6 +48,10 @@ const shared = {
 
 const modules = await build({
   ...shared,
+  // Fastify loads its own schema compilers only when a node has none; the node always sets its own (server.ts), and
+  // left in, their 110 KB (fast-json-stringify with its helpers) were parsed at every start. Fastify still finds them
+  // installed beside it, should an embedding server ask.
+  external: [...shared.external, '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
   entryPoints: { main: `${root}dist/src/cli/main.js` },
   outdir,
   splitting: true,

@@ -1,4 +1,5 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ValidateFunction } from 'ajv';
 import { validators } from './compiled-validators.js';
 import { routeSchemas, validatorOptions } from './route-schemas.js';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
@@ -91,6 +92,12 @@ export function registerJsonBodies(app: FastifyInstance): void {
 }
 
 let ajv: Ajv | undefined;
+/**
+ * Ajv, loaded the first time a schema has no validator compiled at build time (a plugin's route): a node without one
+ * never loads it. Imported with the module, Ajv's 224 KB were parsed and run at every start, before the first answer.
+ * Called by another name than `require`, which the bundler would take in.
+ */
+const loadAtRun = createRequire(import.meta.url);
 
 /** Validators not compiled yet, for `warmValidators`. */
 const cold = new Set<() => void>();
@@ -107,7 +114,7 @@ const precompiled = new Map<string, ValidateFunction>(Object.entries(routeSchema
 export const lazyValidator: FastifySchemaCompiler<unknown> = ({ schema }) => {
   let compiled = precompiled.get(JSON.stringify(schema));
   const compile = (): ValidateFunction => {
-    ajv ??= new Ajv(validatorOptions);
+    ajv ??= new (loadAtRun('ajv') as typeof import('ajv')).Ajv(validatorOptions);
     compiled ??= ajv.compile(schema as object);
     cold.delete(compile);
     return compiled;

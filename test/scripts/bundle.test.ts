@@ -1,4 +1,4 @@
-import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
@@ -42,6 +42,21 @@ t.test('the command and a lazily loaded command load only the bundle', async (t)
     counts.push(files.length);
   }
   t.ok(counts[1]! > counts[0]!, 'a command loads its own chunks on demand');
+});
+
+t.test("the start's chunks leave out what a node never runs: Ajv (compiled at build time) and fastify's default compilers", async (t) => {
+  const bundle = fileURLToPath(new URL('../../src/bundle/', import.meta.url));
+  const chunks = (await readdir(bundle)).filter((name) => name.endsWith('.js'));
+  t.ok(chunks.length > 5, `the bundle's ${chunks.length} files`);
+  // esbuild names each bundled CommonJS file by its path: a package's entry in a chunk means its code went in.
+  for (const left of ['ajv/dist/ajv.js', 'ajv/dist/core.js', '@fastify/ajv-compiler/index.js', '@fastify/fast-json-stringify-compiler/index.js', 'fast-json-stringify/index.js']) {
+    const holding = [];
+    for (const name of chunks) if ((await readFile(`${bundle}${name}`, 'utf8')).includes(`node_modules/${left}"(`)) holding.push(name);
+    t.same(holding, [], `no chunk holds node_modules/${left}`);
+  }
+  const fastify = [];
+  for (const name of chunks) if ((await readFile(`${bundle}${name}`, 'utf8')).includes('node_modules/fastify/fastify.js"(')) fastify.push(name);
+  t.equal(fastify.length, 1, 'while fastify is in (the names are read as esbuild writes them)');
 });
 
 t.test('the tools load no ES module: they run from the CommonJS bundle', async (t) => {
