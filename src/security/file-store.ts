@@ -40,8 +40,8 @@ export class FileStore extends SecurityStore {
   /** A fold under way, and the store as it was when it began (until it is written). */
   #folding: Promise<void> | undefined;
   #foldAt: StoreAt | undefined;
-  /** Each record's keys in order, for a fold (set by install, from the constructor on). */
-  #keyOrders!: KeyOrders;
+  /** Each record's keys in order, for a fold; a replica, which never folds, keeps none. */
+  #keyOrders: KeyOrders | undefined;
   readonly #afterFoldStep: ((step: FoldStep) => unknown) | undefined;
   /** The changes made while one is written go together in the next write (see commit); a turn that starts early (a disk slower than turnWaitMs) still waits its turn to write. */
   readonly #turns = new Turns((waiting) => this.exclusive(() => this.#commitTurn(waiting)), () => {}, turnWaitMs, batchMax);
@@ -133,18 +133,19 @@ export class FileStore extends SecurityStore {
 
   /** Take the whole store, and list its keys' order once (about 25 ms at 100,000 users), rather than at each fold. */
   override install(data: StoreData): void {
-    this.#keyOrders = new KeyOrders(data);
+    this.#keyOrders = this.#remote ? undefined : new KeyOrders(data);
     super.install(data);
   }
 
   protected override took(data: StoreData, change: StoreOp): void {
-    this.#keyOrders.took(data, change);
+    this.#keyOrders?.took(data, change);
   }
 
   /** Send every change to `remote` instead of writing here: this node does not hold the store. */
   useRemote(remote: <T>(mutation: Mutation<T>) => Promise<T>, catchUp: () => Promise<boolean>): void {
     this.#remote = remote;
     this.#catchUp = catchUp;
+    this.#keyOrders = undefined;
   }
 
   /** A replica asks the holder whether it has missed a change; the holder's own file is always current. */
@@ -236,7 +237,7 @@ export class FileStore extends SecurityStore {
    * the lines after. A fold that fails leaves them as they were, and is tried again at a later change.
    */
   #fold(seq: number): void {
-    const at = new StoreAt(this.snapshot(), seq, (name) => this.#keyOrders.keys(name));
+    const at = new StoreAt(this.snapshot(), seq, (name) => (this.#keyOrders ??= new KeyOrders(this.snapshot())).keys(name));
     // The log's lines after `seq` start here.
     const after = this.#logBytes;
     this.#foldAt = at;
