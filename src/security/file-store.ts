@@ -1,13 +1,11 @@
-import { lstat, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { noteWrites, storeShapeError, writtenShapeError } from './store-schema.js';
-import type { Written } from './change-reads.js';
-import { cutLog, LogAppender, readLog, readLogBytes, type LogEntry, type LogRead } from './store-log.js';
+import { readStoreFiles } from './file-store-read.js';
+import { cutLog, LogAppender, readLogBytes } from './store-log.js';
 import { KeyOrders } from './key-order.js';
 import { StoreAt } from './store-text.js';
-import { applyAll, applyInPlace } from './store-ops.js';
+import { applyAll } from './store-ops.js';
 import { batchMax, groupWaiting, Turns, turnWaitMs, workOutEarly, type Waiting } from './group-commit.js';
 import { SecurityStore, type Mutation, type StoreData, type StoreOp } from './store.js';
 
@@ -62,67 +60,8 @@ export class FileStore extends SecurityStore {
 
   /** Open the store of a data dir: the base file and the changes logged after it; a missing file is an empty store. */
   static async open(dataDir: string, options: FileStoreOptions = {}): Promise<FileStore> {
-    const path = join(dataDir, 'security.json');
-    // A program that opens the store beside a running node may read the base before a fold replaces it and the log
-    // after: a log that no longer follows on (a refusal) or that lost lines the new base holds (changes missed). The
-    // base is the same file before and after a read that saw both as they were; otherwise it is read again.
-    for (let attempt = 1; ; attempt++) {
-      const before = await identity(path);
-      const read = await FileStore.#read(dataDir, path).then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
-      );
-      if (attempt < 5 && (await identity(path)) !== before) continue;
-      if ('error' in read) throw read.error;
-      const { data, log, baseBytes } = read.value;
-      return new FileStore(path, data, { seq: log.lastSeq, baseBytes, logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options);
-    }
-  }
-
-  /** The base and the changes logged after it, read once. */
-  static async #read(dataDir: string, path: string): Promise<{ data: StoreData; log: LogRead; baseBytes: number }> {
-    const damaged = (reason: string) => new SecurenodeError('ERR_STORE_CORRUPT', `the security store ${path} is damaged (${reason}); restore it from a backup`);
-    let text: string | undefined;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new SecurenodeError('ERR_IO', `cannot read the security store ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
-    }
-    let parsed: unknown = { version: 1, users: {} };
-    if (text !== undefined) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw damaged('not JSON');
-      }
-    }
-    // A store of the wrong shape is refused here, not served: a half-understood store could let the wrong caller in.
-    const wrong = text === undefined ? undefined : storeShapeError(parsed);
-    if (wrong) throw damaged(wrong);
-    const { seq = 0, ...data } = parsed as StoreData & { seq?: number };
-    // Each change in the log is taken as it is read; what they wrote is checked once after the last (writtenShapeError).
-    const written = new Map<string, Written>();
-    const take = (entry: LogEntry): void => {
-      try {
-        for (const change of entry.ops) {
-          noteWrites(written, change);
-          applyInPlace(data, change);
-        }
-      } catch {
-        throw damaged(`change ${entry.seq} in the log is not one this securenode can apply`);
-      }
-    };
-    let log: LogRead;
-    try {
-      log = await readLog(join(dataDir, 'security.log'), seq, (reason) => damaged(reason), take);
-    } catch (error) {
-      if (error instanceof SecurenodeError) throw error;
-      throw new SecurenodeError('ERR_IO', `cannot read the security store's log in ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
-    }
-    // The changes are checked as the base is: a log line of the wrong shape is refused, not served.
-    const after = log.lastSeq > seq ? writtenShapeError(data, written.values()) : undefined;
-    if (after) throw damaged(`after its log: ${after}`);
-    return { data, log, baseBytes: text === undefined ? 0 : Buffer.byteLength(text) };
+    const { path, data, log, baseBytes } = await readStoreFiles(dataDir);
+    return new FileStore(path, data, { seq: log.lastSeq, baseBytes, logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options);
   }
 
   /** Close the log once the changes and the fold under way are written; a change after this opens it again. */
@@ -288,12 +227,6 @@ export interface FileStoreOptions {
   readonly logIdleMs?: number;
   /** Called after each step of a fold, and awaited: tests stop or kill the process there. */
   readonly afterFoldStep?: (step: FoldStep) => unknown;
-}
-
-/** Which file is at `path` (a rename puts another there), or '' when none is. */
-async function identity(path: string): Promise<string> {
-  const info = await lstat(path, { bigint: true }).catch(() => undefined);
-  return info ? `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : '';
 }
 
 /** A change the disk did not take: which file and why (a full disk, a size limit, an I/O error), never the change. */
