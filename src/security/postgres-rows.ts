@@ -19,7 +19,10 @@ const present = <T extends object>(value: T): T => {
   return kept as T;
 };
 
-/** Each table as the change log names it: its key column, what is read, and the store's entry for a row. */
+/** A timestamp column as milliseconds since the epoch (a float8, which pg and JSON both give as a number): the same whether the row comes as pg's types or as JSON. */
+const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
+
+/** Each table as the change log names it: its key column, what is read, and the store's entry for a row (the same from pg's types and from JSON). */
 const tables = {
   user: {
     table: 'securenode_users',
@@ -36,33 +39,40 @@ const tables = {
   api_key: {
     table: 'securenode_api_keys',
     key: 'id',
-    columns: 'id, name, secret_hash, creator, owner_id, roles, scope, created, expires, invalidated',
+    columns: `id, name, secret_hash, creator, owner_id, roles, scope, ${ms('created')}, ${ms('expires')}, invalidated`,
     entry: (row: pg.QueryResultRow): StoredApiKey =>
-      present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, ownerId: row.owner_id, roles: row.roles, scope: row.scope as ApiKeyScope, created: (row.created as Date).getTime(), expires: (row.expires as Date | null)?.getTime(), invalidated: row.invalidated }),
+      present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, ownerId: row.owner_id, roles: row.roles, scope: row.scope as ApiKeyScope, created: row.created, expires: row.expires, invalidated: row.invalidated }),
   },
   service_token: {
     table: 'securenode_service_tokens',
     key: 'name',
-    columns: 'name, secret_hash, created',
-    entry: (row: pg.QueryResultRow): StoredServiceToken => ({ name: row.name, secretHash: row.secret_hash, created: (row.created as Date).getTime() }),
+    columns: `name, secret_hash, ${ms('created')}`,
+    entry: (row: pg.QueryResultRow): StoredServiceToken => ({ name: row.name, secretHash: row.secret_hash, created: row.created }),
   },
   session: {
     table: 'securenode_sessions',
     key: 'id',
-    columns: 'id, secret_hash, username, user_id, credential, csrf, created, last_seen',
+    columns: `id, secret_hash, username, user_id, credential, csrf, ${ms('created')}, ${ms('last_seen')}`,
     entry: (row: pg.QueryResultRow): StoredSession => ({
-      id: row.id, secretHash: row.secret_hash, username: row.username, userId: row.user_id, credential: row.credential, csrf: row.csrf, created: (row.created as Date).getTime(), lastSeen: (row.last_seen as Date).getTime(),
+      id: row.id, secretHash: row.secret_hash, username: row.username, userId: row.user_id, credential: row.credential, csrf: row.csrf, created: row.created, lastSeen: row.last_seen,
     }),
   },
 } as const;
 
-/** The entries of one table by key, all of them or those with the given keys: written straight into a record (a Map turned into one cost a second at a million users). */
-async function readTable<K extends Kind>(client: pg.ClientBase, kind: K, keys?: readonly string[]): Promise<Record<string, ReturnType<(typeof tables)[K]['entry']>>> {
-  const { table, key, columns, entry } = tables[kind];
-  const { rows } = keys === undefined ? await client.query(`SELECT ${columns} FROM ${table}`) : await client.query(`SELECT ${columns} FROM ${table} WHERE ${key} = ANY($1::text[])`, [keys]);
-  const entries: Record<string, ReturnType<(typeof tables)[K]['entry']>> = {};
-  for (const row of rows) setEntry(entries, row[key] as string, entry(row) as ReturnType<(typeof tables)[K]['entry']>);
+type Entry<K extends Kind> = ReturnType<(typeof tables)[K]['entry']>;
+
+/** Rows of one table as entries by key, written straight into a record (a Map turned into one cost a second at a million users). */
+function entriesOf<K extends Kind>(kind: K, rows: readonly pg.QueryResultRow[]): Record<string, Entry<K>> {
+  const { key, entry } = tables[kind];
+  const entries: Record<string, Entry<K>> = {};
+  for (const row of rows) setEntry(entries, row[key] as string, entry(row) as Entry<K>);
   return entries;
+}
+
+/** Every entry of one table by key. */
+async function readTable<K extends Kind>(client: pg.ClientBase, kind: K): Promise<Record<string, Entry<K>>> {
+  const { table, columns } = tables[kind];
+  return entriesOf(kind, (await client.query(`SELECT ${columns} FROM ${table}`)).rows);
 }
 
 /** Every row of the store, read on `client` in whatever transaction it is in. */
@@ -117,60 +127,85 @@ export async function writtenSince(client: pg.ClientBase, known: string, generat
   return rows?.flatMap((row): Written[] => (row.kind === 'none' ? [] : Object.hasOwn(records, row.kind) ? [[records[row.kind]!, row.key]] : Object.values(records).map((record) => [record, '*'])));
 }
 
+const kinds = Object.keys(tables) as Kind[];
+
 /**
- * What changed after `known`, as changes in the store's own terms: each
- * touched row as it is now (a put), or gone (a delete), deletes first. Undefined
- * when the log cannot tell (pruned past `known`, or a generation without an
- * entry: a writer that keeps no log), and the whole store must be read.
+ * What changed after `known` up to `at` (the generation now when not given), in one statement, so in one snapshot and
+ * one round trip, with no transaction: the generation, how many generations the log holds in between, each kind's
+ * touched keys in the order they were first touched, and each kind's touched rows as they are now (JSON). The keys
+ * are an array so that each table is read by its primary key, whatever the planner thinks of the log's size.
  */
-export async function readChanges(client: pg.ClientBase, known: string, generation: string, changesSince: string): Promise<StoreOp[] | undefined> {
-  const rows = await logSince(client, known, generation, changesSince);
-  if (!rows) return undefined;
-  const keys = (kind: Kind) => [...new Set(rows.filter((row) => row.kind === kind).map((row) => row.key))];
+const changesStatement = `WITH meta AS (SELECT generation, changes_since FROM securenode_meta),
+  upto AS (SELECT COALESCE($2::bigint, (SELECT generation FROM meta), 0) AS generation),
+  log AS (
+    SELECT generation, kind, key FROM securenode_changes
+    WHERE generation > $1::bigint AND generation <= (SELECT generation FROM upto) AND $1::bigint >= COALESCE((SELECT changes_since FROM meta), 0)
+  ),
+  touched AS (SELECT kind, array_agg(key ORDER BY first, key) AS keys FROM (SELECT kind, key, min(generation) AS first FROM log GROUP BY kind, key) firsts GROUP BY kind)
+SELECT (SELECT generation FROM upto)::text AS generation, (SELECT count(DISTINCT generation) FROM log)::text AS logged,
+  (SELECT json_object_agg(kind, keys) FROM touched) AS touched,
+  ${kinds.map((kind) => `(SELECT json_agg(touched_row) FROM (SELECT ${tables[kind].columns} FROM ${tables[kind].table} WHERE ${tables[kind].key} = ANY((SELECT keys FROM touched WHERE kind = '${kind}')::text[])) touched_row) AS ${kind}`).join(',\n  ')}`;
+
+/** The whole store must be read: the log cannot tell what changed (pruned past the generation known, or a generation without an entry: a writer that keeps no log). */
+const whole = Symbol('whole');
+
+/**
+ * What changed after `known`, as changes in the store's own terms: each touched row as it is now (a put), or gone (a
+ * delete), deletes first; undefined when nothing did, `whole` when the log cannot tell.
+ */
+async function readChanges(client: pg.ClientBase, known: string, at: string | undefined): Promise<StoreRead | undefined | typeof whole> {
+  type Read = { generation: string; logged: string; touched: Record<string, string[]> | null } & Record<Kind, pg.QueryResultRow[] | null>;
+  const read = (await client.query<Read>({ name: 'securenode_changes_since', text: changesStatement, values: [known, at ?? null] })).rows[0]!;
+  const generation = read.generation;
+  if (generation === known) return undefined;
+  if (BigInt(read.logged) !== BigInt(generation) - BigInt(known)) return whole;
   const deletes: StoreOp[] = [];
   const puts: StoreOp[] = [];
   /** Each touched row of a kind as it is now: a put, or a delete when it is gone. */
-  const read = async <K extends Kind>(kind: K, put: (entry: ReturnType<(typeof tables)[K]['entry']>) => StoreOp, remove: (key: string) => StoreOp | undefined): Promise<void> => {
-    const wanted = keys(kind);
-    if (wanted.length === 0) return;
-    const found = await readTable(client, kind, wanted);
-    for (const key of wanted) {
+  const changes = <K extends Kind>(kind: K, put: (entry: Entry<K>) => StoreOp, remove: (key: string) => StoreOp | undefined): void => {
+    const found = entriesOf(kind, read[kind] ?? []);
+    for (const key of read.touched?.[kind] ?? []) {
       const entry = Object.hasOwn(found, key) ? found[key] : undefined;
       const change = entry ? put(entry) : remove(key);
       if (change) (entry ? puts : deletes).push(change);
     }
   };
-  await read('user', (user) => ({ op: 'putUser', user }), (username) => ({ op: 'deleteUser', username }));
-  await read('role', (role) => ({ op: 'putRole', role }), (name) => ({ op: 'deleteRole', name }));
+  changes('user', (user) => ({ op: 'putUser', user }), (username) => ({ op: 'deleteUser', username }));
+  changes('role', (role) => ({ op: 'putRole', role }), (name) => ({ op: 'deleteRole', name }));
   // Keys and tokens are never deleted (a key is invalidated): a missing one was never there.
-  await read('api_key', (key) => ({ op: 'putApiKeys', keys: [key] }), () => undefined);
-  await read('service_token', (token) => ({ op: 'putServiceToken', token }), () => undefined);
-  await read('session', (session) => ({ op: 'putSession', session }), (id) => ({ op: 'deleteSessions', ids: [id] }));
-  return [...deletes, ...puts];
+  changes('api_key', (key) => ({ op: 'putApiKeys', keys: [key] }), () => undefined);
+  changes('service_token', (token) => ({ op: 'putServiceToken', token }), () => undefined);
+  changes('session', (session) => ({ op: 'putSession', session }), (id) => ({ op: 'deleteSessions', ids: [id] }));
+  return { generation, changes: [...deletes, ...puts] };
 }
 
 /** What a node reads to catch up: the changes after `known` when the log can tell them, else the whole store. */
 export type StoreRead = { readonly generation: string } & ({ readonly changes: StoreOp[] } | { readonly data: StoreData });
 
-/** Read what changed since `known` (up to `at` when given) as one consistent read (the whole store when nothing is known), or undefined when it is still at `known`. */
-export async function readStore(client: pg.ClientBase, known: string | undefined, at?: string): Promise<StoreRead | undefined> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    return await readSince(client, known, at);
-  } finally {
-    await client.query('COMMIT').catch(() => {});
-  }
+/**
+ * Read what changed since `known` (up to `at` when given), or undefined when it is still at `known`: the changes in
+ * one statement when the log can tell them, else the whole store in one transaction of its own (one consistent read).
+ */
+export function readStore(client: pg.ClientBase, known: string | undefined, at?: string): Promise<StoreRead | undefined> {
+  return readSince(client, known, at, true);
 }
 
 /**
- * The same, in whatever transaction `client` is in: a writer reads what it
- * missed under the generation's lock, up to `at`, the generation before its
- * own (its transaction already sees the one it bumped).
+ * The same, in whatever transaction `client` is in (unless `transaction`, when the whole store's read is one of its
+ * own): a writer reads what it missed under the generation's lock, up to `at`, the generation before its own (its
+ * transaction already sees the one it bumped).
  */
-export async function readSince(client: pg.ClientBase, known: string | undefined, at?: string): Promise<StoreRead | undefined> {
-  const meta = (await client.query<{ generation: string; changes_since: string }>('SELECT generation, changes_since FROM securenode_meta')).rows[0];
-  const generation = at ?? String(meta?.generation ?? '0');
-  if (generation === known) return undefined;
-  const changes = known === undefined ? undefined : await readChanges(client, known, generation, String(meta?.changes_since ?? '0'));
-  return changes ? { generation, changes } : { generation, data: await readRows(client) };
+export async function readSince(client: pg.ClientBase, known: string | undefined, at?: string, transaction = false): Promise<StoreRead | undefined> {
+  if (known !== undefined) {
+    const changes = await readChanges(client, known, at);
+    if (changes !== whole) return changes;
+  }
+  if (transaction) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const meta = (await client.query<{ generation: string }>('SELECT generation FROM securenode_meta')).rows[0];
+    const generation = at ?? String(meta?.generation ?? '0');
+    return generation === known ? undefined : { generation, data: await readRows(client) };
+  } finally {
+    if (transaction) await client.query('COMMIT').catch(() => {});
+  }
 }

@@ -28,8 +28,8 @@ async function storeBehindProxy(t: Test) {
 }
 
 const user = (username: string, hash = '$argon2id$v=19$m=19456,t=2,p=1$x$y') => ({ username, id: randomUUID(), passwordHash: hash, roles: ['superuser'], enabled: true });
-/** The four maps always there, as a database has them. */
-const full = (data: StoreData): StoreData => ({ version: 1, users: data.users, roles: data.roles ?? {}, apiKeys: data.apiKeys ?? {}, serviceTokens: data.serviceTokens ?? {} });
+/** The five maps always there, as a database has them. */
+const full = (data: StoreData): StoreData => ({ version: 1, users: data.users, roles: data.roles ?? {}, apiKeys: data.apiKeys ?? {}, serviceTokens: data.serviceTokens ?? {}, sessions: data.sessions ?? {} });
 
 t.test('the first node claims the database for its cluster; a node of another cluster, or a tool before any node, is refused', { skip: postgresSkip }, async (t) => {
   const connection = await testDatabase(t);
