@@ -190,8 +190,9 @@ export class PostgresStore extends SecurityStore {
     /** The COMMIT was sent: without its answer, the changes may have been made. */
     let commitSent = false;
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<{ generation: string; changes_since: string }>('UPDATE securenode_meta SET generation = generation + $1 RETURNING generation, changes_since', [changes.length]);
+      // One round trip for both (a simple query; the count is a number this code makes, never text from outside).
+      const [, bumped] = (await client.query(`BEGIN; UPDATE securenode_meta SET generation = generation + ${Number(changes.length)} RETURNING generation, changes_since`)) as unknown as pg.QueryResult<{ generation: string; changes_since: string }>[];
+      const { rows } = bumped!;
       top = BigInt(rows[0]!.generation);
       previous = String(top - BigInt(changes.length));
       const known = changes[0]!.early?.known;
