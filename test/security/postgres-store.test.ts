@@ -113,8 +113,13 @@ t.test('a node reads only the rows that changed since the generation it knows; t
 
   await store.putUser({ ...store.getUser('bea')!, passwordHash: 'changed', roles: ['ops'] });
   await store.deleteUser('cy');
+  // Each statement is a round trip, and round trips are most of what a node spends reading another's change.
+  const sent: string[] = [];
+  const send = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => (sent.push(typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text), send(...args))) as typeof client.query;
   const read = await readStore(client, known);
   t.same(read, { generation: String(BigInt(known) + 2n), changes: [{ op: 'deleteUser', username: 'cy' }, { op: 'putUser', user: store.getUser('bea') }] }, 'two changes later: the deleted user and the changed one, nothing else');
+  t.equal(sent.length, 1, 'read in one statement: one snapshot without a transaction, one round trip');
   t.equal(await readStore(client, read!.generation), undefined, 'nothing new: nothing read');
 
   await store.deleteRole('ops');
@@ -122,8 +127,14 @@ t.test('a node reads only the rows that changed since the generation it knows; t
 
   // A writer that keeps no log (an older securenode, a hand-made change): the whole store.
   await commitUnheard(connection, [{ op: 'putUser', user: user('dee') }]);
+  sent.length = 0;
   const whole = await readStore(client, String(BigInt(known) + 3n));
   t.ok(whole && 'data' in whole && Object.keys(whole.data.users).sort().join() === 'ada,bea,dee', 'a generation with no entry in the log: the whole store is read');
+  t.same(
+    sent.slice(1).map((text) => /FROM (securenode_\w+)$/.exec(text)?.[1] ?? text),
+    ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', 'securenode_meta', 'securenode_users', 'securenode_roles', 'securenode_api_keys', 'securenode_service_tokens', 'securenode_sessions', 'COMMIT'],
+    'after the one statement found the log short, in a transaction of its own (one snapshot)',
+  );
   // A node further behind than the log reaches: the whole store.
   await query(connection, 'UPDATE securenode_meta SET changes_since = generation');
   await store.putUser(user('eve'));
