@@ -9,12 +9,13 @@ import { cleanEnv, securenodeBin } from '../helpers/cli.js';
 // Node 20. `start` and help load one ES module entry and its lazily loaded
 // chunks; the tools, one CommonJS file with its code cache
 // (test/io/code-cache.test.ts). A module loader hook lists every file the
-// command loads as an ES module.
+// command loads as an ES module. The hooks run on a thread of their own, whose
+// process.stderr is handed to the main thread to write: a command that exits at
+// once (`certs --help`) could exit before it was, and a CI run once saw no line
+// at all. So the hook writes to descriptor 2 itself, synchronously.
 const checkout = fileURLToPath(new URL('../../../', import.meta.url));
-const hook = `data:text/javascript,${encodeURIComponent(
-  "import { register } from 'node:module';" +
-    "register('data:text/javascript,' + encodeURIComponent(\"export async function load(url, context, next) { if (url.startsWith('file:')) process.stderr.write('loaded ' + url + '\\\\n'); return next(url, context); }\"));",
-)}`;
+const listing = "import { writeSync } from 'node:fs'; export async function load(url, context, next) { if (url.startsWith('file:')) writeSync(2, 'loaded ' + url + '\\n'); return next(url, context); }";
+const hook = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(listing)}));`)}`;
 
 async function loadedFiles(args: string[]): Promise<{ exitCode: number | undefined; stdout: string; files: string[] }> {
   const result = await execa(process.execPath, ['--import', hook, securenodeBin, ...args], { reject: false, extendEnv: false, env: cleanEnv(), encoding: 'utf8' });
