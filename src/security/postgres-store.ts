@@ -77,8 +77,10 @@ export class PostgresStore extends SecurityStore {
       const tokenHashKey = await claimDatabase(pool, connection, options);
       const store = new PostgresStore(new RenewingPool(connection, pool, options), tokenHashKey, options);
       try {
-        await store.reload();
+        // Listening first: a change committed after the first read's snapshot is announced to this node, and read
+        // after it (heard during a load, a reload follows it); listening after it, the change waited for the poll.
         await store.#listener.listen();
+        await store.reload();
       } catch (error) {
         await store.close().catch(() => {});
         throw error;

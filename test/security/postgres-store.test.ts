@@ -174,6 +174,30 @@ t.test('a change on one node reaches another within a second, by NOTIFY; while t
   t.same(await query(connection, 'SELECT username FROM securenode_users ORDER BY username'), [{ username: 'ada' }, { username: 'bea' }]);
 });
 
+t.test('a change committed while a node reads the whole store at its start reaches it by its notification, not by the poll 5 s later', { skip: postgresSkip }, async (t) => {
+  const connection = await testDatabase(t);
+  const cluster = randomUUID();
+  const writer = await PostgresStore.open(connection, { clusterUuid: cluster, claim: true });
+  t.teardown(() => writer.close());
+  // Enough users that the starting node's read of them is still running when the change commits.
+  await query(connection, "INSERT INTO securenode_users (username, id, password_hash, roles, enabled) SELECT 'u' || i, gen_random_uuid(), 'h', '{}', true FROM generate_series(1, 200000) AS i");
+  const watcher = new pg.Client({ ...connection });
+  await watcher.connect();
+  t.teardown(() => watcher.end());
+  const opening = PostgresStore.open(connection, { clusterUuid: cluster, claim: false });
+  // Its read's transaction is open from the users' statement until the node has taken their rows (most of the read).
+  const reading = async () =>
+    (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE state IN ('active', 'idle in transaction') AND query LIKE 'SELECT username, id, password_hash%FROM securenode_users'")).rowCount !== 0;
+  const deadline = Date.now() + 20_000;
+  while (!(await reading()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  t.ok(Date.now() < deadline, "the starting node's read of the users was seen running");
+  // After its snapshot: the read cannot hold it.
+  await writer.putUser(user('during'));
+  const starting = await opening;
+  t.teardown(() => starting.close());
+  t.ok((await within(1_000, () => starting.getUser('during') !== undefined)) !== undefined, 'the new node has the change within a second of its start');
+});
+
 t.test("a node's changes made at once against a database that does not answer are refused as soon as one alone is, not one after another", { skip: postgresSkip }, async (t) => {
   const { proxy, store } = await storeBehindProxy(t);
   await store.putUser(user('ada', 'hash-1'));
