@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { ApiKeyScope, StoredApiKey, StoredServiceToken } from './api-keys.js';
 import type { StoredSession } from './sessions.js';
 import type { Written } from './change-reads.js';
@@ -20,59 +20,108 @@ const present = <T extends object>(value: T): T => {
 };
 
 /** A timestamp column as milliseconds since the epoch (a float8, which pg and JSON both give as a number): the same whether the row comes as pg's types or as JSON. */
-const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
+const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`;
 
-/** Each table as the change log names it: its key column, what is read, and the store's entry for a row (the same from pg's types and from JSON). */
+/** A text[] column as its JSON text (a string from pg's types and from JSON alike), for RoleLists. */
+const list = (column: string) => `array_to_json(${column})::text`;
+
+/**
+ * Role lists as one read makes entries of them: each distinct list (its JSON text) parsed once and shared, frozen, by
+ * every entry that holds it (entries are replaced whole, never edited). A store's users hold few distinct lists; at a
+ * million users, an array and a string of their own each took 90 MB, and pg's array parser 0.8 s of a start. Past
+ * `kept` distinct lists, the rest are parsed each.
+ */
+type RoleLists = (text: string | null) => readonly string[] | undefined;
+function roleLists(kept = 10_000): RoleLists {
+  const lists = new Map<string, readonly string[]>();
+  return (text) => {
+    if (text === null) return undefined;
+    let found = lists.get(text);
+    if (found === undefined) {
+      found = Object.freeze(JSON.parse(text) as string[]);
+      if (lists.size < kept) lists.set(text, found);
+    }
+    return found;
+  };
+}
+
+/**
+ * Each table as the change log names it: its key column (the first selected), what is selected, and the store's entry
+ * for a row of those columns in that order (an array: the same from pg's types and from JSON's json_build_array).
+ */
 const tables = {
   user: {
     table: 'securenode_users',
     key: 'username',
-    columns: 'username, id, password_hash, roles, enabled, full_name, email, metadata',
-    entry: (row: pg.QueryResultRow): StoredUser => present({ id: row.id, username: row.username, passwordHash: row.password_hash, roles: row.roles, enabled: row.enabled, fullName: row.full_name, email: row.email, metadata: row.metadata }),
+    columns: `username, id, password_hash, ${list('roles')}, enabled, full_name, email, metadata`,
+    // Built field by field: a million of these make a node's start.
+    entry: ([username, id, passwordHash, roles, enabled, fullName, email, metadata]: Row, lists: RoleLists): StoredUser => {
+      const user: Mutable<StoredUser> = { id: id as string, username: username as string, passwordHash: passwordHash as string, roles: lists(roles as string)!, enabled: enabled as boolean };
+      if (fullName !== null) user.fullName = fullName as string;
+      if (email !== null) user.email = email as string;
+      if (metadata !== null) user.metadata = metadata as StoredUser['metadata'];
+      return user;
+    },
   },
   role: {
     table: 'securenode_roles',
     key: 'name',
     columns: 'name, id, description, endpoints, entities',
-    entry: (row: pg.QueryResultRow): StoredRole => present({ id: row.id, name: row.name, description: row.description, endpoints: row.endpoints, entities: row.entities }),
+    entry: ([name, id, description, endpoints, entities]: Row): StoredRole => present({ id, name, description, endpoints, entities } as StoredRole),
   },
   api_key: {
     table: 'securenode_api_keys',
     key: 'id',
-    columns: `id, name, secret_hash, creator, owner_id, roles, scope, ${ms('created')}, ${ms('expires')}, invalidated`,
-    entry: (row: pg.QueryResultRow): StoredApiKey =>
-      present({ id: row.id, name: row.name, secretHash: row.secret_hash, creator: row.creator, ownerId: row.owner_id, roles: row.roles, scope: row.scope as ApiKeyScope, created: row.created, expires: row.expires, invalidated: row.invalidated }),
+    columns: `id, name, secret_hash, creator, owner_id, ${list('roles')}, scope, ${ms('created')}, ${ms('expires')}, invalidated`,
+    entry: ([id, name, secretHash, creator, ownerId, roles, scope, created, expires, invalidated]: Row, lists: RoleLists): StoredApiKey =>
+      present({ id, name, secretHash, creator, ownerId, roles: lists(roles as string | null), scope: scope as ApiKeyScope, created, expires, invalidated } as StoredApiKey),
   },
   service_token: {
     table: 'securenode_service_tokens',
     key: 'name',
     columns: `name, secret_hash, ${ms('created')}`,
-    entry: (row: pg.QueryResultRow): StoredServiceToken => ({ name: row.name, secretHash: row.secret_hash, created: row.created }),
+    entry: ([name, secretHash, created]: Row): StoredServiceToken => ({ name, secretHash, created }) as StoredServiceToken,
   },
   session: {
     table: 'securenode_sessions',
     key: 'id',
     columns: `id, secret_hash, username, user_id, credential, csrf, ${ms('created')}, ${ms('last_seen')}`,
-    entry: (row: pg.QueryResultRow): StoredSession => ({
-      id: row.id, secretHash: row.secret_hash, username: row.username, userId: row.user_id, credential: row.credential, csrf: row.csrf, created: row.created, lastSeen: row.last_seen,
-    }),
+    entry: ([id, secretHash, username, userId, credential, csrf, created, lastSeen]: Row): StoredSession => ({ id, secretHash, username, userId, credential, csrf, created, lastSeen }) as StoredSession,
   },
 } as const;
 
+/** A row as its columns' values, in the order selected. */
+type Row = readonly unknown[];
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Entry<K extends Kind> = ReturnType<(typeof tables)[K]['entry']>;
 
-/** Rows of one table as entries by key, written straight into a record (a Map turned into one cost a second at a million users). */
-function entriesOf<K extends Kind>(kind: K, rows: readonly pg.QueryResultRow[]): Record<string, Entry<K>> {
-  const { key, entry } = tables[kind];
+/** Rows of one table (from JSON) as entries by key, written straight into a record (a Map turned into one cost a second at a million users). */
+function entriesOf<K extends Kind>(kind: K, rows: readonly Row[]): Record<string, Entry<K>> {
+  const entry = tables[kind].entry as (row: Row, lists: RoleLists) => Entry<K>;
+  const lists = roleLists();
   const entries: Record<string, Entry<K>> = {};
-  for (const row of rows) setEntry(entries, row[key] as string, entry(row) as Entry<K>);
+  for (const row of rows) setEntry(entries, row[0] as string, entry(row, lists));
   return entries;
 }
 
-/** Every entry of one table by key. */
-async function readTable<K extends Kind>(client: pg.ClientBase, kind: K): Promise<Record<string, Entry<K>>> {
+/**
+ * Every entry of one table by key, each made as its row arrives. Read whole, pg holds every row until the last has
+ * come: at a million users, a million row objects lived through the young generation's collections beside the entries
+ * made from them (a node read 900 MB; 450 MB this way).
+ */
+function readTable<K extends Kind>(client: pg.ClientBase, kind: K): Promise<Record<string, Entry<K>>> {
   const { table, columns } = tables[kind];
-  return entriesOf(kind, (await client.query(`SELECT ${columns} FROM ${table}`)).rows);
+  const entry = tables[kind].entry as (row: Row, lists: RoleLists) => Entry<K>;
+  const lists = roleLists();
+  const entries: Record<string, Entry<K>> = {};
+  // Query's declared config leaves out rowMode, which it takes.
+  const config: pg.QueryArrayConfig = { text: `SELECT ${columns} FROM ${table}`, rowMode: 'array' };
+  return new Promise((resolve, reject) => {
+    const query = client.query(new pg.Query(config));
+    query.on('row', (row: Row) => setEntry(entries, row[0] as string, entry(row, lists)));
+    query.on('end', () => resolve(entries));
+    query.on('error', reject);
+  });
 }
 
 /** Every row of the store, read on `client` in whatever transaction it is in. */
@@ -144,7 +193,7 @@ const changesStatement = `WITH meta AS (SELECT generation, changes_since FROM se
   touched AS (SELECT kind, array_agg(key ORDER BY first, key) AS keys FROM (SELECT kind, key, min(generation) AS first FROM log GROUP BY kind, key) firsts GROUP BY kind)
 SELECT (SELECT generation FROM upto)::text AS generation, (SELECT count(DISTINCT generation) FROM log)::text AS logged,
   (SELECT json_object_agg(kind, keys) FROM touched) AS touched,
-  ${kinds.map((kind) => `(SELECT json_agg(touched_row) FROM (SELECT ${tables[kind].columns} FROM ${tables[kind].table} WHERE ${tables[kind].key} = ANY((SELECT keys FROM touched WHERE kind = '${kind}')::text[])) touched_row) AS ${kind}`).join(',\n  ')}`;
+  ${kinds.map((kind) => `(SELECT json_agg(json_build_array(${tables[kind].columns})) FROM ${tables[kind].table} WHERE ${tables[kind].key} = ANY((SELECT keys FROM touched WHERE kind = '${kind}')::text[])) AS ${kind}`).join(',\n  ')}`;
 
 /** The whole store must be read: the log cannot tell what changed (pruned past the generation known, or a generation without an entry: a writer that keeps no log). */
 const whole = Symbol('whole');
@@ -154,7 +203,7 @@ const whole = Symbol('whole');
  * delete), deletes first; undefined when nothing did, `whole` when the log cannot tell.
  */
 async function readChanges(client: pg.ClientBase, known: string, at: string | undefined): Promise<StoreRead | undefined | typeof whole> {
-  type Read = { generation: string; logged: string; touched: Record<string, string[]> | null } & Record<Kind, pg.QueryResultRow[] | null>;
+  type Read = { generation: string; logged: string; touched: Record<string, string[]> | null } & Record<Kind, Row[] | null>;
   const read = (await client.query<Read>({ name: 'securenode_changes_since', text: changesStatement, values: [known, at ?? null] })).rows[0]!;
   const generation = read.generation;
   if (generation === known) return undefined;
