@@ -44,12 +44,12 @@ export class FileStore extends SecurityStore {
   /** The changes made while one is written go together in the next write (see commit); a turn that starts early (a disk slower than turnWaitMs) still waits its turn to write. */
   readonly #turns = new Turns((waiting) => this.exclusive(() => this.#commitTurn(waiting)), () => {}, turnWaitMs, batchMax);
 
-  private constructor(path: string, data: StoreData, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, options: FileStoreOptions) {
+  private constructor(path: string, data: StoreData, keyOrders: KeyOrders, log: { seq: number; baseBytes: number; logBytes: number; torn: boolean }, options: FileStoreOptions) {
     super();
     this.path = path;
     this.logPath = join(dirname(path), 'security.log');
     this.#log = new LogAppender(this.logPath, 0o600, path, options.logIdleMs);
-    this.install(data);
+    this.install(data, keyOrders);
     this.#seq = log.seq;
     this.#baseBytes = log.baseBytes;
     this.#logBytes = log.logBytes;
@@ -60,8 +60,8 @@ export class FileStore extends SecurityStore {
 
   /** Open the store of a data dir: the base file and the changes logged after it; a missing file is an empty store. */
   static async open(dataDir: string, options: FileStoreOptions = {}): Promise<FileStore> {
-    const { path, data, log, baseBytes } = await readStoreFiles(dataDir);
-    return new FileStore(path, data, { seq: log.lastSeq, baseBytes, logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options);
+    const { path, data, log, baseBytes, keyOrders } = await readStoreFiles(dataDir);
+    return new FileStore(path, data, keyOrders, { seq: log.lastSeq, baseBytes, logBytes: log.goodBytes, torn: log.totalBytes > log.goodBytes }, options);
   }
 
   /** Close the log once the changes and the fold under way are written; a change after this opens it again. */
@@ -70,9 +70,9 @@ export class FileStore extends SecurityStore {
     while (this.#folding) await this.#folding;
   }
 
-  /** Take the whole store, and list its keys' order once (about 25 ms at 100,000 users), rather than at each fold. */
-  override install(data: StoreData): void {
-    this.#keyOrders = this.#remote ? undefined : new KeyOrders(data);
+  /** Take the whole store, and list its keys' order once (about 25 ms at 100,000 users), rather than at each fold; `keyOrders` when it comes with them (read from the files). */
+  override install(data: StoreData, keyOrders?: KeyOrders): void {
+    this.#keyOrders = this.#remote ? undefined : (keyOrders ?? new KeyOrders(data));
     super.install(data);
   }
 

@@ -20,9 +20,13 @@ import type { StoreData, StoreOp } from './store.js';
 export class KeyOrders {
   readonly #sets = new Map<StoreRecord, Set<string>>();
 
-  /** The key order of `data` as it is (Object.keys, once). */
-  constructor(data: StoreData) {
-    for (const name of storeRecords) this.#list(data, name);
+  /** The key order of `data` as it is (Object.keys, once), or as `listed` gives a record's keys (its Object.keys, listed already). */
+  constructor(data: StoreData, listed?: ReadonlyMap<StoreRecord, readonly string[]>) {
+    for (const name of storeRecords) {
+      const keys = listed?.get(name);
+      if (keys && data[name] !== undefined) this.#sets.set(name, new Set(keys));
+      else this.#list(data, name);
+    }
   }
 
   /** Note what `op` changed, after `data` took it (applyInPlace), one change at a time. */

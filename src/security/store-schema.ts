@@ -1,14 +1,16 @@
 import { validators } from '../node/compiled-validators.js';
 import { writesOf, type Written } from './change-reads.js';
 import type { StoreData, StoreOp } from './store.js';
-import { setEntry, storeRecords } from './store-ops.js';
+import { setEntry, storeRecords, type StoreRecord } from './store-ops.js';
 
 /**
  * What is wrong with a parsed store file, said as a place and a reason (never
  * a value), or undefined when it has the shape the node serves from. Entries
  * must also sit under their own name, so that a lookup finds what it names.
+ * `listed` is given each record's keys as they are checked (Object.keys), for
+ * a caller that needs them too: listing a million takes half a second.
  */
-export function storeShapeError(data: unknown): string | undefined {
+export function storeShapeError(data: unknown, listed?: (record: StoreRecord, keys: readonly string[]) => void): string | undefined {
   const validate = validators.store;
   if (!validate(data)) {
     const issue = validate.errors?.[0];
@@ -16,12 +18,15 @@ export function storeShapeError(data: unknown): string | undefined {
   }
   const store = data as StoreData;
   // Key by key: Object.entries would build a pair for each of a million users, 1.5 s and its garbage at a start.
-  const misplaced = (entries: Record<string, object>, field: string): string | undefined => {
-    for (const key of Object.keys(entries)) if ((entries[key] as Record<string, unknown>)[field] !== key) return key;
+  const misplaced = (record: StoreRecord, field: string): string | undefined => {
+    const entries = store[record] as Record<string, object> | undefined;
+    if (entries === undefined) return undefined;
+    const keys = Object.keys(entries);
+    for (const key of keys) if ((entries[key] as Record<string, unknown>)[field] !== key) return key;
+    listed?.(record, keys);
     return undefined;
   };
-  const where =
-    misplaced(store.users, 'username') ?? misplaced(store.roles ?? {}, 'name') ?? misplaced(store.apiKeys ?? {}, 'id') ?? misplaced(store.serviceTokens ?? {}, 'name') ?? misplaced(store.sessions ?? {}, 'id');
+  const where = misplaced('users', 'username') ?? misplaced('roles', 'name') ?? misplaced('apiKeys', 'id') ?? misplaced('serviceTokens', 'name') ?? misplaced('sessions', 'id');
   return where === undefined ? undefined : `the entry under '${where.slice(0, 64)}' names another`;
 }
 

@@ -1,15 +1,21 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
+import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
 import { readStoreFiles } from '../../src/security/file-store-read.js';
 import { FileStore } from '../../src/security/file-store.js';
+import { applyAll, storeRecords } from '../../src/security/store-ops.js';
+import type { StoreData } from '../../src/security/store.js';
+import { storeOp } from '../helpers/store-op-arbitrary.js';
 
 const user = (username: string, passwordHash = '$argon2id$x') => ({ username, id: `id-${username}`, passwordHash, roles: ['superuser'], enabled: true });
 const logLine = (seq: number, username: string, passwordHash?: string) => `${JSON.stringify({ seq, ops: [{ op: 'putUser', user: user(username, passwordHash) }] })}\n`;
 
 t.test('a data dir without a store reads as an empty one; a base and its log read as the store with every logged change taken, the base measured in bytes', async (t) => {
   const empty = t.testdir();
-  t.same(await readStoreFiles(empty), { path: `${empty}/security.json`, data: { version: 1, users: {} }, log: { lastSeq: 0, goodBytes: 0, totalBytes: 0 }, baseBytes: 0 });
+  const { keyOrders, ...nothing } = await readStoreFiles(empty);
+  t.same(keyOrders.keys('users'), []);
+  t.same(nothing, { path: `${empty}/security.json`, data: { version: 1, users: {} }, log: { lastSeq: 0, goodBytes: 0, totalBytes: 0 }, baseBytes: 0 });
 
   const base = JSON.stringify({ version: 1, seq: 2, users: { 'zoë': user('zoë') } });
   const log = logLine(3, 'ada') + logLine(4, 'zoë', '$argon2id$changed');
@@ -20,6 +26,27 @@ t.test('a data dir without a store reads as an empty one; a base and its log rea
   t.equal(read.baseBytes, base.length + base.split('ë').length - 1, 'each ë two bytes');
   t.same(read.log, { lastSeq: 4, goodBytes: Buffer.byteLength(logLine(2, 'ignored') + log), totalBytes: Buffer.byteLength(logLine(2, 'ignored') + log) });
   t.notOk('seq' in read.data, "the base's number is not part of the store");
+  t.same(read.keyOrders.keys('users'), ['zoë', 'ada'], 'the keys in their order, the logged ones taken');
+});
+
+t.test("the key order read with the files is each record's Object.keys after the log, for any base and any changes logged after it", async (t) => {
+  // Names V8 keeps as elements and lists first ('2', '10'), beside the generated changes' own names.
+  const start: StoreData = { version: 1, users: { ada: user('ada'), '10': user('10'), '2': user('2') } };
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(storeOp, { maxLength: 8 }), fc.array(fc.array(storeOp, { minLength: 1, maxLength: 3 }), { maxLength: 5 }), async (before, logged) => {
+      const dir = t.testdir({});
+      const base = applyAll(start, before);
+      const seq = 1 + (run++ % 3);
+      await writeFile(`${dir}/security.json`, JSON.stringify({ ...base, seq }));
+      await writeFile(`${dir}/security.log`, logged.map((ops, index) => `${JSON.stringify({ seq: seq + 1 + index, ops })}\n`).join(''));
+      const read = await readStoreFiles(dir);
+      t.same(read.data, applyAll(base, logged.flat()), 'the store as the changes leave it');
+      const wrong = storeRecords.find((record) => !isDeepStrictEqual(read.keyOrders.keys(record), Object.keys(read.data[record] ?? {})));
+      return t.equal(wrong, undefined, `every record's keys in Object.keys's order${wrong ? ` (not ${wrong})` : ''}`);
+    }),
+    { numRuns: 60 },
+  );
 });
 
 t.test('a damaged store is a clear error', async (t) => {
