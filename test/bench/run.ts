@@ -230,7 +230,7 @@ if (fold) {
 }
 for (const figures of scale.filter((entry) => entry.users === 1_000_000)) {
   goal(`5. ${figures.kind}, 1,000,000 users: nothing refused or timed out`, figures.parallelRefused === 0 && figures.seenOnSecond, `${figures.parallelRefused} of ${figures.parallelChanges} parallel changes refused; every change seen on the other node: ${figures.seenOnSecond}`);
-  goal(`5. ${figures.kind}, 1,000,000 users: a change visible on the other node within 500 ms`, figures.visibleMs.max <= 500, `median ${figures.visibleMs.median.toFixed(0)} ms, max ${figures.visibleMs.max.toFixed(0)} ms`);
+  goal(`5. ${figures.kind}, 1,000,000 users: a change visible on the other node within 500 ms`, figures.visibleMs.max <= 500, `median ${figures.visibleMs.median.toFixed(0)} ms, max ${figures.visibleMs.max.toFixed(0)} ms (the other node's event loop held up ${figures.slowestVisible.stallMs.toFixed(0)} ms at most meanwhile)`);
   goal(`5. ${figures.kind}, 1,000,000 users: a node starts in under 10 s`, figures.startMs.max < 10_000, `slowest ${(figures.startMs.max / 1000).toFixed(1)} s, median ${(figures.startMs.median / 1000).toFixed(1)} s (the second node's start to serving the store: ${(figures.joinMs.median / 1000).toFixed(1)} s)`);
 }
 goal('6. new TLS connections 0.9 of a bare server or better', handshakeRatio.median >= 0.9, `${handshakeRatio.median.toFixed(2)} (server CPU per handshake: node ${summarize(handshakes.nodeCpuMicros).median.toFixed(0)} us, bare ${summarize(handshakes.bareCpuMicros).median.toFixed(0)} us)`);

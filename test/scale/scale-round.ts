@@ -18,6 +18,8 @@ export interface RoundFigures {
   /** A new second node's enrollment and start, to serving the store it took. */
   joinMs: number;
   visibleMs: number[];
+  /** The second node's longest event-loop delay while each of those changes was awaited: its own stall, or not, when one is slow. */
+  visibleStallMs: number[];
   sequentialPerSecond: number;
   parallelPerSecond: number;
   oneNodeParallelPerSecond: number;
@@ -271,9 +273,19 @@ export async function measureRound(users: number, round: number, ca: string, sta
   const pids = [one.node.child.pid!, two.node.child.pid!];
   const idle = await Promise.all(pids.map(memory));
 
+  /** A node's longest event-loop delay since the last time this was read (GET /_nodes/_local/stats). */
+  const eventLoopMax = async (node: Client) => {
+    const answer = await node.call('GET', '/_nodes/_local/stats');
+    const stats = Object.values((JSON.parse(answer.text) as { nodes: Record<string, { event_loop: { delay_in_millis: { max: number } } }> }).nodes)[0]!;
+    return stats.event_loop.delay_in_millis.max;
+  };
+
   // A change on the first node, seen on the second by its notification: polled with GETs, which never read the store again.
+  // Beside each, the second node's longest event-loop delay meanwhile (its maximum, counted again from each read).
   const visibleMs: number[] = [];
+  const visibleStallMs: number[] = [];
   let seenOnSecond = true;
+  await eventLoopMax(b);
   for (let index = 0; index < 5; index++) {
     const made = await a.call('PUT', `/_security/user/new${round}-${index}`, admin, { password: scalePassword, roles: ['read-only'] });
     const after = performance.now();
@@ -281,15 +293,11 @@ export async function measureRound(users: number, round: number, ca: string, sta
     while (!seen && performance.now() - after < 30_000) seen = (await b.call('GET', `/_security/user/new${round}-${index}`)).status === 200;
     seenOnSecond &&= made.status === 200 && seen;
     visibleMs.push(performance.now() - after);
+    visibleStallMs.push(await eventLoopMax(b));
   }
 
   // Changes that cost no password hash (roles), one at a time, with the CPU of each node, while the second node's stall is watched
   // from outside (a client's /_health) and from inside (each node's event-loop delay, counted from this read on).
-  const eventLoopMax = async (node: Client) => {
-    const answer = await node.call('GET', '/_nodes/_local/stats');
-    const stats = Object.values((JSON.parse(answer.text) as { nodes: Record<string, { event_loop: { delay_in_millis: { max: number } } }> }).nodes)[0]!;
-    return stats.event_loop.delay_in_millis.max;
-  };
   await Promise.all([eventLoopMax(a), eventLoopMax(b)]);
   const waitedBefore = await Promise.all(pids.map(coreWaitMs));
   const windowStarted = performance.now();
@@ -331,6 +339,7 @@ export async function measureRound(users: number, round: number, ca: string, sta
     startMs: one.ms,
     joinMs,
     visibleMs,
+    visibleStallMs,
     sequentialPerSecond: (sequential / sequentialMs) * 1000,
     parallelPerSecond: parallel.perSecond,
     oneNodeParallelPerSecond: oneNode.perSecond,
