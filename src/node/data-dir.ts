@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { link, lstat, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecurenodeError } from '../errors.js';
 import { makeDirectory, removeLeftovers, writeFileAtomic } from '../io/atomic-write.js';
@@ -34,22 +34,53 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
   // Not synced: after a crash the lock is a dead process's, whatever it holds.
   await writeFile(next, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // A stale lock, then a breaker's lock a kill -9 left, then the lock itself: three tries.
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await link(next, path);
         return () => rm(path, { force: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const held = await readLock(path);
-        if (held.pid !== undefined && held.pid !== process.pid && isAlive(held.pid)) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(held.pid));
-        // Gone: removed only while it is still the lock read, not one another process took over meanwhile.
-        if (held.ino !== undefined && (await lstat(path).then((info) => info.ino, () => undefined)) === held.ino) await rm(path, { force: true });
+        if (!isStale(held)) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(held.pid!));
+        await breakStale(path, next, lock.busy);
       }
     }
   } finally {
     await rm(next, { force: true });
   }
   throw new SecurenodeError('ERR_NODE_LOCKED', `could not take the lock ${path}; another process keeps creating it`);
+}
+
+/** Whether a lock as read names no live process but this one (its holder is gone: a crash, kill -9). */
+const isStale = (held: { pid?: number }): boolean => held.pid === undefined || held.pid === process.pid || !isAlive(held.pid);
+
+/**
+ * Remove a lock whose holder is gone, one process at a time: under a lock of its own beside it (`<lock>.0`, linked from
+ * this process's next lock; no process has pid 0), the lock is read again and removed only while a file is there that
+ * still names no live process. Checked by its inode instead, two processes that both found it stale each removed it:
+ * the second removed the lock the first had just taken (a new file may get the inode the removed one had), and both
+ * held it. A breaker that died while breaking (kill -9 within these few calls) leaves its own lock, removed by the next
+ * process that finds it, which then tries again.
+ */
+async function breakStale(path: string, next: string, busy: (holder: number) => string): Promise<void> {
+  const breaker = `${path}.0`;
+  try {
+    await link(next, breaker);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const other = await readLock(breaker);
+    if (!isStale(other)) throw new SecurenodeError('ERR_NODE_LOCKED', busy(other.pid!));
+    await rm(breaker, { force: true });
+    return;
+  }
+  try {
+    // While this process breaks, no other removes the lock; a stale one stays until removed here, a live one is kept.
+    const held = await readLock(path);
+    if (held.ino !== undefined && isStale(held)) await rm(path, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
 }
 
 /** Where a process writes the lock it is about to take: beside it, named by its pid. */

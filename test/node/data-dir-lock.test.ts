@@ -55,11 +55,13 @@ function overlapping(said: readonly string[]): boolean {
   return holds.some((hold, index) => index > 0 && hold[0] < holds[index - 1]![1]);
 }
 
-t.test("six processes take a lock at once, ten times over, and once more over a lock its dead holder left: never two hold it, and none sees it without its holder's pid", async (t) => {
-  for (let round = 0; round < 11; round++) {
+t.test("six processes take a lock at once, ten times over, and six times more over a lock its dead holder left: never two hold it, and none sees it without its holder's pid", async (t) => {
+  for (let round = 0; round < 16; round++) {
     const dir = t.testdir();
-    // The last round: a lock whose holder died (a kill -9), which every process may take over, but only one.
-    if (round === 10) await writeFile(`${dir}/.certs.lock`, '999999999\n');
+    // The last six rounds: a lock whose holder died (a kill -9), which every process may take over, but only one; in the
+    // last, a breaker of a stale lock died too and left its own.
+    if (round >= 10) await writeFile(`${dir}/.certs.lock`, '999999999\n');
+    if (round === 15) await writeFile(`${dir}/.certs.lock.0`, '999999998\n');
     const contending = contend(dir, 6);
     // Meanwhile the lock is read as a process that finds it taken reads it: it must never be seen without its holder.
     const seenEmpty = readWhileTaken(`${dir}/.certs.lock`, 1_500);
