@@ -65,6 +65,8 @@ const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   const { authenticator, throttle, audit, logger } = options;
   const ledger = new NonceLedger();
+  // Every request object is built with the field, so that setting it keeps one shape (fastify's decorators are set in its constructor).
+  app.decorateRequest('principal', undefined);
   const succeed = (request: Parameters<typeof auditContext>[0], principal: Principal): void => {
     request.principal = principal;
     audit.record('authentication_success', auditContext(request), {

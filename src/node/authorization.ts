@@ -87,13 +87,12 @@ export function registerAuthorization(app: FastifyInstance, authorizer: Authoriz
     for (const method of [route.method].flat()) authorizer.addRoute({ method, pattern });
     // A gateway route is a service behind the node: decided as Authorizer.serviceAllowed says.
     const gateway = (route.config as { gateway?: string } | undefined)?.gateway !== undefined;
-    const always = managesSecurity(pattern);
+    const allowed = gateway ? authorizer.serviceDecider() : authorizer.routeDecider(pattern, managesSecurity(pattern));
     const check: onRequestHookHandler = (request, reply, done) => {
       const principal = request.principal;
       if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal, pattern)) return done();
       const path = requestPath(request);
-      const rights = rightsOf(principal);
-      if (gateway ? authorizer.serviceAllowed(rights, request.method, path) : authorizer.endpointAllowed(rights, request.method, path, pattern, always)) return done();
+      if (allowed(principal.user.roles, principal.limitedBy, request.method, path)) return done();
       audit.record('access_denied', auditContext(request), { method: request.method, path });
       void forbidden(reply, principal, actionFor(request.method));
     };
