@@ -27,11 +27,15 @@ async function keepAliveLoad(port: number, headers: Record<string, string>, seco
   return { perSecond: result.requests.average, total: result.requests.total };
 }
 
-/** Requests per second as above, and the server's CPU per request in microseconds (from /proc: what the client's share of the cores cannot move). */
-async function requestsAndCpu(server: { port: number; pid: number }, headers: Record<string, string>, seconds: number): Promise<{ perSecond: number; cpuMicros: number }> {
+/** The requests answered in `seconds`, and the server's CPU meanwhile in ms (from /proc: what the client's share of the cores cannot move). */
+async function requestsAndCpu(server: { port: number; pid: number }, headers: Record<string, string>, seconds: number): Promise<{ total: number; ms: number }> {
   const { result, ms } = await cpuDuring(server.pid, () => keepAliveLoad(server.port, headers, seconds));
-  return { perSecond: result.perSecond, cpuMicros: (ms * 1000) / result.total };
+  return { total: result.total, ms };
 }
+
+/** Each keep-alive round's slices per server, and the untimed load each server gets before the first. */
+const slicesPerRound = 3;
+const warmUpSeconds = 2;
 
 /**
  * Authenticated keep-alive GET / on the node as a ratio to a bare https server
@@ -62,16 +66,39 @@ export async function keepAliveRatio(
     await new Promise((resolve) => setTimeout(resolve, 29_000));
     for (const each of resting) samples.rssRest.push(await rssMb(each.pid));
     for (const each of resting.slice(1)) each.stop();
+    // Untimed, as a steady state is what is compared: the node's first requests wait for the password hash (each
+    // connection's first, until one has been checked), and both servers' code is still being optimized.
+    await keepAliveLoad(node.port, auth, warmUpSeconds);
+    await keepAliveLoad(bare!.port, {}, warmUpSeconds);
     for (let round = 0; round < rounds; round++) {
-      let nodeLoad = { perSecond: 0, cpuMicros: 0 };
-      samples.rssLoaded.push(await peakRssDuring(node.pid, async () => (nodeLoad = await requestsAndCpu(node, auth, seconds))));
-      const bareLoad = await requestsAndCpu(bare!, {}, seconds);
-      samples.node.push(nodeLoad.perSecond);
-      samples.bare.push(bareLoad.perSecond);
-      samples.ratio.push(nodeLoad.perSecond / bareLoad.perSecond);
-      samples.nodeCpuMicros.push(nodeLoad.cpuMicros);
-      samples.bareCpuMicros.push(bareLoad.cpuMicros);
-      samples.cpuRatio.push(bareLoad.cpuMicros / nodeLoad.cpuMicros);
+      const nodeLoad = { requests: 0, cpuMs: 0 };
+      const bareLoad = { requests: 0, cpuMs: 0 };
+      // A round is slices of both in ABBA order (node, bare, bare, node, ...): this machine's speed drifts over
+      // seconds (one server's rate moved by 30% from one 5 s round to the next), and a drift then falls on both alike.
+      let peak = 0;
+      for (let slice = 0; slice < slicesPerRound; slice++) {
+        const nodeFirst = slice % 2 === 0;
+        for (const which of nodeFirst ? (['node', 'bare'] as const) : (['bare', 'node'] as const)) {
+          if (which === 'node') {
+            let load = { total: 0, ms: 0 };
+            peak = Math.max(peak, await peakRssDuring(node.pid, async () => (load = await requestsAndCpu(node, auth, seconds / slicesPerRound))));
+            nodeLoad.requests += load.total;
+            nodeLoad.cpuMs += load.ms;
+          } else {
+            const load = await requestsAndCpu(bare!, {}, seconds / slicesPerRound);
+            bareLoad.requests += load.total;
+            bareLoad.cpuMs += load.ms;
+          }
+        }
+      }
+      samples.rssLoaded.push(peak);
+      // Both ran for the same time: the ratio of their requests is the ratio of their rates.
+      samples.node.push(nodeLoad.requests / seconds);
+      samples.bare.push(bareLoad.requests / seconds);
+      samples.ratio.push(nodeLoad.requests / bareLoad.requests);
+      samples.nodeCpuMicros.push((nodeLoad.cpuMs * 1000) / nodeLoad.requests);
+      samples.bareCpuMicros.push((bareLoad.cpuMs * 1000) / bareLoad.requests);
+      samples.cpuRatio.push((bareLoad.cpuMs / bareLoad.requests) / (nodeLoad.cpuMs / nodeLoad.requests));
     }
   } finally {
     for (const each of resting) each.stop();

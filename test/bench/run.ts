@@ -107,7 +107,7 @@ console.log(`${'  node peak memory (VmHWM) by its first answer'.padEnd(44)} ${su
 console.log(`${'  ratio first start / bare start'.padEnd(44)} ${summarize(startRatios).median.toFixed(2).padStart(9)} ${summarize(startRatios).min.toFixed(2).padStart(9)} ${summarize(startRatios).max.toFixed(2).padStart(9)}`);
 
 const home = await mkdtemp(join(tmpdir(), 'securenode-bench-'));
-const keepAlive = await keepAliveRatio(`${home}/home`, runs, 5);
+const keepAlive = await keepAliveRatio(`${home}/home`, runs, 6);
 const authorization = await authorizationCost(`${home}/home`, runs, 5);
 const handshakes = await handshakeRates(`${home}/home`, runs, 3);
 const gateway = await gatewayRates(home, runs, 5);

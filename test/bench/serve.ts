@@ -1,6 +1,6 @@
 // Bench helper, run as a child process: serve `node` (securenode's node, with a
 // superuser, and a user with 20 roles) or `bare` (a plain Node https server with the same key and certificate)
-// and print the port. Both answer GET / with a small JSON body.
+// and print the port. Both answer GET / with the same small JSON body.
 import { createServer } from 'node:https';
 import { Writable } from 'node:stream';
 import { autoConfigure } from '../../src/autoconfig/auto-configure.js';
@@ -18,7 +18,14 @@ const upstream = process.env['BENCH_UPSTREAM'];
 const result = await autoConfigure({ home, env: {}, overrides: ['http.port=0', 'transport.port=0', 'http.host=127.0.0.1', ...(upstream ? [`gateway.routes=[{name: app, path: /app, upstream: "${upstream}"}]`] : [])] });
 const tls = result.tls!;
 if (mode === 'bare') {
-  const body = JSON.stringify({ name: 'bare', cluster_name: 'securenode', tagline: 'Secure on first start' });
+  // The node's own answer to GET /, byte for byte: both servers encrypt, send and the client parses the same response.
+  const body = JSON.stringify({
+    name: result.settings.string('node.name'),
+    cluster_name: result.settings.string('cluster.name'),
+    cluster_uuid: (await loadIdentity(result.paths.dataDir)).clusterUuid,
+    version: { number: 'bench' },
+    tagline: 'Secure on first start',
+  });
   const server = createServer({ pfx: tls.httpP12, passphrase: tls.httpP12Password, minVersion: 'TLSv1.2' }, (_request, response) => {
     response.setHeader('content-type', 'application/json; charset=utf-8');
     response.end(body);
