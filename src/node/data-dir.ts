@@ -34,17 +34,23 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
   // Not synced: after a crash the lock is a dead process's, whatever it holds.
   await writeFile(next, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    // A stale lock, then a breaker's lock a kill -9 left, then the lock itself: three tries.
+    // A stale lock, broken; then the lock itself, or its new holder; once more for a breaker that finished meanwhile.
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await link(next, path);
-        return () => rm(path, { force: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const held = await readLock(path);
         if (!isStale(held)) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(held.pid!));
         await breakStale(path, next, lock.busy);
+        continue;
       }
+      const release = () => rm(path, { force: true });
+      await removeDeadBreakers(path).catch(async (error: unknown) => {
+        await release();
+        throw error;
+      });
+      return release;
     }
   } finally {
     await rm(next, { force: true });
@@ -55,31 +61,50 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
 /** Whether a lock as read names no live process but this one (its holder is gone: a crash, kill -9). */
 const isStale = (held: { pid?: number }): boolean => held.pid === undefined || held.pid === process.pid || !isAlive(held.pid);
 
+/** Breakers' locks beside the lock: `<lock>.0`, `<lock>.00`, ... (no process has pid 0, and preflight counts them as the lock's). */
+const breakerSlots = 4;
+const breakerLocks = (path: string): string[] => Array.from({ length: breakerSlots }, (_, index) => `${path}.${'0'.repeat(index + 1)}`);
+
 /**
- * Remove a lock whose holder is gone, one process at a time: under a lock of its own beside it (`<lock>.0`, linked from
- * this process's next lock; no process has pid 0), the lock is read again and removed only while a file is there that
- * still names no live process. Checked by its inode instead, two processes that both found it stale each removed it:
- * the second removed the lock the first had just taken (a new file may get the inode the removed one had), and both
- * held it. A breaker that died while breaking (kill -9 within these few calls) leaves its own lock, removed by the next
- * process that finds it, which then tries again.
+ * Remove a lock whose holder is gone, one process at a time: under a breaker's lock of its own beside it (linked from
+ * this process's next lock), the lock is read again and removed only while a file is there that still names no live
+ * process. Checked by its inode instead, two processes that both found it stale each removed it: the second removed the
+ * lock the first had just taken (a new file may get the inode the removed one had), and both held it.
+ *
+ * A breaker killed while breaking (kill -9 within these few calls) leaves its lock. That one is never removed here: two
+ * processes that both read it as dead would both remove it, and the second might remove the lock the first had just
+ * taken in its place, so that both break at once. Every process passes over a dead breaker's lock to the next one, in
+ * the same order, so one at a time still breaks; the process that then holds the lock removes what dead breakers left.
  */
 async function breakStale(path: string, next: string, busy: (holder: number) => string): Promise<void> {
-  const breaker = `${path}.0`;
-  try {
-    await link(next, breaker);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const other = await readLock(breaker);
-    if (!isStale(other)) throw new SecurenodeError('ERR_NODE_LOCKED', busy(other.pid!));
-    await rm(breaker, { force: true });
+  for (const breaker of breakerLocks(path)) {
+    try {
+      await link(next, breaker);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const other = await readLock(breaker);
+      // Gone meanwhile: its breaker has just broken the lock; take it, or find its new holder, from the start.
+      if (other.ino === undefined) return;
+      if (!isStale(other)) throw new SecurenodeError('ERR_NODE_LOCKED', busy(other.pid!));
+      continue;
+    }
+    try {
+      // While this process breaks, no other removes the lock; a stale one stays until removed here, a live one is kept.
+      const held = await readLock(path);
+      if (held.ino !== undefined && isStale(held)) await rm(path, { force: true });
+    } finally {
+      await rm(breaker, { force: true });
+    }
     return;
   }
-  try {
-    // While this process breaks, no other removes the lock; a stale one stays until removed here, a live one is kept.
-    const held = await readLock(path);
-    if (held.ino !== undefined && isStale(held)) await rm(path, { force: true });
-  } finally {
-    await rm(breaker, { force: true });
+  throw new SecurenodeError('ERR_NODE_LOCKED', `the lock ${path} names no live process, and ${breakerSlots} processes were killed while breaking it; when no securenode process uses this home, remove ${path} and ${path}.0*`);
+}
+
+/** What breakers killed while breaking left, removed by the process that now holds the lock (so no breaker is at work). */
+async function removeDeadBreakers(path: string): Promise<void> {
+  for (const breaker of breakerLocks(path)) {
+    const left = await readLock(breaker);
+    if (left.ino !== undefined && left.pid !== process.pid && isStale(left)) await rm(breaker, { force: true });
   }
 }
 

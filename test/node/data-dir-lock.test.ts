@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { isLockFile } from '../../src/node/data-dir.js';
+import { acquireLock, isLockFile } from '../../src/node/data-dir.js';
 
 // The home's lock and the certificates' lock, taken by processes at once: at most one holds it at any time. Each
 // process below starts at the same moment, and if it gets the lock, holds it 150 ms and says when.
@@ -59,9 +59,10 @@ t.test("six processes take a lock at once, ten times over, and six times more ov
   for (let round = 0; round < 16; round++) {
     const dir = t.testdir();
     // The last six rounds: a lock whose holder died (a kill -9), which every process may take over, but only one; in the
-    // last, a breaker of a stale lock died too and left its own.
+    // last two, breakers of a stale lock died too and left theirs (two of them, then one), which the six pass over.
     if (round >= 10) await writeFile(`${dir}/.certs.lock`, '999999999\n');
-    if (round === 15) await writeFile(`${dir}/.certs.lock.0`, '999999998\n');
+    if (round >= 14) await writeFile(`${dir}/.certs.lock.0`, '999999998\n');
+    if (round === 14) await writeFile(`${dir}/.certs.lock.00`, '999999997\n');
     const contending = contend(dir, 6);
     // Meanwhile the lock is read as a process that finds it taken reads it: it must never be seen without its holder.
     const seenEmpty = readWhileTaken(`${dir}/.certs.lock`, 1_500);
@@ -70,6 +71,15 @@ t.test("six processes take a lock at once, ten times over, and six times more ov
     if (said.some((line) => line.startsWith('failed')) || !said.some((line) => line.startsWith('held')) || overlapping(said)) return t.fail(`round ${round}: ${said.join('; ')}`);
     t.same((await readdir(dir)).filter((name) => name.startsWith('.certs.lock')), [], `round ${round}: one held it at a time, the others were told it was busy or took it after (${said.filter((line) => line.startsWith('held')).length} held it); nothing left behind`);
   }
+});
+
+t.test('a stale lock whose every breaker slot a killed breaker left is refused, saying what to remove', async (t) => {
+  const dir = t.testdir({ '.certs.lock': '999999999\n', '.certs.lock.0': '999999998\n', '.certs.lock.00': '999999997\n', '.certs.lock.000': '999999996\n', '.certs.lock.0000': '999999995\n' });
+  await t.rejects(acquireLock(dir, { name: '.certs.lock', busy: (holder) => `held by ${holder}` }), {
+    code: 'ERR_NODE_LOCKED',
+    message: `the lock ${dir}/.certs.lock names no live process, and 4 processes were killed while breaking it; when no securenode process uses this home, remove ${dir}/.certs.lock and ${dir}/.certs.lock.0*`,
+  });
+  t.same((await readdir(dir)).sort(), ['.certs.lock', '.certs.lock.0', '.certs.lock.00', '.certs.lock.000', '.certs.lock.0000'], 'nothing removed, and no next lock left');
 });
 
 t.test("the home's lock, or one about to be taken, is not the node's data for preflight", async (t) => {
