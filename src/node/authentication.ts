@@ -28,11 +28,29 @@ export interface AuthenticationOptions {
   readonly sessions?: SessionLimits;
 }
 
-/** The values of a header as sent (Node joins or drops repeats): a doubled admin token header must be seen as two. */
-function headerValues(raw: readonly string[], name: string): string[] {
-  const values: string[] = [];
-  for (let index = 0; index < raw.length; index += 2) if (raw[index]!.length === name.length && raw[index]!.toLowerCase() === name) values.push(raw[index + 1]!);
-  return values;
+/** Whether a header name as sent is `name` (lower case): most clients send it in lower case, which needs no new string. */
+const sameName = (sent: string, name: string): boolean => sent === name || (sent.length === name.length && sent.toLowerCase() === name);
+
+/** Whether a header was sent more than once (Node keeps only the first of some repeats and joins others). */
+function sentTwice(raw: readonly string[], name: string): boolean {
+  let seen = false;
+  for (let index = 0; index < raw.length; index += 2) {
+    if (!sameName(raw[index]!, name)) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
+/** A header's value when it was sent exactly once; undefined when it was not sent, or sent more than once. */
+function soleValue(raw: readonly string[], name: string): string | undefined {
+  let found = -1;
+  for (let index = 0; index < raw.length; index += 2) {
+    if (!sameName(raw[index]!, name)) continue;
+    if (found !== -1) return undefined;
+    found = index + 1;
+  }
+  return found === -1 ? undefined : raw[found];
 }
 
 const unauthorized = { error: 'Invalid credentials' };
@@ -135,15 +153,15 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     // The console's page and its assets hold no data: a browser loads them before anyone logs in (and a node without the console answers 404).
     if (request.method === 'GET' && consolePath(path)) return done();
     // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
-    if (headerValues(request.raw.rawHeaders, 'authorization').length > 1) {
+    if (sentTwice(request.raw.rawHeaders, 'authorization')) {
       reply.code(400).send(twoHeaders);
       return;
     }
     // One admin token header authenticates; none, or more than one, is anonymous (as in Kong), and the Authorization header decides.
     if (options.tokenHashKey && options.tokenHeader) {
-      const tokens = headerValues(request.raw.rawHeaders, options.tokenHeader);
-      if (tokens.length === 1) {
-        const check = (): Principal | undefined => authenticateAdminToken(options.store, options.tokenHashKey!, tokens[0]!);
+      const token = soleValue(request.raw.rawHeaders, options.tokenHeader);
+      if (token !== undefined) {
+        const check = (): Principal | undefined => authenticateAdminToken(options.store, options.tokenHashKey!, token);
         const principal = check();
         if (principal) return admit(request, reply, principal, done);
         checkSlowly(request, reply, done, check, { scheme: 'admin_token', retry: true });

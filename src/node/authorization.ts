@@ -12,17 +12,27 @@ export function forbidden(reply: FastifyReply, principal: Principal, action: Act
 /** What makes a path need the segment by segment work: an escape, a dot, a NUL. */
 const plainPath = /[%.\u0000]/;
 
+/** canonicalPath's last question and answer. */
+let lastUrl: string | undefined;
+let lastPath: string | undefined;
+
 /**
  * A request path as the router dispatches it: each segment percent-decoded.
  * Undefined when no single path is meant: a malformed escape, a segment that
  * decodes to '/' or NUL, or a '.' or '..' segment (nginx refuses those too).
  */
 export function canonicalPath(url: string): string | undefined {
+  // The last URL asked about: authentication, authorization and a keep-alive client's next request ask about the same one.
+  if (url === lastUrl) return lastPath;
   const query = url.indexOf('?');
   const raw = query === -1 ? url : url.slice(0, query);
   // Nothing to decode and no dot segment: the path is its own canonical form (most requests; every one pays this).
-  return plainPath.test(raw) ? decodeSegments(raw) : raw;
+  const path = plainPath.test(raw) ? decodeSegments(raw) : raw;
+  lastUrl = url;
+  lastPath = path;
+  return path;
 }
+
 
 /** canonicalPath's work on a path without its query, segment by segment, whatever the path holds. */
 export function decodeSegments(raw: string): string | undefined {
@@ -68,11 +78,17 @@ export function auditContext(request: FastifyRequest): AuditContext {
 /** The routes anyone signed in with their password may use on themselves: their own password, their own admin tokens. */
 const ownRoutes = new Set(['/_security/user/:name/_password', '/_security/user/:name/_token', '/_security/user/:name/_token/:id']);
 
-/** What anyone authenticated may do to themselves: see who they are, change their own password, manage their own admin tokens (with a password, never with a token). */
-function selfService(request: FastifyRequest, principal: Principal, route: string): boolean {
-  // Forward auth decides on the request it names, not on its own path.
-  if (route === '/_security/_authenticate' || route === '/_security/session' || route === '/_auth/forward' || route === '/_security/http_ca') return true;
-  return ownRoutes.has(route) && principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
+/** Routes that decide for themselves whom they answer: forward auth decides on the request it names, not on its own path. */
+const selfDecidingRoutes = new Set(['/_security/_authenticate', '/_security/session', '/_auth/forward', '/_security/http_ca']);
+
+/**
+ * What anyone authenticated may do to themselves on a route: see who they are, change their own password, manage
+ * their own admin tokens (with a password, never with a token). Decided once per route pattern; the rest per request.
+ */
+function selfServiceOn(route: string): (request: FastifyRequest, principal: Principal) => boolean {
+  if (selfDecidingRoutes.has(route)) return () => true;
+  if (!ownRoutes.has(route)) return () => false;
+  return (request, principal) => principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
 }
 
 /**
@@ -88,9 +104,10 @@ export function registerAuthorization(app: FastifyInstance, authorizer: Authoriz
     // A gateway route is a service behind the node: decided as Authorizer.serviceAllowed says.
     const gateway = (route.config as { gateway?: string } | undefined)?.gateway !== undefined;
     const allowed = gateway ? authorizer.serviceDecider() : authorizer.routeDecider(pattern, managesSecurity(pattern));
+    const selfService = selfServiceOn(pattern);
     const check: onRequestHookHandler = (request, reply, done) => {
       const principal = request.principal;
-      if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal, pattern)) return done();
+      if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal)) return done();
       const path = requestPath(request);
       if (allowed(principal.user.roles, principal.limitedBy, request.method, path)) return done();
       audit.record('access_denied', auditContext(request), { method: request.method, path });

@@ -19,7 +19,7 @@ const consoleFiles: Record<string, { type: string; file: string }> = {
 };
 
 /** Whether a path is the console's (its page, its assets, or the bare prefix that redirects). */
-export const consolePath = (path: string): boolean => path === '/_console' || Object.hasOwn(consoleFiles, path);
+export const consolePath = (path: string): boolean => path.startsWith('/_console') && (path === '/_console' || Object.hasOwn(consoleFiles, path));
 
 /** Scripts and styles from this origin only, nothing inline or evaluated, never framed. */
 const consoleHeaders = {

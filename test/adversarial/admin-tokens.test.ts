@@ -90,6 +90,9 @@ t.test('the header: doubled or missing is anonymous; renamed to Kong\'s; garbage
   t.equal((await curl(`kong-admin-token: ${token.token}`)).stdout, '200', 'header names have no case');
   t.equal((await curl(`Securenode-Admin-Token: ${token.token}`)).stdout, '401', 'the default name is not read once it is renamed');
   t.equal((await curl(`Kong-Admin-Token: ${token.token}`, `Kong-Admin-Token: ${token.token}`)).stdout, '401', 'doubled: anonymous');
+  // Either as sent in lower case (compared as it is) or in any other case (compared lowered): the two still count as two.
+  t.equal((await curl(`kong-admin-token: ${token.token}`, `kong-admin-token: ${token.token}`)).stdout, '401', 'doubled in lower case: anonymous');
+  t.equal((await curl(`kong-admin-token: ${token.token}`, `KONG-ADMIN-TOKEN: ${token.token}`)).stdout, '401', 'doubled in two cases: anonymous');
   t.equal((await curl(`Kong-Admin-Token: ${token.token}`, `Kong-Admin-Token: ${token.token}`, `Authorization: Basic ${Buffer.from('elastic:rbac-super-password-1').toString('base64')}`)).stdout, '200', 'doubled and a password: the password decides');
   t.equal((await curl()).stdout, '401', 'missing: anonymous');
   await fc.assert(

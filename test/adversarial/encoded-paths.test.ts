@@ -54,6 +54,18 @@ t.test('canonicalPath with its shortcut for plain paths decides as the segment b
   t.equal(canonicalPath('/plain/path?with=a.dot%2F'), '/plain/path', 'the query never counts');
 });
 
+t.test('canonicalPath keeps its last answer for the same URL only: any sequence decides as each URL alone does (fast-check)', async (t) => {
+  // A few URLs, so that the same one often comes again, alone or after another that decodes to the same path.
+  const url = fc.constantFrom('/', '/?a', '/_security/user/x', '/_security/user/%78', '/_security/user/x?', '/_security/user/%2e%2e', '/a/./b', '/a/b', '/%zz', '/a%2Fb', '');
+  fc.assert(
+    fc.property(fc.array(url, { minLength: 20, maxLength: 80 }), (urls) => urls.every((each) => canonicalPath(each) === decodeSegments(each.split('?')[0]!))),
+    { numRuns: 2_000 },
+  );
+  t.equal(canonicalPath('/x%2Fy'), undefined);
+  t.equal(canonicalPath('/x%2Fy'), undefined, 'a refused URL asked again is refused again');
+  t.equal(canonicalPath('/x/y'), '/x/y');
+});
+
 t.test('negative rows hold against every encoding of every character, on every route with a parameter', async (t) => {
   const { call, admin } = await inProcessNode(t, 'on');
   await call('PUT', '/_security/user/victim', admin, { password: 'victim-password-1', roles: [] });

@@ -60,7 +60,7 @@ t.test('two Authorization headers authenticate nobody', async (t) => {
   const { running, configured } = await inProcessNode(t, 'on');
   const ca = `${configured.paths.certsDir}/http_ca.crt`;
   const good = `Authorization: Basic ${Buffer.from(`elastic:${superPassword}`).toString('base64')}`;
-  for (const headers of [[good, good], [good, 'Authorization: Basic d3Jvbmc6d3Jvbmc='], ['Authorization: Basic d3Jvbmc6d3Jvbmc=', good], [good, 'authorization: Bearer x']]) {
+  for (const headers of [[good, good], [good, 'Authorization: Basic d3Jvbmc6d3Jvbmc='], ['Authorization: Basic d3Jvbmc6d3Jvbmc=', good], [good, 'authorization: Bearer x'], [good.toLowerCase(), good.toLowerCase()], ['authorization: Bearer x', 'AUTHORIZATION: Bearer y']]) {
     const result = await curl(running.http.port, ca, headers.flatMap((header) => ['-H', header]), '/_security/_authenticate');
     t.equal(statusOf(result), '400', headers.join(' + '));
     t.match(result.stdout, '{"error":"more than one Authorization header; send one"}');
