@@ -16,6 +16,32 @@ function isAlive(pid: number): boolean {
   }
 }
 
+let bootId: Promise<string | undefined> | undefined;
+
+/**
+ * What tells a process from a later one given the same pid: the boot, and the process's start time in clock ticks
+ * since then (Linux's /proc); undefined where neither can be read. A lock names its holder by pid and this, so that a
+ * dead holder's pid, handed to another process since (common after a restart, where pids start over), is not taken
+ * for the holder: the node would say forever that the home is busy.
+ */
+async function processStart(pid: number): Promise<string | undefined> {
+  bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then((text) => text.trim(), () => undefined);
+  const boot = await bootId;
+  const stat = boot && (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined));
+  // The fields after the command's name, which may itself hold spaces and parentheses; the start time is the 22nd field.
+  const start = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return start && /^\d+$/.test(start) ? `${boot}:${start}` : undefined;
+}
+
+/** Whether a lock's holder is alive: its pid is, and it is the process that wrote the lock (when the lock says which). */
+async function holderAlive(held: { pid: number; start?: string }): Promise<boolean> {
+  if (!isAlive(held.pid)) return false;
+  if (held.start === undefined) return true;
+  const start = await processStart(held.pid);
+  // Unreadable (another user's process where /proc hides it): alive, as the pid alone says.
+  return start === undefined || start === held.start;
+}
+
 /**
  * Take the home's lock, so that one node at a time uses it: a file that
  * appears with the pid of the process that holds it (written beside it, then
@@ -32,7 +58,8 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
   const next = lockNext(path);
   await rm(next, { force: true });
   // Not synced: after a crash the lock is a dead process's, whatever it holds.
-  await writeFile(next, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
+  const start = await processStart(process.pid);
+  await writeFile(next, `${process.pid}${start ? ` ${start}` : ''}\n`, { mode: 0o600, flag: 'wx' });
   try {
     // A stale lock, broken; then the lock itself, or its new holder; once more for a breaker that finished meanwhile.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -41,7 +68,7 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const held = await readLock(path);
-        if (!isStale(held)) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(held.pid!));
+        if (!(await isStale(held))) throw new SecurenodeError('ERR_NODE_LOCKED', lock.busy(held.pid!));
         await breakStale(path, next, lock.busy);
         continue;
       }
@@ -59,7 +86,7 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
 }
 
 /** Whether a lock as read names no live process but this one (its holder is gone: a crash, kill -9). */
-const isStale = (held: { pid?: number }): boolean => held.pid === undefined || held.pid === process.pid || !isAlive(held.pid);
+const isStale = async (held: { pid?: number; start?: string }): Promise<boolean> => held.pid === undefined || held.pid === process.pid || !(await holderAlive(held as { pid: number; start?: string }));
 
 /** Breakers' locks beside the lock: `<lock>.0`, `<lock>.00`, ... (no process has pid 0, and preflight counts them as the lock's). */
 const breakerSlots = 4;
@@ -85,13 +112,13 @@ async function breakStale(path: string, next: string, busy: (holder: number) => 
       const other = await readLock(breaker);
       // Gone meanwhile: its breaker has just broken the lock; take it, or find its new holder, from the start.
       if (other.ino === undefined) return;
-      if (!isStale(other)) throw new SecurenodeError('ERR_NODE_LOCKED', busy(other.pid!));
+      if (!(await isStale(other))) throw new SecurenodeError('ERR_NODE_LOCKED', busy(other.pid!));
       continue;
     }
     try {
       // While this process breaks, no other removes the lock; a stale one stays until removed here, a live one is kept.
       const held = await readLock(path);
-      if (held.ino !== undefined && isStale(held)) await rm(path, { force: true });
+      if (held.ino !== undefined && (await isStale(held))) await rm(path, { force: true });
     } finally {
       await rm(breaker, { force: true });
     }
@@ -104,7 +131,7 @@ async function breakStale(path: string, next: string, busy: (holder: number) => 
 async function removeDeadBreakers(path: string): Promise<void> {
   for (const breaker of breakerLocks(path)) {
     const left = await readLock(breaker);
-    if (left.ino !== undefined && left.pid !== process.pid && isStale(left)) await rm(breaker, { force: true });
+    if (left.ino !== undefined && left.pid !== process.pid && (await isStale(left))) await rm(breaker, { force: true });
   }
 }
 
@@ -116,14 +143,17 @@ export function isLockFile(name: string): boolean {
   return name === lockFileName || (name.startsWith(`${lockFileName}.`) && /^\d+$/.test(name.slice(lockFileName.length + 1)));
 }
 
-/** The pid a lock names and which file it is; neither when it is gone or does not name one. */
-async function readLock(path: string): Promise<{ pid?: number; ino?: number }> {
+/** The pid a lock names (and its holder's start, when it says), and which file it is; neither when it is gone or does not name one. */
+async function readLock(path: string): Promise<{ pid?: number; start?: string; ino?: number }> {
   const handle = await open(path, 'r').catch(() => undefined);
   if (!handle) return {};
   try {
-    const pid = Number.parseInt(await handle.readFile('utf8'), 10);
+    // `<pid>` (as written before the start was) or `<pid> <boot>:<start>`.
+    const [pidText, start] = (await handle.readFile('utf8')).trim().split(' ');
+    const pid = Number.parseInt(pidText!, 10);
     const { ino } = await handle.stat();
-    return Number.isInteger(pid) && pid > 0 ? { pid, ino } : { ino };
+    if (!Number.isInteger(pid) || pid <= 0) return { ino };
+    return start === undefined ? { pid, ino } : { pid, start, ino };
   } finally {
     await handle.close();
   }
@@ -181,8 +211,8 @@ export async function removeNodeAddress(dataDir: string): Promise<void> {
 
 /** The pid that holds the home's lock, when that process is alive; else undefined. */
 export async function lockHolder(dataDir: string, name = lockFileName): Promise<number | undefined> {
-  const { pid } = await readLock(join(dataDir, name));
-  return pid !== undefined && isAlive(pid) ? pid : undefined;
+  const held = await readLock(join(dataDir, name));
+  return held.pid !== undefined && (await holderAlive(held as { pid: number; start?: string })) ? held.pid : undefined;
 }
 
 /**

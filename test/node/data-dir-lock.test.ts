@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import t from 'tap';
-import { acquireLock, isLockFile } from '../../src/node/data-dir.js';
+import { acquireLock, isLockFile, lockHolder } from '../../src/node/data-dir.js';
 
 // The home's lock and the certificates' lock, taken by processes at once: at most one holds it at any time. Each
 // process below starts at the same moment, and if it gets the lock, holds it 150 ms and says when.
@@ -80,6 +81,52 @@ t.test('a stale lock whose every breaker slot a killed breaker left is refused, 
     message: `the lock ${dir}/.certs.lock names no live process, and 4 processes were killed while breaking it; when no securenode process uses this home, remove ${dir}/.certs.lock and ${dir}/.certs.lock.0*`,
   });
   t.same((await readdir(dir)).sort(), ['.certs.lock', '.certs.lock.0', '.certs.lock.00', '.certs.lock.000', '.certs.lock.0000'], 'nothing removed, and no next lock left');
+});
+
+/** A process's boot and start time as /proc tells them, read here on its own: `<boot id>:<start time in ticks>`. */
+async function startOf(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return `${(await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+}
+
+t.test("a lock names its holder by pid and start: a dead holder's pid, now another process's, does not hold the home", async (t) => {
+  // Another process alive under the pid a lock names, as after a restart that handed the dead holder's pid to it.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => other.kill());
+  const pid = other.pid!;
+  const real = await startOf(pid);
+  const take = (dir: string) => acquireLock(dir, { name: '.certs.lock', busy: (holder) => `held by ${holder}` });
+
+  const mine = t.testdir();
+  const release = await take(mine);
+  t.equal(await readFile(`${mine}/.certs.lock`, 'utf8'), `${process.pid} ${await startOf(process.pid)}\n`, 'the lock says who holds it: pid, boot and start');
+  await release();
+
+  const held = t.testdir({ '.certs.lock': `${pid} ${real}\n` });
+  await t.rejects(take(held), { code: 'ERR_NODE_LOCKED', message: `held by ${pid}` }, 'the very process: busy');
+  t.equal(await lockHolder(held, '.certs.lock'), pid);
+  const older = t.testdir({ '.certs.lock': `${pid}\n` });
+  await t.rejects(take(older), { code: 'ERR_NODE_LOCKED', message: `held by ${pid}` }, 'a lock without a start (written before there was one): the pid alone decides');
+
+  // Any other start, boot or text there: the holder is gone, and the lock is taken over.
+  const [boot, ticks] = real.split(':') as [string, string];
+  const others = fc.oneof(
+    fc.nat().map((n) => `${boot}:${n}`),
+    fc.constant(`${boot}:${Number(ticks) + 1}`),
+    fc.uuid().map((uuid) => `${uuid}:${ticks}`),
+    fc.stringMatching(/^[!-~]{1,40}$/),
+  ).filter((start) => start !== real);
+  await fc.assert(
+    fc.asyncProperty(others, async (start) => {
+      const dir = t.testdir({ '.certs.lock': `${pid} ${start}\n` });
+      if ((await lockHolder(dir, '.certs.lock')) !== undefined) return false;
+      const taken = await take(dir);
+      const now = await readFile(`${dir}/.certs.lock`, 'utf8');
+      await taken();
+      return now.startsWith(`${process.pid} `);
+    }),
+    { numRuns: 60 },
+  );
 });
 
 t.test("the home's lock, or one about to be taken, is not the node's data for preflight", async (t) => {
