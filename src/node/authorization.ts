@@ -33,7 +33,6 @@ export function canonicalPath(url: string): string | undefined {
   return path;
 }
 
-
 /** canonicalPath's work on a path without its query, segment by segment, whatever the path holds. */
 export function decodeSegments(raw: string): string | undefined {
   const segments: string[] = [];
