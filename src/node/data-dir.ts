@@ -196,13 +196,15 @@ export async function joinedCluster(dataDir: string): Promise<boolean> {
 /** Where a running node listens, for the companion tools (removed when it stops). */
 export interface NodeAddress {
   readonly pid: number;
+  /** Which process had the pid, as a lock names its holder (see processStart); absent where it cannot be read. */
+  readonly start?: string;
   readonly httpPort: number;
 }
 
 const addressFile = (dataDir: string): string => join(dataDir, 'node.address.json');
 
 export async function writeNodeAddress(dataDir: string, httpPort: number): Promise<void> {
-  await writeFileAtomic(addressFile(dataDir), `${JSON.stringify({ pid: process.pid, httpPort })}\n`, 0o640);
+  await writeFileAtomic(addressFile(dataDir), `${JSON.stringify({ pid: process.pid, start: await processStart(process.pid), httpPort })}\n`, 0o640);
 }
 
 export async function removeNodeAddress(dataDir: string): Promise<void> {
@@ -232,11 +234,12 @@ export async function withCertsLock<T>(certsDir: string, work: () => Promise<T>)
   }
 }
 
-/** The address a running node recorded, if the node that recorded it is still alive. */
+/** The address a running node recorded, if the node that recorded it is still alive (not only its pid, given to another since). */
 export async function readNodeAddress(dataDir: string): Promise<NodeAddress | undefined> {
   try {
     const address = JSON.parse(await readFile(addressFile(dataDir), 'utf8')) as NodeAddress;
-    return isAlive(address.pid) ? address : undefined;
+    const start = typeof address.start === 'string' ? address.start : undefined;
+    return (await holderAlive(start === undefined ? { pid: address.pid } : { pid: address.pid, start })) ? address : undefined;
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import t from 'tap';
-import { acquireLock, isLockFile, lockHolder } from '../../src/node/data-dir.js';
+import { acquireLock, isLockFile, lockHolder, readNodeAddress, writeNodeAddress } from '../../src/node/data-dir.js';
 
 // The home's lock and the certificates' lock, taken by processes at once: at most one holds it at any time. Each
 // process below starts at the same moment, and if it gets the lock, holds it 150 ms and says when.
@@ -107,6 +107,16 @@ t.test("a lock names its holder by pid and start: a dead holder's pid, now anoth
   t.equal(await lockHolder(held, '.certs.lock'), pid);
   const older = t.testdir({ '.certs.lock': `${pid}\n` });
   await t.rejects(take(older), { code: 'ERR_NODE_LOCKED', message: `held by ${pid}` }, 'a lock without a start (written before there was one): the pid alone decides');
+
+  // The address a node leaves for the tools says the same: the tools do not send to a port a dead node's pid never opened.
+  const addressed = t.testdir();
+  await writeNodeAddress(addressed, 9201);
+  t.same(JSON.parse(await readFile(`${addressed}/node.address.json`, 'utf8')), { pid: process.pid, start: await startOf(process.pid), httpPort: 9201 });
+  t.same(await readNodeAddress(addressed), { pid: process.pid, start: await startOf(process.pid), httpPort: 9201 });
+  await writeFile(`${addressed}/node.address.json`, JSON.stringify({ pid, start: `${real.split(':')[0]}:1`, httpPort: 9201 }));
+  t.equal(await readNodeAddress(addressed), undefined, "another process under the recorded pid: no node's address");
+  await writeFile(`${addressed}/node.address.json`, JSON.stringify({ pid, httpPort: 9201 }));
+  t.same(await readNodeAddress(addressed), { pid, httpPort: 9201 }, 'an address without a start: the pid alone decides');
 
   // Any other start, boot or text there: the holder is gone, and the lock is taken over.
   const [boot, ticks] = real.split(':') as [string, string];
