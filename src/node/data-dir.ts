@@ -34,12 +34,12 @@ async function processStart(pid: number): Promise<string | undefined> {
 }
 
 /** Whether a lock's holder is alive: its pid is, and it is the process that wrote the lock (when the lock says which). */
-async function holderAlive(held: { pid: number; start?: string }): Promise<boolean> {
-  if (!isAlive(held.pid)) return false;
-  if (held.start === undefined) return true;
-  const start = await processStart(held.pid);
+async function holderAlive(pid: number, recorded: string | undefined): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  if (recorded === undefined) return true;
+  const start = await processStart(pid);
   // Unreadable (another user's process where /proc hides it): alive, as the pid alone says.
-  return start === undefined || start === held.start;
+  return start === undefined || start === recorded;
 }
 
 /**
@@ -86,7 +86,7 @@ export async function acquireLock(dataDir: string, lock: { readonly name: string
 }
 
 /** Whether a lock as read names no live process but this one (its holder is gone: a crash, kill -9). */
-const isStale = async (held: { pid?: number; start?: string }): Promise<boolean> => held.pid === undefined || held.pid === process.pid || !(await holderAlive(held as { pid: number; start?: string }));
+const isStale = async (held: { pid?: number; start?: string }): Promise<boolean> => held.pid === undefined || held.pid === process.pid || !(await holderAlive(held.pid, held.start));
 
 /** Breakers' locks beside the lock: `<lock>.0`, `<lock>.00`, ... (no process has pid 0, and preflight counts them as the lock's). */
 const breakerSlots = 4;
@@ -214,7 +214,7 @@ export async function removeNodeAddress(dataDir: string): Promise<void> {
 /** The pid that holds the home's lock, when that process is alive; else undefined. */
 export async function lockHolder(dataDir: string, name = lockFileName): Promise<number | undefined> {
   const held = await readLock(join(dataDir, name));
-  return held.pid !== undefined && (await holderAlive(held as { pid: number; start?: string })) ? held.pid : undefined;
+  return held.pid !== undefined && (await holderAlive(held.pid, held.start)) ? held.pid : undefined;
 }
 
 /**
@@ -238,8 +238,7 @@ export async function withCertsLock<T>(certsDir: string, work: () => Promise<T>)
 export async function readNodeAddress(dataDir: string): Promise<NodeAddress | undefined> {
   try {
     const address = JSON.parse(await readFile(addressFile(dataDir), 'utf8')) as NodeAddress;
-    const start = typeof address.start === 'string' ? address.start : undefined;
-    return (await holderAlive(start === undefined ? { pid: address.pid } : { pid: address.pid, start })) ? address : undefined;
+    return (await holderAlive(address.pid, typeof address.start === 'string' ? address.start : undefined)) ? address : undefined;
   } catch {
     return undefined;
   }
