@@ -31,26 +31,17 @@ export interface AuthenticationOptions {
 /** Whether a header name as sent is `name` (lower case): most clients send it in lower case, which needs no new string. */
 const sameName = (sent: string, name: string): boolean => sent === name || (sent.length === name.length && sent.toLowerCase() === name);
 
-/** Whether a header was sent more than once (Node keeps only the first of some repeats and joins others). */
-function sentTwice(raw: readonly string[], name: string): boolean {
-  let seen = false;
+/** Where a header's value is in rawHeaders when it was sent exactly once; `notSent` or `sentAgain` otherwise (Node keeps only the first of some repeats and joins others). */
+const notSent = -1;
+const sentAgain = -2;
+function sentOnce(raw: readonly string[], name: string): number {
+  let found = notSent;
   for (let index = 0; index < raw.length; index += 2) {
     if (!sameName(raw[index]!, name)) continue;
-    if (seen) return true;
-    seen = true;
-  }
-  return false;
-}
-
-/** A header's value when it was sent exactly once; undefined when it was not sent, or sent more than once. */
-function soleValue(raw: readonly string[], name: string): string | undefined {
-  let found = -1;
-  for (let index = 0; index < raw.length; index += 2) {
-    if (!sameName(raw[index]!, name)) continue;
-    if (found !== -1) return undefined;
+    if (found !== notSent) return sentAgain;
     found = index + 1;
   }
-  return found === -1 ? undefined : raw[found];
+  return found;
 }
 
 const unauthorized = { error: 'Invalid credentials' };
@@ -153,14 +144,15 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     // The console's page and its assets hold no data: a browser loads them before anyone logs in (and a node without the console answers 404).
     if (request.method === 'GET' && consolePath(path)) return done();
     // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
-    if (sentTwice(request.raw.rawHeaders, 'authorization')) {
+    if (sentOnce(request.raw.rawHeaders, 'authorization') === sentAgain) {
       reply.code(400).send(twoHeaders);
       return;
     }
     // One admin token header authenticates; none, or more than one, is anonymous (as in Kong), and the Authorization header decides.
     if (options.tokenHashKey && options.tokenHeader) {
-      const token = soleValue(request.raw.rawHeaders, options.tokenHeader);
-      if (token !== undefined) {
+      const at = sentOnce(request.raw.rawHeaders, options.tokenHeader);
+      if (at >= 0) {
+        const token = request.raw.rawHeaders[at]!;
         const check = (): Principal | undefined => authenticateAdminToken(options.store, options.tokenHashKey!, token);
         const principal = check();
         if (principal) return admit(request, reply, principal, done);
