@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../logging/audit.js';
@@ -44,6 +45,22 @@ function sentOnce(raw: readonly string[], name: string): number {
   return found;
 }
 
+/**
+ * The caller of a request that sends one Authorization header, with a Basic credential the node has already checked
+ * and cached, and no admin token header (`tokenHeader`, when admin tokens are on): the authentication hook's first
+ * step, and all that an answer before routing (EarlyAnswers) accepts. Anything else is undefined and left to the hook.
+ */
+export function cachedCaller(authenticator: Authenticator, tokenHeader: string | undefined): (request: IncomingMessage) => Principal | undefined {
+  return (request) => {
+    const raw = request.rawHeaders;
+    const at = sentOnce(raw, 'authorization');
+    // A header sent twice is refused by the hook; an admin token, once, authenticates instead (either way, not here).
+    if (at < 0 || (tokenHeader !== undefined && sentOnce(raw, tokenHeader) >= 0)) return undefined;
+    // Only a Basic credential is ever cached: any other scheme (Operator, ApiKey, Bearer) is a miss here.
+    return authenticator.authenticateCached(raw[at], request.socket);
+  };
+}
+
 const unauthorized = { error: 'Invalid credentials' };
 const badPath = { error: "invalid request path: a malformed percent-escape, an encoded '/' or NUL, or a '.' or '..' segment" };
 const throttled = { error: 'Too many failed logins from this address; retry later' };
@@ -62,9 +79,12 @@ const twoHeaders = { error: 'more than one Authorization header; send one' };
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /**
- * Every request authenticates (SPEC 7), in this order: the local operator
- * (a signed single-use token, from loopback only), an API key or service token,
- * a cached Basic credential (synchronously), then the slow password hash, which
+ * Every request authenticates (SPEC 7), in this order: a Basic credential
+ * already checked and cached (synchronously; only Basic credentials are cached,
+ * so a hit never stands in for another scheme), an admin token header, a
+ * console session (without an Authorization header), the local operator (a
+ * signed single-use token, from loopback only), an API key or service token,
+ * then the slow password hash, which
  * runs on the thread pool. Failures are 401 with the challenges, audited, and
  * counted per source address: an address that keeps failing waits longer and
  * longer before its next credential is checked, one check at a time, and gets
@@ -74,6 +94,7 @@ const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   const { authenticator, throttle, audit, logger } = options;
   const ledger = new NonceLedger();
+  const caller = cachedCaller(authenticator, options.tokenHashKey ? options.tokenHeader : undefined);
   // Every request object is built with the field, so that setting it keeps one shape (fastify's decorators are set in its constructor).
   app.decorateRequest('principal', undefined);
   const succeed = (request: Parameters<typeof auditContext>[0], principal: Principal): void => {
@@ -143,6 +164,12 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     if (path === healthPath) return done();
     // The console's page and its assets hold no data: a browser loads them before anyone logs in (and a node without the console answers 404).
     if (request.method === 'GET' && consolePath(path)) return done();
+    // Most requests: a Basic credential checked before, sent once, and nothing else that authenticates.
+    const cached = caller(request.raw);
+    if (cached) {
+      request.principal = cached;
+      return done();
+    }
     // Node keeps only the first of repeated Authorization headers: two are refused, not half-read (Kong treats them as anonymous).
     if (sentOnce(request.raw.rawHeaders, 'authorization') === sentAgain) {
       reply.code(400).send(twoHeaders);
@@ -201,11 +228,6 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
       if (principal) return admit(request, reply, principal, done);
       checkSlowly(request, reply, done, check, { header, retry: true });
       return;
-    }
-    const cached = authenticator.authenticateCached(header, request.raw.socket);
-    if (cached) {
-      request.principal = cached;
-      return done();
     }
     // No credential, or none of a known form: nothing was checked, so nothing counts as a failed login (a load balancer's probe must not slow the operators).
     if (parseBasic(header) === undefined) {

@@ -3,6 +3,7 @@ import type { AuditContext, AuditLog } from '../logging/audit.js';
 import type { Authorizer, Rights } from '../security/authorizer.js';
 import { actionFor, type Action } from '../security/rbac-matcher.js';
 import type { Principal } from './authenticator.js';
+import type { EarlyAnswers } from './early-answers.js';
 
 /** 403 in Kong's words (SPEC 7). */
 export function forbidden(reply: FastifyReply, principal: Principal, action: Action): FastifyReply {
@@ -84,34 +85,43 @@ const selfDecidingRoutes = new Set(['/_security/_authenticate', '/_security/sess
  * What anyone authenticated may do to themselves on a route: see who they are, change their own password, manage
  * their own admin tokens (with a password, never with a token). Decided once per route pattern; the rest per request.
  */
-function selfServiceOn(route: string): (request: FastifyRequest, principal: Principal) => boolean {
+function selfServiceOn(route: string): (params: unknown, principal: Principal) => boolean {
   if (selfDecidingRoutes.has(route)) return () => true;
   if (!ownRoutes.has(route)) return () => false;
-  return (request, principal) => principal.type === 'realm' && (request.params as { name?: string }).name === principal.user.username;
+  return (params, principal) => principal.type === 'realm' && (params as { name?: string }).name === principal.user.username;
 }
+
+/** A literal route's (no parameters) request has none. */
+const noParams = {};
 
 /**
  * Endpoint RBAC on every routed request (security.rbac.enforce on or both), after
  * authentication and before the body is parsed: Kong's matcher over the caller's roles, with the route
  * pattern as a candidate. Enrollment keys are already held to their endpoint.
  */
-export function registerAuthorization(app: FastifyInstance, authorizer: Authorizer, audit: AuditLog): void {
+export function registerAuthorization(app: FastifyInstance, authorizer: Authorizer, audit: AuditLog, early?: EarlyAnswers): void {
   // One hook per route, which knows its pattern: request.routeOptions builds a new object at every access.
   app.addHook('onRoute', (route) => {
     const pattern = route.url ?? route.path;
-    for (const method of [route.method].flat()) authorizer.addRoute({ method, pattern });
+    const methods = [route.method].flat();
+    for (const method of methods) authorizer.addRoute({ method, pattern });
     // A gateway route is a service behind the node: decided as Authorizer.serviceAllowed says.
     const gateway = (route.config as { gateway?: string } | undefined)?.gateway !== undefined;
     const allowed = gateway ? authorizer.serviceDecider() : authorizer.routeDecider(pattern, managesSecurity(pattern));
     const selfService = selfServiceOn(pattern);
+    const permits = (principal: Principal, method: string, path: string, params: unknown): boolean =>
+      (principal.apiKey !== undefined && principal.apiKey.scope !== 'all') || selfService(params, principal) || allowed(principal.user.roles, principal.limitedBy, method, path);
     const check: onRequestHookHandler = (request, reply, done) => {
       const principal = request.principal;
-      if (!principal || (principal.apiKey && principal.apiKey.scope !== 'all') || selfService(request, principal)) return done();
+      if (!principal) return done();
       const path = requestPath(request);
-      if (allowed(principal.user.roles, principal.limitedBy, request.method, path)) return done();
+      if (permits(principal, request.method, path, request.params)) return done();
       audit.record('access_denied', auditContext(request), { method: request.method, path });
       void forbidden(reply, principal, actionFor(request.method));
     };
+    // A route that answers every caller it admits alike may answer before routing, decided by this very route's permits.
+    const answer = route.config?.early;
+    if (early && answer && methods.includes('GET')) early.add(pattern, answer, (principal, method, path) => permits(principal, method, path, noParams));
     // A route's own onRequest hooks run after the node's (authentication), before the body is read.
     route.onRequest = [check, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });

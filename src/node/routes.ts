@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MemberState } from '../cluster/cluster.js';
 import type { Principal } from './authenticator.js';
 import { healthPath } from './authentication.js';
+import { jsonAnswer, sendAnswer, type Answer, type EarlyAnswer } from './early-answers.js';
 import type { CertificateDescription } from '../pki/renewal.js';
 
 /** What the routes report about the node. */
@@ -28,6 +29,25 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /** The route's answer to any caller it admits, given before routing where EarlyAnswers can (GET routes only). */
+    early?: EarlyAnswer;
+  }
+}
+
+/** GET /_security/_authenticate's answer: who the caller is, and how they authenticated. */
+function whoAmI({ user, type, apiKey, tokenName }: Principal): Answer {
+  return jsonAnswer(JSON.stringify({
+    ...(apiKey ? { api_key: { id: apiKey.id, name: apiKey.name } } : {}),
+    ...(tokenName ? { token: { name: tokenName, type: '_service_account' } } : {}),
+    username: user.username,
+    roles: user.roles,
+    full_name: user.fullName ?? null,
+    email: user.email ?? null,
+    enabled: user.enabled,
+    authentication_realm: type === 'realm' ? { name: 'default_native', type: 'native' } : { name: `_${type}`, type: `_${type}` },
+    authentication_type: type,
+  }));
 }
 
 /** GET /, /_security/_authenticate, /_cluster/health, /_nodes/_local and /_nodes/_local/stats. */
@@ -40,8 +60,9 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
     version: { number: info.version },
     tagline: 'Secure on first start',
   });
-  app.get('/', (_request, reply) => {
-    reply.type('application/json; charset=utf-8').send(rootBody);
+  const root = jsonAnswer(rootBody);
+  app.get('/', { config: { early: () => root } }, (_request, reply) => {
+    sendAnswer(reply, root);
   });
 
   // Liveness: the node is up and serving HTTPS. It answers without credentials, so it says nothing else.
@@ -50,19 +71,8 @@ export function registerInfoRoutes(app: FastifyInstance, info: NodeInfo): void {
     reply.type('application/json; charset=utf-8').send(healthBody);
   });
 
-  app.get('/_security/_authenticate', async (request) => {
-    const { user, type, apiKey, tokenName } = request.principal!;
-    return {
-      ...(apiKey ? { api_key: { id: apiKey.id, name: apiKey.name } } : {}),
-      ...(tokenName ? { token: { name: tokenName, type: '_service_account' } } : {}),
-      username: user.username,
-      roles: user.roles,
-      full_name: user.fullName ?? null,
-      email: user.email ?? null,
-      enabled: user.enabled,
-      authentication_realm: type === 'realm' ? { name: 'default_native', type: 'native' } : { name: `_${type}`, type: `_${type}` },
-      authentication_type: type,
-    };
+  app.get('/_security/_authenticate', { config: { early: whoAmI } }, (request, reply) => {
+    sendAnswer(reply, whoAmI(request.principal!));
   });
 
   app.get('/_cluster/health', async () => {

@@ -1,5 +1,6 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Server } from 'node:tls';
+import { createServer } from 'node:https';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TlsFiles } from '../autoconfig/tls-files.js';
@@ -14,7 +15,8 @@ import { registerUserRoutes } from './user-routes.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { registerAdminTokenRoutes } from './admin-token-routes.js';
 import { registerEnrollRoutes } from './enroll-routes.js';
-import { registerAuthentication } from './authentication.js';
+import { cachedCaller, registerAuthentication } from './authentication.js';
+import { EarlyAnswers } from './early-answers.js';
 import { auditContext, registerAuthorization, requestPath } from './authorization.js';
 import { Refusal } from './refusal.js';
 import { intermediateTls } from './tls-profile.js';
@@ -60,6 +62,8 @@ export interface NodeOptions {
   readonly gateway?: readonly LoadedRoute[];
   /** The node and cluster names for log lines, as written (a vault reference stays a reference). */
   readonly names?: { readonly node: string; readonly cluster: string };
+  /** false: every request goes through fastify, none is answered before routing (EarlyAnswers); default true. */
+  readonly earlyAnswers?: boolean;
 }
 
 /** A node that is listening. */
@@ -132,8 +136,21 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let requests = 0;
   const ttl = parseDuration(settings.string('security.authc.cache.ttl')!) ?? 1_200_000;
   const authenticator = new Authenticator(options.store, ttl);
+  const tokenHeader = adminTokenHeader(settings.string('security.rbac.token_header')!);
+  const early = new EarlyAnswers(cachedCaller(authenticator, options.tokenHashKey ? tokenHeader : undefined));
   const app = Fastify({
-    https: { pfx: tls.httpP12, passphrase: tls.httpP12Password, ...intermediateTls },
+    // The https server as fastify makes it (its keep-alive, request and socket timeouts), with the answers given
+    // before routing in front of fastify's handler.
+    serverFactory: (handler, fastifyOptions) => {
+      const server = createServer({ pfx: tls.httpP12, passphrase: tls.httpP12Password, ...intermediateTls }, options.earlyAnswers === false ? handler : (request, response) => {
+        if (!early.answer(request, response)) handler(request, response);
+      });
+      const timeouts = fastifyOptions as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(timeouts.connectionTimeout);
+      return server;
+    },
     logger: false,
     bodyLimit: maxBodyBytes,
     // Request ids for the audit log: unique across restarts, never taken from the client.
@@ -183,7 +200,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }),
   });
   sharing.attach(cluster);
-  const tokenHeader = adminTokenHeader(settings.string('security.rbac.token_header')!);
   // The console and its sessions, unless turned off; a session's secret is hashed with the key that hashes API keys.
   const sessions = settings.bool('console.enabled') !== false && options.tokenHashKey
     ? { idleMs: parseDuration(settings.string('console.session.idle_timeout')!) ?? 900_000, absoluteMs: parseDuration(settings.string('console.session.absolute_timeout')!) ?? 86_400_000 }
@@ -195,7 +211,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     ...(sessions ? { sessions } : {}),
   });
   const authorizer = new Authorizer(options.store, settings.string('security.rbac.enforce') as EnforceMode);
-  registerAuthorization(app, authorizer, audit);
+  registerAuthorization(app, authorizer, audit, early);
+  // Closing: fastify answers 503 to what still comes on open connections, so nothing is answered before it any more.
+  // fastify closes a server from serverFactory only when it listened on it itself, which the node does not: closed
+  // here as fastify closes its own, done once every connection has ended.
+  app.addHook('preClose', (done) => {
+    early.close();
+    app.server.close(() => done());
+  });
   if (authorizer.mode === 'off') {
     logger.warn({ event: 'rbac_off' }, 'security.rbac.enforce is off: every authenticated caller may do anything; set it to on, entity or both');
   }
