@@ -129,3 +129,33 @@ export async function authorizationCost(home: string, rounds: number, seconds: n
   }
   return samples;
 }
+
+/**
+ * What answering before routing saves: keep-alive GET / as the superuser on a node that answers it early (the
+ * default) and on one that routes every request through fastify (BENCH_EARLY_ANSWERS=off, a home of its own), in
+ * alternating order; the ratio of their rates. Every route that is not answered early costs what the routed node does.
+ */
+export async function earlyAnswerGain(home: string, rounds: number, seconds: number): Promise<{ early: number[]; routed: number[]; ratio: number[] }> {
+  const password = 'bench-password-1';
+  const auth = { authorization: `Basic ${Buffer.from(`elastic:${password}`).toString('base64')}` };
+  const early = await serve('node', home, password);
+  const routed = await serve('node', `${home}-routed`, password, { BENCH_EARLY_ANSWERS: 'off' });
+  const samples = { early: [] as number[], routed: [] as number[], ratio: [] as number[] };
+  try {
+    await keepAliveLoad(early.port, auth, warmUpSeconds);
+    await keepAliveLoad(routed.port, auth, warmUpSeconds);
+    for (let round = 0; round < rounds; round++) {
+      const rates = { early: 0, routed: 0 };
+      for (const which of round % 2 === 0 ? (['early', 'routed'] as const) : (['routed', 'early'] as const)) {
+        rates[which] = await requestsPerSecond((which === 'early' ? early : routed).port, auth, seconds);
+      }
+      samples.early.push(rates.early);
+      samples.routed.push(rates.routed);
+      samples.ratio.push(rates.routed / rates.early);
+    }
+  } finally {
+    early.stop();
+    routed.stop();
+  }
+  return samples;
+}

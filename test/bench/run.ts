@@ -16,7 +16,7 @@ import { foldFigures } from './fold.js';
 import { bareHttpsStartToTls, firstStartToTls } from './first-start.js';
 import { handshakeRates } from './handshakes.js';
 import { gatewayRates } from './gateway.js';
-import { authorizationCost, keepAliveRatio } from './keep-alive.js';
+import { authorizationCost, earlyAnswerGain, keepAliveRatio } from './keep-alive.js';
 import { summarize, time } from './stats.js';
 import { describeScale, measureScale, type Range, type ScaleFigures } from '../scale/measure.js';
 import { heldShare, saturatedMs, saturatingClients } from '../scale/scale-round.js';
@@ -109,6 +109,7 @@ console.log(`${'  ratio first start / bare start'.padEnd(44)} ${summarize(startR
 const home = await mkdtemp(join(tmpdir(), 'securenode-bench-'));
 const keepAlive = await keepAliveRatio(`${home}/home`, runs, 6);
 const authorization = await authorizationCost(`${home}/home`, runs, 5);
+const earlyGain = await earlyAnswerGain(`${home}/home`, runs, 4);
 const handshakes = await handshakeRates(`${home}/home`, runs, 3);
 const gateway = await gatewayRates(home, runs, 5);
 await rm(home, { recursive: true, force: true });
@@ -152,6 +153,12 @@ console.log(rate('keep-alive GET /, superuser', authorization.superuser));
 console.log(rate('keep-alive GET /, a user with 20 roles', authorization.twentyRoles));
 const slowdown = summarize(authorization.slowdown);
 console.log(`${'  20 roles slower than superuser by'.padEnd(44)} ${(slowdown.median * 100).toFixed(1).padStart(8)}% ${(slowdown.min * 100).toFixed(1).padStart(8)}% ${(slowdown.max * 100).toFixed(1).padStart(8)}%`);
+
+console.log(rate('keep-alive GET /, answered before routing', earlyGain.early));
+console.log(rate('keep-alive GET /, routed (early answers off)', earlyGain.routed));
+const routedShare = summarize(earlyGain.ratio);
+console.log(`${'  ratio routed / answered early'.padEnd(44)} ${routedShare.median.toFixed(2).padStart(9)} ${routedShare.min.toFixed(2).padStart(9)} ${routedShare.max.toFixed(2).padStart(9)}`);
+console.log(`${'  so routed / bare, about'.padEnd(44)} ${(routedShare.median * ratio.median).toFixed(2).padStart(9)}`);
 
 const latency = (samples: { p99: number }[]) => `p99 ${summarize(samples.map((sample) => sample.p99)).median.toFixed(1)} ms`;
 const gatewayRate = (name: string, samples: { rps: number; p99: number }[]) => `${rate(name, samples.map((sample) => sample.rps))}  ${latency(samples)}`;

@@ -54,6 +54,8 @@ if (mode === 'bare') {
   }
   const logger = await createLogger(result.paths.logsDir, { stdout: process.env['BENCH_LOG'] ? process.stderr : new Writable({ write: (_chunk, _encoding, done) => done() }) });
   const gateway = await loadGatewayRoutes(result.settings, result.paths.configDir);
-  const node = await startNode({ gateway, settings: result.settings, tls, store, identity: await loadIdentity(result.paths.dataDir), logger, version: 'bench' });
+  // BENCH_EARLY_ANSWERS=off: every request routed through fastify (the early answers bench).
+  const earlyAnswers = process.env['BENCH_EARLY_ANSWERS'] !== 'off';
+  const node = await startNode({ gateway, settings: result.settings, tls, store, identity: await loadIdentity(result.paths.dataDir), logger, version: 'bench', earlyAnswers });
   console.log(node.http.port);
 }
