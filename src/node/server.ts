@@ -37,6 +37,7 @@ import { FileStore } from '../security/file-store.js';
 import { registerGateway, type LoadedRoute } from '../gateway/gateway.js';
 import { CertificateKeeper } from './certificate-keeper.js';
 import { keepTickShape } from '../io/heap.js';
+import { bindHost, listen } from './listen.js';
 
 /** What startNode needs. */
 export interface NodeOptions {
@@ -66,6 +67,8 @@ export interface NodeOptions {
   readonly earlyAnswers?: boolean;
 }
 
+export { bindHost } from './listen.js';
+
 /** A node that is listening. */
 export interface RunningNode {
   readonly http: { readonly host: string; readonly port: number };
@@ -77,40 +80,6 @@ export interface RunningNode {
 }
 
 
-/** A port that cannot be had, said in words with the setting to change. */
-function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
-  const why: Record<string, string> = { EADDRINUSE: 'another process already listens there', EACCES: 'ports below 1024 need privileges', EADDRNOTAVAIL: 'no interface of this machine has that address' };
-  const reason = why[error.code ?? ''];
-  if (!reason) return error;
-  return new SecurenodeError('ERR_LISTEN', `cannot listen on ${host}:${port}: ${reason} (${error.code}); stop the other process, or choose another address or port (http.port, transport.port, http.host, transport.host)`);
-}
-
-/** The address to bind: the layer's host, else network.bind_host / network.host, else loopback. */
-export function bindHost(settings: Settings, layer: 'http' | 'transport'): string {
-  return (
-    (layer === 'http' ? settings.string('http.bind_host') : undefined) ??
-    settings.string(`${layer}.host`) ??
-    settings.string('network.bind_host') ??
-    settings.string('network.host') ??
-    '127.0.0.1'
-  );
-}
-
-/** Listen on a port, or on the handle of a server bound earlier (before dropping root). */
-function listen(server: Server | NetServer, port: number, host: string, bound?: NetServer): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
-    const ready = (): void => resolve(server.address() as AddressInfo);
-    if (bound) server.listen(bound, ready);
-    else server.listen(port, host, ready);
-  });
-}
-
-/**
- * Start the node: the HTTPS REST API (TLS 1.2 or later, from http.p12) behind
- * Basic authentication, and the mutual-TLS transport listener, through which
- * it finds the cluster's other nodes and shares the security store.
- */
 /** Headers that carry something else, or that a proxy rewrites: never an admin token's. */
 const reservedHeaders = new Set(['authorization', 'cookie', 'host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'x-forwarded-for', 'proxy-authorization']);
 
@@ -128,6 +97,11 @@ function noDefaultCompiler(): never {
   throw new Error('the node validates with its own compiler and declares no response schemas: build the answer in the route');
 }
 
+/**
+ * Start the node: the HTTPS REST API (TLS 1.2 or later, from http.p12) behind
+ * Basic authentication, and the mutual-TLS transport listener, through which
+ * it finds the cluster's other nodes and shares the security store.
+ */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { settings, tls, logger } = options;
   // Every request goes through process.nextTick: keep its fast path through the node's first rest (see keepTickShape).
