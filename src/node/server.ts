@@ -111,12 +111,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const ttl = parseDuration(settings.string('security.authc.cache.ttl')!) ?? 1_200_000;
   const authenticator = new Authenticator(options.store, ttl);
   const tokenHeader = adminTokenHeader(settings.string('security.rbac.token_header')!);
-  const early = new EarlyAnswers(cachedCaller(authenticator, options.tokenHashKey ? tokenHeader : undefined));
+  const early = options.earlyAnswers === false ? undefined : new EarlyAnswers(cachedCaller(authenticator, options.tokenHashKey ? tokenHeader : undefined));
   const app = Fastify({
     // The https server as fastify makes it (its keep-alive, request and socket timeouts), with the answers given
     // before routing in front of fastify's handler.
     serverFactory: (handler, fastifyOptions) => {
-      const server = createServer({ pfx: tls.httpP12, passphrase: tls.httpP12Password, ...intermediateTls }, options.earlyAnswers === false ? handler : (request, response) => {
+      const server = createServer({ pfx: tls.httpP12, passphrase: tls.httpP12Password, ...intermediateTls }, early === undefined ? handler : (request, response) => {
         if (!early.answer(request, response)) handler(request, response);
       });
       const timeouts = fastifyOptions as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
@@ -190,7 +190,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // fastify closes a server from serverFactory only when it listened on it itself, which the node does not: closed
   // here as fastify closes its own, done once every connection has ended.
   app.addHook('preClose', (done) => {
-    early.close();
+    early?.close();
     app.server.close(() => done());
   });
   if (authorizer.mode === 'off') {
