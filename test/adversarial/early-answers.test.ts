@@ -48,12 +48,20 @@ async function exchange(port: number, ca: string, source: string, requests: read
   await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
   let buffered = Buffer.alloc(0);
   let wake: (() => void) | undefined;
+  let ended = false;
   socket.on('data', (chunk: Buffer) => {
     buffered = Buffer.concat([buffered, chunk]);
     wake?.();
   });
-  socket.on('end', () => wake?.());
-  const more = () => new Promise<void>((resolve) => (wake = resolve));
+  socket.on('end', () => {
+    ended = true;
+    wake?.();
+  });
+  // A connection that ends before the whole answer fails the exchange at once, naming what came.
+  const more = () => {
+    if (ended) throw new Error(`the connection ended in the middle of an answer: ${JSON.stringify(buffered.toString('latin1'))}`);
+    return new Promise<void>((resolve) => (wake = resolve));
+  };
   const answers: string[] = [];
   try {
     for (const { method, bytes } of requests) {
